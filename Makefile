@@ -1,0 +1,44 @@
+# `make demo` and `make test` each do every set-up step a fresh machine needs, then run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+PYWB   := .venv-pywb/.installed
+APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+.PHONY: demo test lint bench system clean
+
+demo: $(STAMP)
+	$(BIN)/palimpsest demo
+
+test: $(STAMP) system $(PYWB)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) system
+	$(BIN)/python bench/crawl.py
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# pywb (the reference replay tool) pins its own dependencies: it lives in a venv of its own,
+# used by the tests only to check that it indexes and replays our WARCs.
+$(PYWB):
+	$(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/pip install -q --upgrade pip
+	.venv-pywb/bin/pip install -q pywb
+	touch $@
+
+# Debian's chromium for the browser tests, wget as the crawl bench's peer.
+system:
+	@command -v chromium >/dev/null && command -v wget >/dev/null || \
+	  { $(APT) update -qq && $(APT) install -y -qq chromium wget >/dev/null; }
+
+clean:
+	rm -rf $(VENV) .venv-pywb build *.egg-info

@@ -1,0 +1,104 @@
+"""The collection: one directory holding the network config, the WARC files and what is
+derived from them.
+
+    <collection>/palimpsest.toml          the network config
+    <collection>/crawls/<crawl id>/       one folder per crawl: WARCs, crawl log, summary
+    <collection>/imported/<name>/         WARC files written by other tools (`palimpsest add`)
+    <collection>/derived/                 catalog and full-text index, rebuilt from the WARCs
+
+Every path handed out here stays inside the collection directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from index.config import CONFIG_NAME, NetworkConfig, load_config
+from index.errors import UsageError
+
+COLLECTION_ENV = "PALIMPSEST_COLLECTION"
+ENGINE_ENV = "PALIMPSEST_ENGINE"
+WARC_SUFFIXES = (".warc", ".warc.gz")
+_CRAWL_ID = re.compile(r"^[0-9]{14}(-[0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class Collection:
+    root: Path
+
+    @classmethod
+    def locate(cls, given: str | os.PathLike | None = None) -> Collection:
+        """The collection named by `given`, else $PALIMPSEST_COLLECTION, else ./warcs."""
+        root = given or os.environ.get(COLLECTION_ENV) or "warcs"
+        return cls(Path(root).resolve())
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def crawls_dir(self) -> Path:
+        return self.root / "crawls"
+
+    @property
+    def imported_dir(self) -> Path:
+        return self.root / "imported"
+
+    @property
+    def derived_dir(self) -> Path:
+        return self.root / "derived"
+
+    def load_config(self) -> NetworkConfig:
+        """The network config, with the engine overridden by $PALIMPSEST_ENGINE if set."""
+        config = load_config(self.config_path)
+        engine = os.environ.get(ENGINE_ENV)
+        if engine:
+            from dataclasses import replace
+
+            from index.config import Search
+
+            if engine not in ("whoosh", "tantivy"):
+                raise UsageError(f"{ENGINE_ENV}={engine}: must be whoosh or tantivy")
+            config = replace(config, search=Search(engine=engine))
+        return config
+
+    def crawl_ids(self) -> list[str]:
+        """Every crawl folder's id, oldest first (ids sort by their start time)."""
+        if not self.crawls_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.crawls_dir.iterdir()
+                      if p.is_dir() and _CRAWL_ID.match(p.name))
+
+    def crawl_dir(self, crawl_id: str) -> Path:
+        if not _CRAWL_ID.match(crawl_id):
+            raise UsageError(f"{crawl_id!r} is not a crawl id (14 digits, e.g. 20261125061729)")
+        return self.crawls_dir / crawl_id
+
+    def new_crawl_id(self, now: datetime | None = None) -> str:
+        """A fresh crawl id: the UTC start time, with a counter if two start in one second."""
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+        existing = set(self.crawl_ids())
+        crawl_id, n = stamp, 1
+        while crawl_id in existing:
+            crawl_id, n = f"{stamp}-{n}", n + 1
+        return crawl_id
+
+    def warc_files(self) -> Iterator[Path]:
+        """Every closed WARC file of the collection, in a stable order (files still being
+        written carry `.open` and are left out)."""
+        for top in (self.crawls_dir, self.imported_dir):
+            if top.is_dir():
+                yield from sorted(p for p in top.rglob("*")
+                                  if p.is_file() and p.name.endswith(WARC_SUFFIXES))
+
+    def inside(self, relative: str) -> Path:
+        """`relative` resolved against the collection; refuses any path that leaves it."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root):
+            raise UsageError(f"{relative!r} is outside the collection")
+        return path

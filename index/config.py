@@ -1,0 +1,303 @@
+"""The network config: one TOML file in the collection, read once into typed objects.
+
+Every option is declared once below, with its default and its help text; `palimpsest init`
+writes the commented template from those declarations, and the loader rejects any key it does
+not know with an error that names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from index.errors import ConfigError
+
+CONFIG_NAME = "palimpsest.toml"
+DEFAULT_USER_AGENT = "Palimpsest/{version} (+https://palimpsest.test/about-our-crawler)"
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Politeness:
+    obey_robots: bool = _opt(True, "obey robots.txt (the WARC's warcinfo records the policy)")
+    concurrency_per_site: int = _opt(2, "simultaneous connections to one site")
+    delay: float = _opt(0.25, "seconds between two requests to one site")
+    autothrottle: bool = _opt(True, "slow down when a site answers slowly (Scrapy AutoThrottle)")
+    retries: int = _opt(2, "retries of a request that failed or answered 5xx")
+    timeout: float = _opt(30.0, "seconds before a request is given up")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages_per_site: int = _opt(2000, "pages (HTML documents) fetched per site and crawl")
+    max_depth: int = _opt(20, "link hops from a seed")
+    max_response_bytes: int = _opt(20_000_000, "a longer response is cut and marked WARC-Truncated")
+    max_query_variants: int = _opt(25, "distinct query strings followed for one path (trap guard)")
+    max_repeated_segments: int = _opt(2, "times one path segment may repeat (trap guard)")
+    max_path_segments: int = _opt(16, "path segments in a URL (trap guard)")
+    warc_max_bytes: int = _opt(1_000_000_000, "a WARC file is closed and a new one begun past this")
+
+
+@dataclass(frozen=True)
+class Search:
+    engine: str = _opt("whoosh", 'full-text engine: "whoosh" or "tantivy"')
+
+
+@dataclass(frozen=True)
+class Site:
+    """One site of the network: where a crawl starts and which hosts belong to it."""
+
+    name: str
+    seeds: tuple[str, ...]
+    hosts: tuple[str, ...]
+    obey_robots: bool | None = None
+    max_pages: int | None = None
+    delay: float | None = None
+    ignore: tuple[str, ...] = ()
+
+    def in_scope(self, host: str) -> bool:
+        host = host.lower()
+        return any(host == h or host.endswith("." + h) for h in self.hosts)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A phrase or pattern tracked across the network (see `palimpsest changes`)."""
+
+    name: str
+    phrase: str | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    name: str
+    sites: tuple[Site, ...]
+    user_agent: str = DEFAULT_USER_AGENT
+    proxy: str | None = None
+    politeness: Politeness = Politeness()
+    limits: Limits = Limits()
+    search: Search = Search()
+    watch: tuple[Watch, ...] = ()
+    ignore: tuple[str, ...] = ()
+    digest: str = ""
+
+    def site(self, name: str) -> Site:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        known = ", ".join(s.name for s in self.sites)
+        raise ConfigError(f"no site named {name!r} in the network (sites: {known})")
+
+    def site_for_host(self, host: str) -> Site | None:
+        return next((s for s in self.sites if s.in_scope(host)), None)
+
+    def obey_robots(self, site: Site) -> bool:
+        return self.politeness.obey_robots if site.obey_robots is None else site.obey_robots
+
+
+_SECTIONS = {"politeness": Politeness, "limits": Limits, "search": Search}
+_TOP_KEYS = {"name", "user_agent", "proxy", "sites", "watch", "ignore", *_SECTIONS}
+
+
+def load_config(path: Path) -> NetworkConfig:
+    """Read and validate the network config at `path`; raise ConfigError naming any bad key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no network config at {path}: run `palimpsest init` to write one"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    config = parse_config(raw)
+    return replace(config, digest="sha256:" + hashlib.sha256(text.encode()).hexdigest())
+
+
+def parse_config(raw: dict[str, Any]) -> NetworkConfig:
+    """Turn the parsed TOML into a NetworkConfig, checking every key and value."""
+    _no_unknown(raw, _TOP_KEYS, "")
+    sections = {
+        name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()
+    }
+    if sections["search"].engine not in ("whoosh", "tantivy"):
+        raise ConfigError('search.engine: must be "whoosh" or "tantivy"')
+    sites = raw.get("sites")
+    if not isinstance(sites, list) or not sites:
+        raise ConfigError("sites: the network needs at least one [[sites]] entry")
+    parsed_sites = tuple(_site(s, i) for i, s in enumerate(sites))
+    names = [s.name for s in parsed_sites]
+    if len(set(names)) != len(names):
+        raise ConfigError("sites: two sites share a name")
+    proxy = raw.get("proxy")
+    if proxy is not None:
+        _check_url(proxy, "proxy")
+    return NetworkConfig(
+        name=_typed(raw.get("name", "network"), str, "name"),
+        sites=parsed_sites,
+        user_agent=_typed(raw.get("user_agent", DEFAULT_USER_AGENT), str, "user_agent"),
+        proxy=proxy,
+        watch=tuple(_watch(w, i) for i, w in enumerate(raw.get("watch", []))),
+        ignore=tuple(_typed_list(raw.get("ignore", []), str, "ignore")),
+        **sections,
+    )
+
+
+def _site(raw: Any, i: int) -> Site:
+    where = f"sites[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _no_unknown(raw, {f.name for f in fields(Site)}, where + ".")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: every site needs a name")
+    where = f"sites.{name}"
+    seeds = _typed_list(raw.get("seeds", []), str, where + ".seeds")
+    if not seeds:
+        raise ConfigError(f"{where}.seeds: give at least one seed URL")
+    for seed in seeds:
+        _check_url(seed, where + ".seeds")
+    hosts = _typed_list(raw.get("hosts") or [urlsplit(s).hostname for s in seeds], str,
+                        where + ".hosts")
+    return Site(
+        name=name,
+        seeds=tuple(seeds),
+        hosts=tuple(h.lower() for h in hosts),
+        obey_robots=_optional(raw, "obey_robots", bool, where),
+        max_pages=_optional(raw, "max_pages", int, where),
+        delay=_optional(raw, "delay", (int, float), where),
+        ignore=tuple(_typed_list(raw.get("ignore", []), str, where + ".ignore")),
+    )
+
+
+def _watch(raw: Any, i: int) -> Watch:
+    where = f"watch[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _no_unknown(raw, {"name", "phrase", "pattern"}, where + ".")
+    name = _typed(raw.get("name", ""), str, where + ".name")
+    if not name or ("phrase" in raw) == ("pattern" in raw):
+        raise ConfigError(f"{where}: needs a name and exactly one of phrase or pattern")
+    return Watch(name=name, phrase=raw.get("phrase"), pattern=raw.get("pattern"))
+
+
+def _section(cls: type, raw: Any, name: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: must be a table")
+    _no_unknown(raw, {f.name for f in fields(cls)}, name + ".")
+    values = {}
+    for f in fields(cls):
+        if f.name in raw:
+            kind = (int, float) if f.type == "float" else {"bool": bool, "int": int,
+                                                            "str": str}[f.type]
+            values[f.name] = _typed(raw[f.name], kind, f"{name}.{f.name}")
+            if isinstance(values[f.name], (int, float)) and values[f.name] < 0:
+                raise ConfigError(f"{name}.{f.name}: must not be negative")
+    return cls(**values)
+
+
+def _no_unknown(raw: dict, known: set[str], prefix: str) -> None:
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _typed(value: Any, kind: type | tuple, where: str) -> Any:
+    # bool is an int in Python; a config that says `max_depth = true` is still wrong
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "number"
+        raise ConfigError(f"{where}: must be a {names}, not {json.dumps(value, default=str)}")
+    return value
+
+
+def _typed_list(value: Any, kind: type, where: str) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: must be a list")
+    return [_typed(v, kind, where) for v in value]
+
+
+def _optional(raw: dict, key: str, kind: type | tuple, where: str) -> Any:
+    return _typed(raw[key], kind, f"{where}.{key}") if key in raw else None
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} is not an http(s) URL")
+
+
+def render_template(
+    sites: list[tuple[str, str]],
+    *,
+    name: str = "network",
+    proxy: str | None = None,
+    watch: list[Watch] | None = None,
+    ignore: list[str] | None = None,
+    obey_robots: bool = True,
+) -> str:
+    """The commented TOML of a network config with these sites, every option shown."""
+    lines = [
+        "# Palimpsest network config: the sites to keep on record, and how to crawl them.",
+        "# Edit freely; `palimpsest crawl` reads it at the start of each crawl.",
+        "",
+        f"name = {_toml(name)}",
+        "# Sent with every request; keep a URL where site owners can reach you.",
+        f"user_agent = {_toml(DEFAULT_USER_AGENT)}",
+    ]
+    if proxy:
+        lines += ["# Every request goes through this HTTP proxy.", f"proxy = {_toml(proxy)}"]
+    else:
+        lines += ["# proxy = \"http://127.0.0.1:3128\""]
+    lines += [
+        "# Text that changes on every visit and is not news (a regular expression, all sites).",
+        f"ignore = {_toml(ignore or [])}",
+        "",
+    ]
+    for section, cls in _SECTIONS.items():
+        lines.append(f"[{section}]")
+        for f in fields(cls):
+            default = obey_robots if f.name == "obey_robots" else f.default
+            lines.append(f"# {f.metadata['help']}")
+            lines.append(f"{f.name} = {_toml(default)}")
+        lines.append("")
+    for site_name, url in sites:
+        host = urlsplit(url).hostname or ""
+        lines += [
+            "[[sites]]",
+            f"name = {_toml(site_name)}",
+            f"seeds = {_toml([url])}",
+            "# hosts in scope (subdomains included)",
+            f"hosts = {_toml([host])}",
+            "# per-site overrides: obey_robots, max_pages, delay, ignore",
+            "",
+        ]
+    for w in watch or []:
+        key = "phrase" if w.phrase else "pattern"
+        lines += ["[[watch]]", f"name = {_toml(w.name)}", f"{key} = {_toml(w.phrase or w.pattern)}",
+                  ""]
+    if not watch:
+        lines += ["# [[watch]]", '# name = "disclosure"', '# phrase = "distributed on behalf of"',
+                  ""]
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return "[" + ", ".join(_toml(v) for v in value) + "]"

@@ -1,0 +1,36 @@
+"""One exception type per kind of user-facing failure.
+
+The edges (the CLI, the HTTP app) turn these into one clear line and an exit code or status;
+everything below them raises and never prints."""
+
+
+class PalimpsestError(Exception):
+    """Base of every failure a user can cause or meet; its message is one readable line."""
+
+    exit_code = 1
+
+
+class ConfigError(PalimpsestError):
+    """The network config is missing, unreadable or has a bad key or value."""
+
+    exit_code = 2
+
+
+class UsageError(PalimpsestError):
+    """A command was asked for something that cannot be done with these arguments."""
+
+    exit_code = 2
+
+
+class QueryError(PalimpsestError):
+    """A search query or a query parameter could not be parsed."""
+
+    exit_code = 2
+
+
+class CaptureNotFound(PalimpsestError):
+    """No capture matches the URL (and time) asked for."""
+
+
+class DamagedRecord(PalimpsestError):
+    """A WARC record could not be read or its digests do not match."""
