@@ -56,6 +56,70 @@ def cli() -> None:
     """Keep a network of related websites on record over time."""
 
 
+@cli.command()
+@collection_option
+@click.option("--site", "sites", multiple=True, metavar="NAME=URL",
+              help="A site of the network and its seed URL (repeatable).")
+@click.option("--sample-network", "sample_proxy", metavar="URL",
+              help="Configure the bundled sample network, reached through this proxy URL.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+def init(collection_dir: str, sites: tuple[str, ...], sample_proxy: str | None,
+         force: bool) -> None:
+    """Write a commented network config into the collection."""
+    from palimpsest.setup import write_config
+
+    path = write_config(_collection(collection_dir), sites, sample_proxy, force=force)
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+@collection_option
+@click.option("--site", "sites", multiple=True, metavar="NAME", help="Crawl only this site.")
+@click.option("--concurrency-per-site", type=click.IntRange(1, 64),
+              help="Simultaneous connections to one site.")
+@click.option("--delay", type=click.FloatRange(0), help="Seconds between requests to a site.")
+@click.option("--no-robots", is_flag=True, help="Ignore robots.txt (recorded in the WARCs).")
+@click.option("--max-pages", type=click.IntRange(1), help="Pages per site at most.")
+@click.option("--resume", is_flag=True, help="Finish the last, interrupted crawl.")
+def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int | None,
+          delay: float | None, no_robots: bool, max_pages: int | None, resume: bool) -> None:
+    """Crawl every site of the network into a new crawl folder."""
+    from crawler.report import format_summary
+    from crawler.run import run_crawl
+    from crawler.settings import CrawlOptions
+
+    options = CrawlOptions(sites=sites, concurrency_per_site=concurrency_per_site,
+                           delay=delay, no_robots=no_robots, max_pages=max_pages,
+                           resume=resume, progress=sys.stderr.isatty())
+    result = run_crawl(_collection(collection_dir), options)
+    click.echo(format_summary(result.summary))
+    click.echo(f"crawl log and WARCs in {result.crawl_dir}")
+    if not result.finished:
+        click.echo("crawl interrupted: finish it with `palimpsest crawl --resume`", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("sample-network")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--revision", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True)
+def sample_network(port: int, revision: int, latency_ms: int) -> None:
+    """Serve the bundled sample network on 127.0.0.1, as an HTTP proxy."""
+    from palimpsest.sample_network import serve
+
+    serve(port, revision, latency_ms)
+
+
+@cli.command()
+@click.option("--dir", "demo_dir", default="warcs/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Where the demo collection goes.")
+def demo(demo_dir: str) -> None:
+    """Sample network, crawl revision 1, crawl revision 2: see what Palimpsest does."""
+    from palimpsest.demo import run_demo
+
+    run_demo(Collection.locate(demo_dir))
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the command line with `args` (default sys.argv); return the exit code."""
     try:

@@ -1,0 +1,78 @@
+"""What the crawl may fetch: scope per site, limits, and guards against crawler traps.
+
+`Frontier.admit` answers for one discovered URL: fetch it (None) or why not ("scope",
+"limit:pages", "limit:depth", "trap:repeated-segment", "trap:path-depth",
+"trap:query-variants"). The crawl log records every refusal with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from urllib.parse import urlsplit
+
+from index.config import Limits, NetworkConfig, Site
+
+# a requisite may pull in requisites of its own (CSS -> font, CSS -> image), not endlessly
+MAX_EMBED_CHAIN = 3
+
+
+class Frontier:
+    def __init__(self, config: NetworkConfig, sites: tuple[Site, ...],
+                 max_pages: int | None = None) -> None:
+        self.config = config
+        self.sites = sites
+        self.limits: Limits = config.limits
+        self._max_pages = {
+            s.name: max_pages or s.max_pages or config.limits.max_pages_per_site for s in sites
+        }
+        self.pages = Counter[str]()
+        self._queries: dict[tuple[str, str], set[str]] = defaultdict(set)
+
+    def site_of(self, url: str) -> Site | None:
+        host = urlsplit(url).hostname or ""
+        return next((s for s in self.sites if s.in_scope(host)), None)
+
+    def admit(self, url: str, hop: str, hops: str, count: bool = True) -> str | None:
+        """None if `url`, found by a hop of type `hop` ("L" or "E") at hop path `hops`, may be
+        fetched; else the reason it may not. Admitted pages count against their site's limit."""
+        parts = urlsplit(url)
+        site = self.site_of(url)
+        if site is None:
+            return "scope"
+        if hop == "E":
+            if len(hops) - len(hops.rstrip("E")) >= MAX_EMBED_CHAIN:
+                return "limit:depth"
+            return self._trap(parts)
+        if hops.count("L") + 1 > self.limits.max_depth:
+            return "limit:depth"
+        trap = self._trap(parts)
+        if trap:
+            return trap
+        if self.pages[site.name] >= self._max_pages[site.name]:
+            return "limit:pages"
+        if count:
+            self.pages[site.name] += 1
+        return None
+
+    def mark_done(self, url: str) -> None:
+        """Count a page fetched before (a resumed crawl) against its site's limit."""
+        site = self.site_of(url)
+        if site is not None:
+            self.pages[site.name] += 1
+            parts = urlsplit(url)
+            if parts.query:
+                self._queries[parts.hostname or "", parts.path].add(parts.query)
+
+    def _trap(self, parts) -> str | None:
+        segments = [s for s in parts.path.split("/") if s]
+        if len(segments) > self.limits.max_path_segments:
+            return "trap:path-depth"
+        if segments and max(Counter(segments).values()) > self.limits.max_repeated_segments:
+            return "trap:repeated-segment"
+        if parts.query:
+            variants = self._queries[parts.hostname or "", parts.path]
+            if parts.query not in variants:
+                if len(variants) >= self.limits.max_query_variants:
+                    return "trap:query-variants"
+                variants.add(parts.query)
+        return None

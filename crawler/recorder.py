@@ -1,0 +1,185 @@
+"""The WARC recorder: a downloader middleware that turns each fetch into WARC records.
+
+Placed at 950, after every built-in middleware, so `process_response` sees the response as it
+came off the wire: body still content-encoded, 3xx not yet followed. It writes nothing itself:
+it builds the records and hands them to the WARC files extension through a signal, and reports
+each capture to the crawl log.
+
+Fidelity notes (also written into every warcinfo record): Scrapy's HTTP client title-cases
+header names and does not keep the connection headers (Connection, Keep-Alive,
+Transfer-Encoding) nor the server's reason phrase; bodies arrive de-chunked. We store the
+body bytes as received, restore no header we did not see, and write the standard reason phrase.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from base64 import b32encode
+from datetime import UTC, datetime
+from http import HTTPStatus
+from io import BytesIO
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from crawler import signals as our_signals
+from crawler.dedup import PayloadHistory
+from crawler.links import Outlink
+from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
+
+FIDELITY_NOTE = (
+    "header names as normalised by Scrapy; connection headers and the reason phrase are not "
+    "kept by the HTTP client (the standard phrase is written); bodies stored as received, "
+    "de-chunked"
+)
+
+
+def payload_digest(body: bytes) -> str:
+    return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def hop_info(request: Request) -> tuple[str, str, str]:
+    """(reason fetched, hop path from the seed, the URL it was found on) for a request,
+    following a redirect back to the request that led to it."""
+    meta = request.meta
+    redirects = meta.get("redirect_urls")
+    hops = meta.get("hops", "")
+    if redirects:
+        return "redirect", hops + "R" * len(redirects), redirects[-1]
+    return meta.get("reason", "robots"), hops, meta.get("via", "")
+
+
+class WarcRecorder:
+    def __init__(self, crawler: Crawler, history: PayloadHistory, proxied: bool) -> None:
+        self.crawler = crawler
+        self.history = history
+        self.proxied = proxied
+        self.builder = WARCWriter(BytesIO(), gzip=True, warc_version=WARC_VERSION)
+        crawler.signals.connect(self.document_parsed, our_signals.document_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcRecorder:
+        settings = crawler.settings
+        if not settings.get("PALIMPSEST_CRAWL_DIR"):
+            raise NotConfigured("no crawl folder to write WARCs into")
+        history = settings.get("PALIMPSEST_PAYLOAD_HISTORY") or PayloadHistory()
+        return cls(crawler, history, proxied=bool(settings.get("PALIMPSEST_PROXY")))
+
+    def process_request(self, request: Request) -> None:
+        return None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        now = datetime.now(UTC)
+        date = warc_date(now)
+        body = response.body
+        digest = payload_digest(body)
+        truncated = bool(request.meta.get("palimpsest_truncated"))
+        url = response.url
+        previous = self.history.previous_digest(url)
+        original = self.history.original(digest)
+        revisit = (
+            200 <= response.status < 300 and body and not truncated and original is not None
+        )
+        outcome = ("new" if previous is None else "unchanged" if previous == digest
+                   else "changed")
+        if response.status >= 500:
+            outcome = "error"
+
+        response_id = new_record_id()
+        http = self._response_headers(response)
+        warc_headers = {"WARC-Record-ID": response_id, "WARC-Date": date,
+                        "WARC-Payload-Digest": digest}
+        if response.ip_address and not self.proxied:
+            warc_headers["WARC-IP-Address"] = str(response.ip_address)
+        if truncated:
+            warc_headers["WARC-Truncated"] = "length"
+        if revisit:
+            assert original is not None
+            main = self.builder.create_revisit_record(
+                url, digest, original.url, original.warc_date, http_headers=http,
+                warc_headers_dict=warc_headers)
+        else:
+            main = self.builder.create_warc_record(
+                url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
+                warc_headers_dict=warc_headers)
+        records = [self._request_record(request, url, date, response_id), main]
+        if 300 <= response.status < 400 and "Location" in response.headers:
+            location = response.urljoin(response.headers["Location"].decode("latin-1"))
+            records.append(self._metadata(request, url, date, response_id,
+                                          [Outlink(location, "R", "http/Location")]))
+        self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
+        if 200 <= response.status < 300 and not truncated:
+            self.history.remember(url, digest, original.warc_date if revisit else date)
+        request.meta["warc_record"] = (response_id, date)
+
+        reason, hops, via = hop_info(request)
+        self.crawler.signals.send_catch_log(our_signals.crawl_event, entry={
+            "time": now.isoformat().replace("+00:00", "Z"), "url": url,
+            "status": response.status, "bytes": len(body), "digest": digest,
+            "outcome": "unchanged-revisit" if outcome == "unchanged" and revisit else outcome,
+            "record": "revisit" if revisit else "response", "truncated": truncated,
+            "reason": reason, "hops": hops, "via": via, "mime": _mime(response),
+        })
+        return response
+
+    def document_parsed(self, response: Response, outlinks: list[Outlink]) -> None:
+        """Write the metadata record of a parsed document: why it was fetched, its hop path
+        and every outlink found in it."""
+        record_id, date = response.meta.get("warc_record", (None, None))
+        if record_id is None:  # never recorded (e.g. replayed on resume)
+            return
+        record = self._metadata(response.request, response.url, date, record_id, outlinks)
+        self.crawler.signals.send_catch_log(our_signals.warc_records, records=[record])
+
+    def _metadata(self, request: Request | None, url: str, date: str, concurrent_to: str,
+                  outlinks: list[Outlink]) -> ArcWarcRecord:
+        reason, hops, via = hop_info(request) if request else ("", "", "")
+        lines = [("fetchReason", reason), ("hopsFromSeed", hops or "-"), ("via", via),
+                 ("site", request.meta.get("site", "") if request else "")]
+        lines += [("outlink", f"{o.url} {o.hop} {o.context}") for o in outlinks]
+        body = "".join(f"{k}: {v}\r\n" for k, v in lines if v).encode()
+        return self.builder.create_warc_record(
+            url, "metadata", payload=BytesIO(body), length=len(body),
+            warc_content_type="application/warc-fields",
+            warc_headers_dict={"WARC-Record-ID": new_record_id(), "WARC-Date": date,
+                               "WARC-Concurrent-To": concurrent_to})
+
+    def _response_headers(self, response: Response) -> StatusAndHeaders:
+        try:
+            reason = HTTPStatus(response.status).phrase
+        except ValueError:
+            reason = ""
+        headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                   for k, values in response.headers.items() for v in values]
+        status = f"{response.status} {reason}".rstrip()
+        return StatusAndHeaders(status, headers, protocol=response.protocol or "HTTP/1.1")
+
+    def _request_record(self, request: Request, url: str, date: str,
+                        concurrent_to: str) -> ArcWarcRecord:
+        parts = urlsplit(url)
+        # through a proxy the request line carries the absolute URI, as it went on the wire
+        target = url if self.proxied else (parts.path or "/") + (
+            "?" + parts.query if parts.query else "")
+        headers = [("Host", parts.netloc)] + [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, values in request.headers.items() for v in values
+            if k.lower() != b"proxy-authorization"]
+        http = StatusAndHeaders(f"{request.method} {target}", headers, protocol="HTTP/1.1",
+                                is_http_request=True)
+        body = request.body or b""
+        return self.builder.create_warc_record(
+            url, "request", payload=BytesIO(body), length=len(body), http_headers=http,
+            warc_headers_dict={"WARC-Record-ID": new_record_id(), "WARC-Date": date,
+                               "WARC-Concurrent-To": concurrent_to})
+
+
+def _mime(response: Response) -> str:
+    value = response.headers.get("Content-Type") or b""
+    return value.split(b";")[0].strip().decode("latin-1").lower()
+

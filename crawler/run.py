@@ -1,0 +1,80 @@
+"""Run one crawl of the network (or of some of its sites) into a new crawl folder, or finish an
+interrupted one.
+
+Scrapy's reactor runs once per process: `run_crawl` is meant to be called once by the
+`palimpsest crawl` command; anything that crawls several times (the demo, the tests, the
+bench) runs that command in a child process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+
+from crawler.dedup import PayloadHistory
+from crawler.frontier import Frontier
+from crawler.report import SUMMARY_NAME, read_summary
+from crawler.resume import ResumePlan
+from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
+from crawler.spider import NetworkSpider
+from index.collection import Collection
+from index.config import Site
+from index.errors import UsageError
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    crawl_id: str
+    crawl_dir: Path
+    summary: dict[str, Any]
+    resumed: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.summary.get("finish_reason") == "finished"
+
+
+def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
+    """Crawl the network as configured in `collection`, as `options` ask; returns the summary
+    (also saved as summary.json in the crawl folder beside the WARCs and the crawl log)."""
+    config = collection.load_config()
+    sites = _selected_sites(config.sites, options.sites, config)
+    plan = None
+    if options.resume:
+        crawl_id = _interrupted_crawl(collection)
+        crawl_dir = collection.crawl_dir(crawl_id)
+        (crawl_dir / SUMMARY_NAME).unlink(missing_ok=True)
+        plan = ResumePlan.read(crawl_dir)
+    else:
+        crawl_id = collection.new_crawl_id()
+        crawl_dir = collection.crawl_dir(crawl_id)
+        crawl_dir.mkdir(parents=True)
+    history = PayloadHistory.from_collection(collection)
+    robots = robots_policy(config, sites, options)
+    settings = scrapy_settings(config, sites, options, crawl_id=crawl_id, crawl_dir=crawl_dir,
+                               first_serial=plan.files if plan else 0, history=history)
+    process = CrawlerProcess(settings)
+    frontier = Frontier(config, sites, options.max_pages)
+    process.crawl(NetworkSpider, sites=sites, frontier=frontier, robots=robots, resume=plan)
+    process.start()
+    summary = read_summary(crawl_dir) or {"crawl": crawl_id, "finish_reason": "failed",
+                                          "totals": {}, "sites": {}}
+    return CrawlResult(crawl_id, crawl_dir, summary, resumed=plan is not None)
+
+
+def _selected_sites(all_sites: tuple[Site, ...], names: tuple[str, ...], config: Any
+                    ) -> tuple[Site, ...]:
+    if not names:
+        return all_sites
+    return tuple(config.site(name) for name in names)
+
+
+def _interrupted_crawl(collection: Collection) -> str:
+    for crawl_id in reversed(collection.crawl_ids()):
+        summary = read_summary(collection.crawl_dir(crawl_id))
+        if summary is None or summary.get("finish_reason") != "finished":
+            return crawl_id
+    raise UsageError("no interrupted crawl to resume: every crawl in the collection finished")

@@ -1,0 +1,109 @@
+"""Scrapy settings for a crawl, built in this one place from the network config and the
+command's options. Our own settings carry the PALIMPSEST_ prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import scrapy
+import warcio
+
+from index import __version__
+from index.config import NetworkConfig, Site
+
+
+@dataclass(frozen=True)
+class CrawlOptions:
+    """What `palimpsest crawl` was asked for; None means "as the config says"."""
+
+    sites: tuple[str, ...] = ()
+    concurrency_per_site: int | None = None
+    delay: float | None = None
+    no_robots: bool = False
+    max_pages: int | None = None
+    resume: bool = False
+    progress: bool = False
+
+
+def robots_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
+                  ) -> dict[str, bool]:
+    """Whether each site's robots.txt is obeyed in this crawl."""
+    return {s.name: not options.no_robots and config.obey_robots(s) for s in sites}
+
+
+def user_agent(config: NetworkConfig) -> str:
+    return config.user_agent.replace("{version}", __version__)
+
+
+def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions, *,
+                    crawl_id: str, crawl_dir: Path, first_serial: int,
+                    history: Any) -> dict[str, Any]:
+    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
+    delay = config.politeness.delay if options.delay is None else options.delay
+    policy = robots_policy(config, sites, options)
+    robots_text = ", ".join(f"{k}={'obey' if v else 'ignore'}" for k, v in policy.items())
+    from crawler.recorder import FIDELITY_NOTE
+
+    warcinfo = [
+        ("software", f"Palimpsest/{__version__} (Scrapy/{scrapy.__version__}; "
+                     f"warcio/{warcio.__version__})"),
+        ("format", "WARC File Format 1.1"),
+        ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/"
+                       "warc-format/warc-1.1/"),
+        ("isPartOf", f"{config.name}/{crawl_id}"),
+        ("crawl-id", crawl_id),
+        ("description", f"Palimpsest crawl of the {config.name} network: "
+                        + ", ".join(s.name for s in sites)),
+        ("config-digest", config.digest),
+        ("robots", robots_text),
+        ("http-header-user-agent", user_agent(config)),
+        ("http-capture-notes", FIDELITY_NOTE),
+    ]
+    return {
+        "BOT_NAME": "palimpsest",
+        "USER_AGENT": user_agent(config),
+        "ROBOTSTXT_OBEY": any(policy.values()),
+        "CONCURRENT_REQUESTS": per_site * len(sites),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": config.politeness.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.05),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_site),
+        "RETRY_TIMES": config.politeness.retries,
+        "DOWNLOAD_TIMEOUT": config.politeness.timeout,
+        # we cut long responses ourselves and keep the part received (size_limit.py)
+        "DOWNLOAD_MAXSIZE": 0,
+        "DOWNLOAD_WARNSIZE": 0,
+        # one queue per site, so a slow site never holds up the others
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+        "DOWNLOAD_SLOTS": {h: {"delay": s.delay} for s in sites if s.delay is not None
+                           for h in s.hosts},
+        "DEPTH_LIMIT": 0,
+        "LOG_LEVEL": "WARNING",
+        "TELNETCONSOLE_ENABLED": False,
+        "LOGSTATS_INTERVAL": 0,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.proxy.NetworkProxy": 740,
+            "crawler.recorder.WarcRecorder": 950,
+        },
+        "EXTENSIONS": {
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.logstats.LogStats": None,
+            "crawler.warc_files.WarcFiles": 100,
+            "crawler.crawl_log.CrawlLog": 110,
+            "crawler.size_limit.SizeLimit": 120,
+        },
+        "PALIMPSEST_CRAWL_ID": crawl_id,
+        "PALIMPSEST_CRAWL_DIR": str(crawl_dir),
+        "PALIMPSEST_WARC_PREFIX": f"palimpsest-{crawl_id}",
+        "PALIMPSEST_WARC_MAX_BYTES": config.limits.warc_max_bytes,
+        "PALIMPSEST_FIRST_SERIAL": first_serial,
+        "PALIMPSEST_WARCINFO": warcinfo,
+        "PALIMPSEST_MAX_RESPONSE_BYTES": config.limits.max_response_bytes,
+        "PALIMPSEST_PROXY": config.proxy,
+        "PALIMPSEST_PAYLOAD_HISTORY": history,
+        "PALIMPSEST_SITE_HOSTS": {h: s.name for s in sites for h in s.hosts},
+        "PALIMPSEST_PROGRESS": options.progress,
+    }

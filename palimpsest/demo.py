@@ -1,0 +1,36 @@
+"""`palimpsest demo`: the bundled sample network, crawled at revision 1 and at revision 2,
+offline, so a newcomer sees at once what Palimpsest keeps and what it notices."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import click
+
+from index.collection import Collection
+from palimpsest.sample_network import SampleNetwork
+from palimpsest.setup import write_config
+
+
+def crawl_command(collection: Collection, *extra: str) -> list[str]:
+    """The `palimpsest crawl` command line for `collection`, run as a child process (Scrapy's
+    reactor runs once per process)."""
+    return [sys.executable, "-m", "palimpsest.cli", "crawl", "--collection",
+            str(collection.root), *extra]
+
+
+def run_demo(collection: Collection) -> None:
+    """Crawl the sample network twice into `collection` (emptied first)."""
+    if collection.root.exists():
+        shutil.rmtree(collection.root)
+    with SampleNetwork(revision=1) as network:
+        write_config(collection, (), network.url)
+        for revision in (1, 2):
+            network.set_revision(revision)
+            click.secho(f"\n== crawling the sample network at revision {revision}", bold=True)
+            done = subprocess.run(crawl_command(collection, "--delay", "0.05"))
+            if done.returncode != 0:
+                raise click.ClickException(f"crawl of revision {revision} failed")
+    click.echo(f"\nThe collection is in {collection.root}")

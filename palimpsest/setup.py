@@ -1,0 +1,43 @@
+"""Writing a collection's network config (`palimpsest init`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.collection import Collection
+from index.config import Watch, load_config, render_template
+from index.errors import UsageError
+
+
+def write_config(collection: Collection, sites: tuple[str, ...], sample_proxy: str | None,
+                 *, force: bool = False) -> Path:
+    """Write the commented network config for `sites` ("NAME=URL"), or for the bundled sample
+    network behind `sample_proxy`; refuse to overwrite an existing one unless `force`."""
+    path = collection.config_path
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; use --force to overwrite it")
+    if sites and sample_proxy:
+        raise UsageError("give --site or --sample-network, not both")
+    if sample_proxy:
+        from palimpsest.sample_network import SITES, manifest
+
+        text = render_template(list(SITES), name="sample", proxy=sample_proxy,
+                               watch=[Watch("disclosure", phrase=manifest(1).disclosure)])
+    else:
+        pairs = []
+        for given in sites:
+            name, sep, url = given.partition("=")
+            if not sep or not name or not url:
+                raise UsageError(f"--site {given!r}: expected NAME=URL")
+            pairs.append((name, url))
+        text = render_template(pairs or [("example", "http://example.test/")])
+    collection.root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_config(tmp)  # what we write must load: fail here, not at the first crawl
+    except Exception:
+        tmp.unlink()
+        raise
+    tmp.replace(path)
+    return path

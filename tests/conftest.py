@@ -1,0 +1,131 @@
+"""Shared fixtures: the sample network on loopback, and collections crawled from it for real.
+
+Crawls run as `palimpsest crawl` child processes, as a user runs them (Scrapy's reactor runs
+once per process). The expensive collections are built once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from index.collection import Collection
+from palimpsest.sample_network import SampleNetwork
+from palimpsest.setup import write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ("--delay", "0", "--concurrency-per-site", "4")
+
+
+def palimpsest(*args: str, check: bool = True, timeout: float = 300,
+               **kwargs) -> subprocess.CompletedProcess:
+    """Run the `palimpsest` command in a child process, as a user would."""
+    done = subprocess.run([sys.executable, "-m", "palimpsest.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, **kwargs)
+    if check and done.returncode != 0:
+        raise AssertionError(f"palimpsest {' '.join(args)} exited {done.returncode}:\n"
+                             f"{done.stdout}\n{done.stderr}")
+    return done
+
+
+def crawl(collection: Collection, *extra: str, check: bool = True
+          ) -> subprocess.CompletedProcess:
+    return palimpsest("crawl", "--collection", str(collection.root), *FAST, *extra,
+                      check=check)
+
+
+@dataclass
+class Record:
+    type: str
+    url: str
+    headers: dict[str, str]
+    status: int | None
+    http_headers: list[tuple[str, str]]
+    body: bytes
+    file: str
+
+
+def read_records(paths: list[Path]) -> list[Record]:
+    """Every record of these WARC files, bodies as stored (not decoded)."""
+    records = []
+    for path in paths:
+        with open(path, "rb") as stream:
+            for rec in ArchiveIterator(stream):
+                http = rec.http_headers
+                status = None
+                if http is not None and rec.rec_type in ("response", "revisit"):
+                    status = int(http.get_statuscode())
+                records.append(Record(
+                    rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI") or "",
+                    dict(rec.rec_headers.headers), status,
+                    list(http.headers) if http is not None else [],
+                    rec.raw_stream.read(), path.name))
+    return records
+
+
+@dataclass
+class CrawledCrawl:
+    crawl_id: str
+    dir: Path
+
+    @property
+    def warcs(self) -> list[Path]:
+        return sorted(self.dir.glob("*.warc.gz"))
+
+    def records(self) -> list[Record]:
+        return read_records(self.warcs)
+
+    def log(self) -> list[dict]:
+        lines = (self.dir / "crawl-log.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def summary(self) -> dict:
+        return json.loads((self.dir / "summary.json").read_text())
+
+
+@dataclass
+class CrawledCollection:
+    collection: Collection
+    network: SampleNetwork
+    crawls: list[CrawledCrawl]
+
+
+def new_collection(tmp: Path, network: SampleNetwork) -> Collection:
+    collection = Collection(tmp)
+    write_config(collection, (), network.url)
+    return collection
+
+
+def crawl_ids(collection: Collection) -> list[CrawledCrawl]:
+    return [CrawledCrawl(c, collection.crawl_dir(c)) for c in collection.crawl_ids()]
+
+
+@pytest.fixture(scope="session")
+def network_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrawledCollection]:
+    """The sample network crawled three times: revision 1, revision 1 again, revision 2."""
+    with SampleNetwork(revision=1) as network:
+        collection = new_collection(tmp_path_factory.mktemp("history"), network)
+        crawl(collection)
+        crawl(collection)
+        network.set_revision(2)
+        crawl(collection)
+        yield CrawledCollection(collection, network, crawl_ids(collection))
+
+
+@pytest.fixture()
+def fresh_network() -> Iterator[SampleNetwork]:
+    with SampleNetwork(revision=1) as network:
+        yield network
+
+
+@pytest.fixture()
+def env_no_color() -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1"}

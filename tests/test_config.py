@@ -1,0 +1,94 @@
+"""The network config: written by `palimpsest init`, read once, wrong keys named."""
+
+from __future__ import annotations
+
+import tomllib
+
+from index.collection import Collection
+from index.config import Limits, Politeness, load_config
+from palimpsest.cli import main
+from tests.conftest import crawl, new_collection
+
+
+def test_init_writes_a_commented_template_with_every_option(tmp_path, capsys):
+    assert main(["init", "--collection", str(tmp_path), "--site",
+                 "paxpoint=http://paxpoint.test/", "--site", "allyvia=http://allyvia.test/"]) == 0
+    text = (tmp_path / "palimpsest.toml").read_text()
+    for cls in (Politeness, Limits):
+        for name in cls.__dataclass_fields__:
+            assert f"\n{name} = " in text, name
+    assert text.count("\n# ") > 15
+    config = load_config(tmp_path / "palimpsest.toml")
+    assert [s.name for s in config.sites] == ["paxpoint", "allyvia"]
+    assert config.sites[1].hosts == ("allyvia.test",)
+
+
+def test_init_for_the_sample_network_watches_the_disclosure_line(tmp_path, fresh_network):
+    collection = new_collection(tmp_path, fresh_network)
+    config = collection.load_config()
+    assert len(config.sites) == 5
+    assert config.proxy == fresh_network.url
+    assert config.watch[0].name == "disclosure"
+
+
+def test_init_refuses_to_overwrite(tmp_path, capsys):
+    assert main(["init", "--collection", str(tmp_path)]) == 0
+    assert main(["init", "--collection", str(tmp_path)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_a_bad_key_gets_one_line_naming_it_and_exit_2(tmp_path, capsys):
+    main(["init", "--collection", str(tmp_path)])
+    path = tmp_path / "palimpsest.toml"
+    path.write_text(path.read_text().replace("max_depth = 20", "max_depht = 20"))
+    assert main(["crawl", "--collection", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "limits.max_depht" in err and "unknown key" in err
+
+
+def test_a_bad_value_is_named_with_its_key(tmp_path, capsys):
+    main(["init", "--collection", str(tmp_path)])
+    path = tmp_path / "palimpsest.toml"
+    path.write_text(path.read_text().replace("concurrency_per_site = 2",
+                                             'concurrency_per_site = "two"'))
+    assert main(["crawl", "--collection", str(tmp_path)]) == 2
+    assert "politeness.concurrency_per_site: must be a int" in capsys.readouterr().err
+
+
+def test_missing_config_says_how_to_make_one(tmp_path, capsys):
+    assert main(["crawl", "--collection", str(tmp_path / "none")]) == 2
+    assert "palimpsest init" in capsys.readouterr().err
+
+
+def test_no_robots_is_obeyed_and_recorded_in_warcinfo(tmp_path, fresh_network):
+    from palimpsest.sample_network import manifest
+    from tests.conftest import crawl_ids, read_records
+
+    collection = new_collection(tmp_path, fresh_network)
+    crawl(collection, "--no-robots")
+    records = read_records(crawl_ids(collection)[0].warcs)
+    info = records[0].body.decode()
+    assert "paxpoint=ignore" in info
+    captured = {r.url for r in records if r.type == "response"}
+    assert manifest(1).disallowed <= captured
+
+
+def test_response_size_limit_cuts_and_marks_warc_truncated(tmp_path, fresh_network):
+    from tests.conftest import crawl_ids, read_records
+
+    collection = new_collection(tmp_path, fresh_network)
+    path = collection.config_path
+    path.write_text(path.read_text().replace("max_response_bytes = 20000000",
+                                             "max_response_bytes = 4000"))
+    crawl(collection, "--site", "paxpoint", "--max-pages", "2")
+    records = read_records(crawl_ids(collection)[0].warcs)
+    truncated = [r for r in records if r.headers.get("WARC-Truncated") == "length"]
+    assert truncated
+    assert all(len(r.body) < 70_000 for r in truncated)
+    assert tomllib.loads(path.read_text())["limits"]["max_response_bytes"] == 4000
+
+
+def test_collection_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PALIMPSEST_COLLECTION", str(tmp_path))
+    assert Collection.locate(None).root == tmp_path.resolve()

@@ -1,0 +1,135 @@
+"""The WARCs a crawl writes are exact and other archive tools accept them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from base64 import b32encode
+from pathlib import Path
+
+import pytest
+
+from palimpsest.sample_network import manifest
+from tests.conftest import ROOT
+
+BIN = Path(ROOT / ".venv/bin")
+PYWB = ROOT / ".venv-pywb/bin"
+
+
+def _payload_digest(body: bytes) -> str:
+    return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def test_warcs_pass_warcio_check_and_warctools_warcvalid(network_history):
+    for crawl in network_history.crawls:
+        for warc in crawl.warcs:
+            check = subprocess.run([BIN / "warcio", "check", "-v", str(warc)],
+                                   capture_output=True, text=True)
+            assert check.returncode == 0, check.stdout + check.stderr
+            valid = subprocess.run([BIN / "warcvalid", str(warc)], capture_output=True,
+                                   text=True)
+            assert valid.returncode == 0, valid.stdout + valid.stderr
+
+
+def test_every_file_opens_with_a_warcinfo_record_describing_the_crawl(network_history):
+    crawl = network_history.crawls[0]
+    assert crawl.warcs and not list(crawl.dir.glob("*.open"))
+    for warc in crawl.warcs:
+        assert re.fullmatch(r"palimpsest-\d{14}(-\d+)?-\d{17}-\d{5}-\d+~[^~]+\.warc\.gz",
+                            warc.name)
+        records = [r for r in crawl.records() if r.file == warc.name]
+        info = records[0]
+        assert info.type == "warcinfo"
+        assert info.headers["WARC-Filename"] == warc.name
+        fields = dict(line.split(": ", 1) for line in info.body.decode().splitlines())
+        assert fields["software"].startswith("Palimpsest/")
+        assert fields["crawl-id"] == crawl.crawl_id
+        assert fields["config-digest"].startswith("sha256:")
+        assert "paxpoint=obey" in fields["robots"]
+        assert "+https://" in fields["http-header-user-agent"]
+
+
+def test_request_and_response_are_linked_and_digests_are_exact(network_history):
+    records = network_history.crawls[0].records()
+    by_id = {r.headers["WARC-Record-ID"]: r for r in records}
+    responses = [r for r in records if r.type == "response"]
+    assert responses
+    for response in responses:
+        assert response.headers.get("WARC-Type") == "response"
+        assert response.headers["WARC-Payload-Digest"] == _payload_digest(response.body)
+        assert response.headers["WARC-Block-Digest"].startswith("sha1:")
+    requests = [r for r in records if r.type == "request"]
+    assert len(requests) >= len(responses)
+    for request in requests:
+        partner = by_id[request.headers["WARC-Concurrent-To"]]
+        assert partner.url == request.url and partner.type in ("response", "revisit")
+
+
+def test_stored_bodies_are_as_received_still_gzip_encoded(network_history):
+    records = network_history.crawls[0].records()
+    home = next(r for r in records if r.url == "http://paxpoint.test/" and r.type == "response")
+    headers = dict(home.http_headers)
+    assert headers["Content-Encoding"] == "gzip"
+    assert home.body[:2] == b"\x1f\x8b"
+    assert b"<html" in gzip.decompress(home.body)
+
+
+def test_query_strings_are_kept_in_target_uris(network_history):
+    urls = {r.url for r in network_history.crawls[0].records()}
+    assert any(manifest(1).trap_prefix in u and "?" in u for u in urls)
+
+
+def test_each_page_has_a_metadata_record_with_outlinks_reason_and_hops(network_history):
+    records = network_history.crawls[0].records()
+    metadata = {r.url: r for r in records if r.type == "metadata"}
+    home = metadata["http://paxpoint.test/"]
+    fields = [line.split(": ", 1) for line in home.body.decode().splitlines()]
+    assert ["fetchReason", "seed"] in fields
+    outlinks = [v for k, v in fields if k == "outlink"]
+    assert any(v.startswith("http://cognitura.test/") and " L " in v for v in outlinks)
+    assert any(" E " in v for v in outlinks)
+    for page in manifest(1).pages:
+        assert page in metadata, page
+    article = next(u for u in manifest(1).pages if u.count("/") > 4)
+    hops = dict(line.split(": ", 1) for line in
+                metadata[article].body.decode().splitlines() if not line.startswith("outlink"))
+    assert hops["hopsFromSeed"].strip("L") == "" or hops["fetchReason"] == "sitemap"
+
+
+@pytest.mark.skipif(not PYWB.exists(), reason="pywb venv not installed (make test does it)")
+def test_pywb_indexes_and_replays_our_warcs(network_history, tmp_path):
+    crawl = network_history.crawls[0]
+    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    subprocess.run([PYWB / "wb-manager", "add", "ours", *map(str, crawl.warcs)], cwd=tmp_path,
+                   check=True, capture_output=True)
+    index = (tmp_path / "collections/ours/indexes/index.cdxj").read_text()
+    assert "test,paxpoint)/ " in index
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page = None
+        for _ in range(100):
+            try:
+                url = f"http://127.0.0.1:{port}/ours/2100mp_/http://paxpoint.test/"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    page = answer.read().decode("utf-8", "replace")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None, "pywb did not answer"
+        assert "paxpoint" in page.lower()
+        assert "<title>" in page.lower()
+    finally:
+        server.terminate()
+        server.wait(10)
+    shutil.rmtree(tmp_path / "collections", ignore_errors=True)
