@@ -120,10 +120,138 @@ def demo(demo_dir: str) -> None:
     run_demo(Collection.locate(demo_dir))
 
 
+workers_option = click.option("--workers", type=click.IntRange(1),
+                              help="Processes reading WARC files (default: one per CPU).")
+
+
+@cli.command("index")
+@collection_option
+@workers_option
+@click.option("--catalog-only", is_flag=True, help="Update the catalog, not the full text.")
+@json_option
+def index_command(collection_dir: str, workers: int | None, catalog_only: bool,
+                  as_json: bool) -> None:
+    """Bring the catalog and full-text index up to date with the WARC files."""
+    from index.indexer import update
+
+    summary = update(_collection(collection_dir), fulltext=not catalog_only, workers=workers,
+                     progress=sys.stderr.isatty() and not as_json)
+    print_json(summary.to_json()) if as_json else click.echo(str(summary))
+
+
+@cli.command()
+@collection_option
+@click.argument("warcs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--name", help="Import folder under imported/ (default: each file's name).")
+@json_option
+def add(collection_dir: str, warcs: tuple[str, ...], name: str | None, as_json: bool) -> None:
+    """Bring WARC files written by any tool into the collection and index them."""
+    from index.indexer import add_warcs
+
+    summary = add_warcs(_collection(collection_dir), warcs, name=name,
+                        progress=sys.stderr.isatty() and not as_json)
+    print_json(summary.to_json()) if as_json else click.echo(str(summary))
+
+
+@cli.command()
+@collection_option
+@click.argument("url")
+@json_option
+def captures(collection_dir: str, url: str, as_json: bool) -> None:
+    """Every capture of URL, oldest first."""
+    from index.catalog import captures_of
+
+    found = captures_of(_collection(collection_dir), url)
+    if as_json:
+        print_json([c.to_json() for c in found])
+        return
+    for c in found:
+        click.echo(f"{c.timestamp}  {c.status or '-':>3}  {c.record_type:<8}  "
+                   f"{c.mime or '-':<24}  {c.crawl}  {c.url}")
+
+
+@cli.command()
+@collection_option
+def cdxj(collection_dir: str) -> None:
+    """The collection's CDXJ index on stdout, as cdxj-indexer writes it."""
+    from index.catalog import Catalog
+    from index.cdxj import cdxj_lines
+    from index.indexer import update
+
+    collection = _collection(collection_dir)
+    for damage in update(collection, fulltext=False).damaged:
+        click.echo(f"skipped: {damage}", err=True)
+    with Catalog.open(collection) as catalog:
+        for line in cdxj_lines(catalog):
+            sys.stdout.write(line + "\n")
+
+
+@cli.command()
+@collection_option
+@workers_option
+@json_option
+def verify(collection_dir: str, workers: int | None, as_json: bool) -> None:
+    """Re-check every WARC record's digests against the files and the catalog."""
+    from index.verify import verify as verify_collection
+
+    report = verify_collection(_collection(collection_dir), workers=workers,
+                               progress=sys.stderr.isatty() and not as_json)
+    print_json(report.to_json()) if as_json else click.echo(str(report))
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@collection_option
+@click.argument("query")
+@click.option("--site", help="Only captures of this site (its name in the network config).")
+@click.option("--from", "date_from", metavar="DATE", help="Captured on or after (YYYY[-MM[-DD]]).")
+@click.option("--to", "date_to", metavar="DATE", help="Captured on or before (YYYY[-MM[-DD]]).")
+@click.option("--as-of", metavar="DATE", help="Only what was live then: each URL's latest "
+              "capture at that date, if it matches.")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many results.")
+@click.option("--every-capture", is_flag=True,
+              help="One result per matching capture, not per URL.")
+@json_option
+def search(collection_dir: str, query: str, site: str | None, date_from: str | None,
+           date_to: str | None, as_of: str | None, sort: str, limit: int, offset: int,
+           every_capture: bool, as_json: bool) -> None:
+    """Full-text search across every capture: words, "phrases", OR, NOT/-word, prefix*,
+    title:/site:/url: fields."""
+    import html
+    import re
+
+    from index.search import SearchRequest
+    from index.search import search as run_search
+
+    found = run_search(_collection(collection_dir), SearchRequest(
+        q=query, site=site, date_from=date_from, date_to=date_to, as_of=as_of, sort=sort,
+        collapse=not every_capture, limit=limit, offset=offset))
+    if as_json:
+        print_json(found)
+        return
+    shown = f"{offset + 1}-{offset + len(found['results'])} of " if found["results"] else ""
+    click.echo(f"{shown}{found['total']} {'captures' if every_capture else 'pages'} match")
+    for result in found["results"]:
+        # the snippet is HTML with only our <mark> tags: marks become bold, the rest is text
+        snippet = "".join(click.style(html.unescape(part), bold=True, underline=True) if i % 2
+                          else html.unescape(part)
+                          for i, part in enumerate(re.split(r"</?mark>", result["snippet"])))
+        versions = result["versions"]
+        click.echo(f"\n{click.style(result['title'], bold=True)}\n  {result['url']}\n  "
+                   f"{result['date']}  {result['site'] or ''}  {versions} "
+                   f"version{'s' if versions != 1 else ''}\n  {snippet}")
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the command line with `args` (default sys.argv); return the exit code."""
     try:
-        cli.main(args=args, prog_name="palimpsest", standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of an Exit raised in
+        # a command; commands themselves return None
+        code = cli.main(args=args, prog_name="palimpsest", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -134,7 +262,7 @@ def main(args: list[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         return 0
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _collection(collection_dir: str) -> Collection:

@@ -1,0 +1,417 @@
+"""The capture catalog: one SQLite row per capture, as docs/catalog-contract.md lays it out.
+
+It lives in `<collection>/derived/catalog.sqlite` in WAL mode, so the web UI and the crawler
+read it while `palimpsest index` writes it. Every lookup the product makes (a URL's captures,
+the capture nearest a time, a crawl, a digest, a SURT range) is served by an index. The rows
+are written by index.indexer only, one WARC file per transaction, so a killed indexer leaves
+each file either wholly catalogued or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from warcio.timeutils import iso_date_to_timestamp
+
+from index.collection import Collection
+from index.errors import CaptureNotFound, UsageError
+from index.surt_key import MATCH_TYPES, match_range, surt_key
+
+CATALOG_NAME = "catalog.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL, surt TEXT NOT NULL, timestamp TEXT NOT NULL, warc_date TEXT NOT NULL,
+    record_type TEXT NOT NULL, status INTEGER, mime TEXT, digest TEXT,
+    length INTEGER NOT NULL, offset INTEGER NOT NULL, warc_file TEXT NOT NULL,
+    payload_file TEXT, payload_offset INTEGER, payload_length INTEGER,
+    crawl TEXT NOT NULL, site TEXT, record_id TEXT, text_key TEXT,
+    -- what a revisit names as its original, kept to resolve it when that record turns up
+    refers_to TEXT, refers_to_uri TEXT, refers_to_date TEXT,
+    -- the mime and status exactly as cdxj-indexer writes them (a revisit's: warc/revisit)
+    cdx_mime TEXT, cdx_status TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS captures_record ON captures (warc_file, offset);
+CREATE INDEX IF NOT EXISTS captures_url ON captures (url, timestamp);
+CREATE INDEX IF NOT EXISTS captures_surt ON captures (surt, timestamp);
+CREATE INDEX IF NOT EXISTS captures_crawl ON captures (crawl);
+CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
+CREATE INDEX IF NOT EXISTS captures_text ON captures (text_key);
+CREATE INDEX IF NOT EXISTS captures_record_id ON captures (record_id);
+CREATE INDEX IF NOT EXISTS captures_unresolved ON captures (id) WHERE payload_file IS NULL;
+-- records cdxj-indexer lists that are not captures (metadata other than warc-fields)
+CREATE TABLE IF NOT EXISTS cdx_only (
+    surt TEXT NOT NULL, timestamp TEXT NOT NULL, url TEXT NOT NULL, cdx_mime TEXT,
+    cdx_status TEXT, digest TEXT, length INTEGER NOT NULL, offset INTEGER NOT NULL,
+    warc_file TEXT NOT NULL, PRIMARY KEY (warc_file, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS warc_files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    crawl TEXT NOT NULL, records INTEGER NOT NULL, damaged INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS damage (
+    warc_file TEXT NOT NULL, offset INTEGER NOT NULL, what TEXT NOT NULL, resumed_at INTEGER
+);
+-- which (url, payload digest) pairs have had their text extracted, and the document it gave
+CREATE TABLE IF NOT EXISTS texts (
+    url TEXT NOT NULL, digest TEXT NOT NULL, text_key TEXT, PRIMARY KEY (url, digest)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+# the columns a writer fills, in the order of the tuples index.indexer builds
+ROW_COLUMNS = ("url", "surt", "timestamp", "warc_date", "record_type", "status", "mime",
+               "digest", "length", "offset", "warc_file", "payload_file", "payload_offset",
+               "payload_length", "crawl", "site", "record_id", "refers_to", "refers_to_uri",
+               "refers_to_date", "cdx_mime", "cdx_status")
+CDX_ONLY_COLUMNS = ("surt", "timestamp", "url", "cdx_mime", "cdx_status", "digest", "length",
+                    "offset", "warc_file")
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_TIMESTAMP = re.compile(r"\d{4,14}")
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One catalogued capture (a response, revisit or resource record)."""
+
+    id: int
+    url: str
+    surt: str
+    timestamp: str
+    warc_date: str
+    record_type: str
+    status: int | None
+    mime: str | None
+    digest: str | None
+    length: int
+    offset: int
+    warc_file: str
+    payload_file: str | None
+    payload_offset: int | None
+    payload_length: int | None
+    crawl: str
+    site: str | None
+    record_id: str | None
+    text_key: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The captures JSON object of DESIGN.md (the CLI's --json and the API)."""
+        return {"url": self.url, "timestamp": self.timestamp, "status": self.status,
+                "mime": self.mime, "digest": self.digest, "crawl": self.crawl,
+                "site": self.site, "length": self.length, "offset": self.offset,
+                "filename": self.warc_file, "record_type": self.record_type,
+                "record_id": self.record_id, "warc_date": iso_date(self.warc_date,
+                                                                   self.timestamp)}
+
+    @property
+    def has_payload(self) -> bool:
+        return self.payload_file is not None
+
+
+_CAPTURE_SQL = ", ".join(f.name for f in fields(Capture))
+
+
+def iso_date(warc_date: str, timestamp: str) -> str:
+    """WARC-Date as ISO 8601 UTC (`2025-11-25T06:17:29Z`, fraction kept if written)."""
+    if _ISO_UTC.fullmatch(warc_date):
+        return warc_date
+    t = timestamp
+    return f"{t[0:4]}-{t[4:6]}-{t[6:8]}T{t[8:10]}:{t[10:12]}:{t[12:14]}Z"
+
+
+def pad_timestamp(value: str, *, up: bool = False) -> str:
+    """A 4 to 14 digit timestamp padded to 14 digits: to the start of the period it names,
+    or with `up` to its end (`2024` is 20240101000000, or 20241231235959)."""
+    if not _TIMESTAMP.fullmatch(value):
+        raise UsageError(f"{value!r} is not a timestamp (YYYYMMDDhhmmss, 4 to 14 digits)")
+    if up:
+        return value + "99991231235959"[len(value):]
+    padded = value + "00000101000000"[len(value):]
+    try:
+        datetime.strptime(padded, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise UsageError(f"{value!r} is not a valid date and time") from None
+    return padded
+
+
+def captures_of(collection: Collection, url: str) -> list[Capture]:
+    """Every capture of `url` in `collection`, oldest first; CaptureNotFound if none."""
+    with Catalog.open(collection) as catalog:
+        found = catalog.captures(url)
+    if not found:
+        raise CaptureNotFound(f"no capture of {url} in {collection.root}")
+    return found
+
+
+class Catalog:
+    """A collection's capture catalog, open for reading and for index.indexer's writes."""
+
+    def __init__(self, db: sqlite3.Connection, collection: Collection) -> None:
+        self.db = db
+        self.collection = collection
+
+    @classmethod
+    def open(cls, collection: Collection) -> Catalog:
+        """Open (creating it if needed) the catalog of `collection`; UsageError if there is no
+        collection directory."""
+        if not collection.root.is_dir():
+            raise UsageError(f"no collection at {collection.root} (give --collection DIR, or "
+                             "create one with `palimpsest init` or `palimpsest add`)")
+        collection.derived_dir.mkdir(parents=True, exist_ok=True)
+        # autocommit mode: writers say BEGIN themselves, readers never hold a transaction open
+        db = sqlite3.connect(collection.derived_dir / CATALOG_NAME, timeout=60,
+                             isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return cls(db, collection)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def captures(self, url: str) -> list[Capture]:
+        """Every capture of `url`, oldest first. URLs match by SURT key, as in Wayback
+        machines: http and https, `www.`, and query-argument order do not separate them."""
+        return self._select("surt = ? ORDER BY timestamp, id", surt_key(url))
+
+    def nearest(self, url: str, timestamp: str) -> Capture | None:
+        """The capture of `url` closest in time to `timestamp` (4-14 digits); on a tie, the
+        earlier one. None if the URL has no capture."""
+        ts = pad_timestamp(timestamp)
+        key = surt_key(url)
+        before = self._select("surt = ? AND timestamp <= ? ORDER BY timestamp DESC, id DESC "
+                              "LIMIT 1", key, ts)
+        after = self._select("surt = ? AND timestamp > ? ORDER BY timestamp, id LIMIT 1",
+                             key, ts)
+        found = before + after
+        if not found:
+            return None
+        return min(found, key=lambda c: abs(_seconds(c.timestamp) - _seconds(ts)))
+
+    def by_crawl(self, crawl: str) -> list[Capture]:
+        """Every capture of one crawl, by URL then time."""
+        return self._select("crawl = ? ORDER BY url, timestamp, id", crawl)
+
+    def by_digest(self, digest: str) -> list[Capture]:
+        """Every capture whose payload digest is `digest`, oldest first."""
+        return self._select("digest = ? ORDER BY timestamp, id", digest)
+
+    def by_text_key(self, text_key: str) -> list[Capture]:
+        """Every capture whose text is the full-text document `text_key`, oldest first."""
+        return self._select("text_key = ? ORDER BY timestamp, id", text_key)
+
+    def at(self, warc_file: str, offset: int) -> Capture | None:
+        """The capture of the record at `offset` in `warc_file` (e.g. a revisit's payload)."""
+        found = self._select("warc_file = ? AND offset = ?", warc_file, offset)
+        return found[0] if found else None
+
+    def query(self, url: str, match_type: str | None = None, *, from_ts: str | None = None,
+              to_ts: str | None = None, limit: int | None = None) -> list[Capture]:
+        """Captures whose SURT key `match_type` selects for `url`, by key then time, as pywb's
+        CDX server orders them. Without a match type, `*.example.com` means domain and a
+        trailing `*` means prefix, else exact. `from_ts`/`to_ts` bound the time (inclusive)."""
+        if match_type is None:
+            match_type = "exact"
+            if url.startswith("*."):
+                url, match_type = url[2:], "domain"
+            elif url.endswith("*"):
+                url, match_type = url[:-1], "prefix"
+        if match_type not in MATCH_TYPES:
+            raise UsageError(f"matchType must be one of {', '.join(MATCH_TYPES)}, "
+                             f"not {match_type!r}")
+        start, end = match_range(url, match_type)
+        where, args = "surt >= ? AND surt < ?", [start, end]
+        if from_ts:
+            where, args = where + " AND timestamp >= ?", [*args, pad_timestamp(from_ts)]
+        if to_ts:
+            # an upper bound like 2024 means "to the end of 2024"
+            where, args = where + " AND timestamp <= ?", [*args, pad_timestamp(to_ts, up=True)]
+        where += " ORDER BY surt, timestamp, id"
+        if limit is not None:
+            where, args = where + " LIMIT ?", [*args, int(limit)]
+        return self._select(where, *args)
+
+    def prefix(self, url: str, **bounds: Any) -> list[Capture]:
+        """Captures of every URL beginning with `url` (matchType=prefix)."""
+        return self.query(url, "prefix", **bounds)
+
+    def crawls(self) -> list[str]:
+        """Every crawl (and imported batch) with captures, oldest first."""
+        rows = self.db.execute("SELECT crawl FROM captures GROUP BY crawl "
+                               "ORDER BY MIN(timestamp), crawl")
+        return [crawl for (crawl,) in rows]
+
+    def latest_payloads(self) -> Iterator[tuple[str, str, str]]:
+        """(url, payload digest, WARC-Date) of the latest 2xx response or revisit of every
+        URL. For a revisit of the same URL the date is that of the record holding the
+        payload, so a new revisit can refer to it directly."""
+        rows = self.db.execute("""
+            SELECT c.url, c.digest, COALESCE(p.warc_date, c.warc_date) FROM (
+                SELECT url, digest, warc_date, payload_file, payload_offset, ROW_NUMBER()
+                    OVER (PARTITION BY url ORDER BY timestamp DESC, id DESC) AS newest
+                FROM captures WHERE record_type IN ('response', 'revisit')
+                AND status BETWEEN 200 AND 299 AND digest IS NOT NULL) AS c
+            LEFT JOIN captures AS p ON p.warc_file = c.payload_file
+                AND p.offset = c.payload_offset AND p.url = c.url
+            WHERE c.newest = 1 ORDER BY c.url""")
+        yield from rows
+
+    def count(self) -> int:
+        """How many captures the catalog holds."""
+        return self.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+
+    def all_captures(self) -> Iterator[Capture]:
+        """Every capture, file by file in record order."""
+        cursor = self.db.execute(f"SELECT {_CAPTURE_SQL} FROM captures "
+                                 "ORDER BY warc_file, offset")
+        for row in cursor:
+            yield Capture(*row)
+
+    def cdx_entries(self) -> Iterator[tuple]:
+        """(surt, timestamp, url, mime, status, digest, length, offset, warc_file) of every
+        record cdxj-indexer would list, ordered by `surt timestamp` as text."""
+        yield from self.db.execute(f"""
+            SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM (
+                SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM captures
+                UNION ALL SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM cdx_only)
+            ORDER BY surt || ' ' || timestamp""")
+
+    def _select(self, where: str, *args: Any) -> list[Capture]:
+        rows = self.db.execute(f"SELECT {_CAPTURE_SQL} FROM captures WHERE {where}", args)
+        return [Capture(*row) for row in rows]
+
+    # -- what index.indexer writes ----------------------------------------------------------
+
+    def indexed_files(self) -> dict[str, tuple[int, int]]:
+        """{path relative to the collection: (size, mtime_ns)} of every catalogued WARC."""
+        rows = self.db.execute("SELECT path, size, mtime_ns FROM warc_files")
+        return {path: (size, mtime) for path, size, mtime in rows}
+
+    def store_file(self, path: str, size: int, mtime_ns: int, crawl: str,
+                   rows: Iterable[tuple], cdx_only: Iterable[tuple],
+                   damage: Iterable[tuple[int, str, int | None]]) -> int:
+        """Replace everything catalogued from the WARC `path` with `rows` (ROW_COLUMNS
+        tuples), `cdx_only` (CDX_ONLY_COLUMNS tuples) and its damage reports, in one
+        transaction. Returns the number of captures stored."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM warc_files WHERE path = ? AND size = ? AND "
+                               "mtime_ns = ?", (path, size, mtime_ns)).fetchone():
+                return 0  # another indexer got there first
+            self._forget(path)
+            stored = self.db.executemany(
+                f"INSERT INTO captures ({', '.join(ROW_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})", rows).rowcount
+            self.db.executemany(
+                f"INSERT INTO cdx_only ({', '.join(CDX_ONLY_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(CDX_ONLY_COLUMNS))})", cdx_only)
+            damage = list(damage)
+            self.db.executemany("INSERT INTO damage VALUES (?, ?, ?, ?)",
+                                [(path, *d) for d in damage])
+            self.db.execute("INSERT INTO warc_files VALUES (?, ?, ?, ?, ?, ?)",
+                            (path, size, mtime_ns, crawl, max(stored, 0), len(damage)))
+        return max(stored, 0)
+
+    def forget_file(self, path: str) -> None:
+        """Drop everything catalogued from the WARC `path` (it was deleted)."""
+        with self.transaction():
+            self._forget(path)
+
+    def _forget(self, path: str) -> None:
+        for table in ("captures", "cdx_only", "damage"):
+            self.db.execute(f"DELETE FROM {table} WHERE warc_file = ?", (path,))
+        self.db.execute("DELETE FROM warc_files WHERE path = ?", (path,))
+        # revisits whose payload was in that file must be resolved again
+        self.db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
+                        "payload_length = NULL WHERE payload_file = ?", (path,))
+
+    def transaction(self) -> _Transaction:
+        """A write transaction: committed on success, rolled back on any exception."""
+        return _Transaction(self.db)
+
+    def resolve_revisits(self) -> tuple[int, int]:
+        """Point every unresolved revisit at the record holding its payload: the record it
+        names (WARC-Refers-To, or Refers-To-Target-URI + Refers-To-Date), else a capture of
+        the same URL with the same digest, else any capture with that digest. A revisit
+        without HTTP headers takes status and mime from it. Returns (resolved, left)."""
+        db = self.db
+        pending = db.execute(
+            "SELECT id, url, timestamp, digest, refers_to, refers_to_uri, refers_to_date, "
+            "warc_file FROM captures WHERE payload_file IS NULL AND record_type = 'revisit'"
+        ).fetchall()
+        source = ("SELECT payload_file, payload_offset, payload_length, status, mime "
+                  "FROM captures WHERE payload_file IS NOT NULL AND ")
+        # should a record be copied into two files, the one beside the revisit wins; by
+        # digest, captures up to the revisit's time first, the nearest: what a recrawl saw
+        near = (" ORDER BY timestamp <= ? DESC, warc_file = ? DESC, abs(timestamp - ?), id "
+                "LIMIT 1")
+        resolved = 0
+        with self.transaction():
+            for rid, url, ts, digest, refers_to, ref_uri, ref_date, warc_file in pending:
+                found = None
+                if refers_to:
+                    found = db.execute(source + "record_id = ? ORDER BY warc_file = ? DESC, "
+                                       "id LIMIT 1", (refers_to, warc_file)).fetchone()
+                ref_ts = _timestamp_or_none(ref_date)
+                if not found and ref_uri and ref_ts:
+                    found = db.execute(
+                        source + "url = ? AND timestamp = ? ORDER BY warc_date = ? DESC, "
+                        "warc_file = ? DESC, id LIMIT 1",
+                        (ref_uri.strip("<>"), ref_ts, ref_date, warc_file)).fetchone()
+                if not found and digest:
+                    found = (db.execute(source + "url = ? AND digest = ?" + near,
+                                        (url, digest, ts, warc_file, ts)).fetchone()
+                             or db.execute(source + "digest = ?" + near,
+                                           (digest, ts, warc_file, ts)).fetchone())
+                if found:
+                    db.execute("UPDATE captures SET payload_file = ?, payload_offset = ?, "
+                               "payload_length = ?, status = coalesce(status, ?), "
+                               "mime = coalesce(mime, ?) WHERE id = ?", (*found, rid))
+                    resolved += 1
+        return resolved, len(pending) - resolved
+
+    def damage_reports(self) -> list[tuple[str, int, str, int | None]]:
+        """Every damage report of the catalogued files: (file, offset, what, resumed_at)."""
+        return list(self.db.execute("SELECT * FROM damage ORDER BY warc_file, offset"))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        # IMMEDIATE: take the write lock now, so a second indexer waits instead of failing
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind: type | None, *rest: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _timestamp_or_none(warc_date: str | None) -> str | None:
+    try:
+        return iso_date_to_timestamp(warc_date) if warc_date else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _seconds(timestamp: str) -> float:
+    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()

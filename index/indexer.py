@@ -1,0 +1,396 @@
+"""Bringing the catalog and the full-text index up to date with the collection's WARC files.
+
+`update()` reads only WARC files that are new or changed since the last run (the catalog keeps
+each file's size and mtime), several at a time in worker processes when that pays; the main
+process writes each file's captures in one transaction, so a killed run leaves every file
+either wholly catalogued or not at all, and the next run completes it. Revisits are then
+resolved to the records holding their payloads, and (with `fulltext`) the text of every
+(URL, payload) not yet extracted goes into the full-text index. `add_warcs()` brings WARC files
+written by other tools into the collection first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+from warcio.timeutils import iso_date_to_timestamp
+
+from index.catalog import Catalog
+from index.collection import ENGINE_ENV, Collection
+from index.config import NetworkConfig, Search
+from index.errors import DamagedRecord, UsageError
+from index.surt_key import surt_key
+from index.warc_reader import Damage, WarcReader, WarcRecord, looks_like_warc, read_payload
+
+# below this much to read, starting worker processes costs more than it saves
+_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+_MIME_END = re.compile(r"[;\s]")  # where cdxj-indexer cuts a Content-Type
+_CAPTURE_TYPES = ("response", "revisit", "resource")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
+_TEXT_JOB = 200  # payloads per worker task
+_TEXT_COMMIT = 2000  # documents per full-text commit (each Whoosh commit writes a segment)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass
+class IndexSummary:
+    """What one `update()` did."""
+
+    files: int = 0  # WARC files read
+    records: int = 0  # WARC records read in them
+    captures: int = 0  # captures added to the catalog
+    revisits_resolved: int = 0
+    revisits_unresolved: int = 0  # in the whole catalog, after this run
+    texts: int = 0  # payloads whose text was extracted
+    documents: int = 0  # new documents in the full-text index
+    files_removed: int = 0  # catalogued files no longer in the collection
+    damaged: list[Damage] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: v for k, v in vars(self).items() if k != "damaged"},
+                "damaged": [{"file": d.file, "offset": d.offset, "what": d.what,
+                             "resumed_at": d.resumed_at} for d in self.damaged]}
+
+    def __str__(self) -> str:
+        rate = self.captures / self.seconds if self.seconds else 0.0
+        lines = [f"{self.files} WARC files read, {self.records} records, {self.captures} "
+                 f"captures added in {self.seconds:.1f}s ({rate:.0f} captures/s)",
+                 f"revisits: {self.revisits_resolved} resolved, {self.revisits_unresolved} "
+                 "without their original in the collection",
+                 f"full text: {self.texts} payloads extracted, {self.documents} new documents"]
+        if self.files_removed:
+            lines.append(f"{self.files_removed} WARC files gone from the collection: "
+                         "their captures were dropped")
+        if self.damaged:
+            lines.append(f"{len(self.damaged)} damaged stretches skipped:")
+            lines += [f"  {d}" for d in self.damaged]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _FileJob:
+    path: Path
+    rel: str
+    crawl: str
+    size: int
+    mtime_ns: int
+    config: NetworkConfig | None
+
+
+@dataclass
+class _FileResult:
+    job: _FileJob
+    records: int
+    rows: list[tuple]
+    cdx_only: list[tuple]
+    damage: list[Damage]
+
+
+def update(collection: Collection, *, fulltext: bool = True, progress: bool = False,
+           workers: int | None = None) -> IndexSummary:
+    """Bring the catalog (and with `fulltext`, the full-text index) up to date with every
+    closed WARC file of `collection`. Incremental and idempotent: a second run reads nothing
+    and changes nothing. Damaged records are reported in the summary, never raised.
+
+    Large runs read files in `forkserver` worker processes (`workers`, default one per CPU):
+    a script calling this needs the `if __name__ == "__main__":` guard."""
+    started = time.monotonic()
+    summary = IndexSummary()
+    config = collection.load_config() if collection.config_path.exists() else None
+    with Catalog.open(collection) as catalog:
+        _refresh_sites(catalog, config)
+        known = catalog.indexed_files()
+        on_disk = {p.relative_to(collection.root).as_posix(): p for p in collection.warc_files()}
+        for gone in sorted(known.keys() - on_disk.keys()):
+            catalog.forget_file(gone)
+            summary.files_removed += 1
+        jobs = []
+        for rel, path in on_disk.items():
+            stat = path.stat()
+            if known.get(rel) != (stat.st_size, stat.st_mtime_ns):
+                jobs.append(_FileJob(path, rel, crawl_of(rel), stat.st_size, stat.st_mtime_ns,
+                                     config))
+        total = sum(j.size for j in jobs)
+        with tqdm(total=total, unit="B", unit_scale=True, desc="catalog",
+                  disable=not progress or not jobs) as bar:
+            parallel = total >= _PARALLEL_MIN_BYTES
+            for result in map_jobs(_read_file, jobs, workers, parallel=parallel):
+                job = result.job
+                summary.captures += catalog.store_file(
+                    job.rel, job.size, job.mtime_ns, job.crawl, result.rows, result.cdx_only,
+                    [(d.offset, d.what, d.resumed_at) for d in result.damage])
+                summary.files += 1
+                summary.records += result.records
+                summary.damaged += result.damage
+                bar.update(job.size)
+        summary.revisits_resolved, summary.revisits_unresolved = catalog.resolve_revisits()
+        if fulltext:
+            _index_texts(collection, catalog, config, summary, workers=workers,
+                         progress=progress)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def add_warcs(collection: Collection, paths: Iterable[str | os.PathLike], *,
+              name: str | None = None, progress: bool = False,
+              fulltext: bool = True) -> IndexSummary:
+    """Copy WARC files written by any tool into `<collection>/imported/<name>/` (`name`
+    defaults to each file's name without its extension), then `update()`. A file already
+    there with the same bytes is not copied twice; a different file of the same name is
+    never overwritten. Raises UsageError, before copying anything, for a file that is
+    missing, is not a WARC, or would clash."""
+    plan: list[tuple[Path, Path]] = []
+    for given in paths:
+        source = Path(given)
+        if not source.is_file():
+            raise UsageError(f"{source}: no such file")
+        if not source.name.endswith((".warc", ".warc.gz")):
+            raise UsageError(f"{source}: a WARC file's name ends in .warc or .warc.gz")
+        if not looks_like_warc(source):
+            raise UsageError(f"{source}: not a WARC file (it does not begin with a WARC record)")
+        folder = name or re.sub(r"\.warc(\.gz)?$", "", source.name)
+        if not re.fullmatch(r"[\w.-]+", folder) or folder.strip(".") == "":
+            raise UsageError(f"{folder!r} cannot name an import folder (letters, digits, "
+                             "'.', '_' and '-' only)")
+        target = collection.inside(f"imported/{folder}/{source.name}")
+        if target.exists() and not _same_bytes(source, target):
+            raise UsageError(f"{target.relative_to(collection.root)} already holds a different "
+                             f"file: give the import another name (--name)")
+        plan.append((source, target))
+    collection.root.mkdir(parents=True, exist_ok=True)
+    for source, target in plan:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # copy under a temporary name, so an interrupted copy is never taken for a WARC
+            partial = target.with_name(target.name + ".part")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)
+    return update(collection, progress=progress, fulltext=fulltext)
+
+
+def crawl_of(rel: str) -> str:
+    """The crawl a WARC file belongs to: its crawl id, or `imported/<name>`."""
+    parts = rel.split("/")
+    if parts[0] == "crawls" and len(parts) > 2:
+        return parts[1]
+    if parts[0] == "imported" and len(parts) > 2:
+        return f"imported/{parts[1]}"
+    return parts[0]
+
+
+def _read_file(job: _FileJob) -> _FileResult:
+    """Read one WARC file into catalog rows (runs in a worker process)."""
+    reader = WarcReader(job.path)
+    rows: list[tuple] = []
+    cdx_only: list[tuple] = []
+    damage: list[Damage] = []
+    count = 0
+    for record in reader:
+        count += 1
+        if not _listed(record):
+            continue
+        timestamp, problem = None, None
+        if not record.target_uri:
+            problem = "record has no WARC-Target-URI"
+        else:
+            try:
+                timestamp = iso_date_to_timestamp(record.warc_date)
+            except (ValueError, TypeError, AttributeError):
+                problem = f"WARC-Date {record.warc_date!r} is not a date"
+        if problem or timestamp is None:
+            damage.append(Damage(str(job.path), record.offset, problem or "bad WARC-Date",
+                                 record.offset + record.length))
+            continue
+        if record.warc_type == "metadata":
+            cdx_only.append((surt_key(record.target_uri), timestamp, record.target_uri,
+                             _cdx_mime(record), record.http_status, record.payload_digest,
+                             record.length, record.offset, job.rel))
+        else:
+            rows.append(_capture_row(record, timestamp, job))
+    # the reader's damage goes first: it is what a reader of the file meets first
+    return _FileResult(job, count, rows, cdx_only, reader.damage + damage)
+
+
+def _listed(record: WarcRecord) -> bool:
+    """Whether cdxj-indexer lists the record (its default record selection)."""
+    if record.warc_type in _CAPTURE_TYPES or record.warc_type == "metadata":
+        return not (record.warc_type in ("resource", "metadata")
+                    and record.content_type == "application/warc-fields")
+    return False
+
+
+def _capture_row(record: WarcRecord, timestamp: str, job: _FileJob) -> tuple:
+    url = record.target_uri or ""
+    kind = record.warc_type
+    status = record.http_status
+    mime_source = record.content_type if kind == "resource" else record.http_content_type
+    mime = (_MIME_END.split(mime_source, maxsplit=1)[0].strip().lower() or None
+            if mime_source else None)
+    own = kind != "revisit"
+    site = None
+    if job.config is not None:
+        found = job.config.site_for_host(urlsplit(url).hostname or "")
+        site = found.name if found else None
+    return (url, surt_key(url), timestamp, record.warc_date, kind,
+            int(status) if status and status.isdigit() else None, mime, record.payload_digest,
+            record.length, record.offset, job.rel, job.rel if own else None,
+            record.offset if own else None, record.length if own else None, job.crawl, site,
+            record.record_id, record.refers_to, record.refers_to_uri, record.refers_to_date,
+            _cdx_mime(record), status)
+
+
+def _cdx_mime(record: WarcRecord) -> str | None:
+    if record.warc_type == "revisit":
+        return "warc/revisit"
+    value = record.http_content_type if record.warc_type == "response" else record.content_type
+    return _MIME_END.split(value, maxsplit=1)[0].strip() if value else value
+
+
+def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig | None,
+                 summary: IndexSummary, *, workers: int | None, progress: bool) -> None:
+    """Give every text-bearing 2xx capture its full-text document. Each (URL, payload digest)
+    is extracted once; later captures of it (recrawls, revisits) reuse the document. The
+    full-text index is committed before the catalog records what went into it, so a kill
+    leaves at worst a document that the next run finds already there."""
+    from index.extract import HTML_TYPES, TEXT_TYPES
+    from index.fulltext import TextDoc, open_index
+
+    db = catalog.db
+    with catalog.transaction():
+        _apply_known_texts(db)
+    mimes = sorted(HTML_TYPES | TEXT_TYPES)
+    todo = db.execute(f"""
+        SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
+        FROM captures AS c WHERE text_key IS NULL AND payload_file IS NOT NULL
+        AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
+        AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
+        AND NOT EXISTS (SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)
+        GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes).fetchall()
+    if not todo:
+        return
+    sites = {(url, digest): site for url, digest, *_, site in todo}
+    jobs = [[(u, d, str(collection.root / f), o, n, m) for u, d, f, o, n, m, _ in
+             todo[i:i + _TEXT_JOB]] for i in range(0, len(todo), _TEXT_JOB)]
+    done: list[tuple[str, str, str | None]] = []
+    with open_index(collection, _engine_config(collection, config)) as texts, \
+            tqdm(total=len(todo), desc="full text", disable=not progress) as bar:
+
+        def flush() -> None:
+            texts.commit()
+            with catalog.transaction():
+                db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", done)
+                db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
+                               [(key, url, digest) for url, digest, key in done])
+            done.clear()
+
+        for results in map_jobs(_extract, jobs, workers, parallel=len(jobs) > 1):
+            for url, digest, extracted, problem in results:
+                summary.texts += 1
+                if problem:
+                    summary.damaged.append(problem)
+                key = None
+                if extracted is not None and (extracted.full_text.strip()
+                                              or extracted.title.strip()):
+                    key = text_key(url, extracted.full_text)
+                    if not texts.has(key):
+                        texts.add(TextDoc(
+                            text_key=key, url=url, site=sites[(url, digest)],
+                            title=extracted.title, main_text=extracted.main_text,
+                            full_text=extracted.full_text, description=extracted.description,
+                            language=extracted.language, published=extracted.published))
+                        summary.documents += 1
+                done.append((url, digest, key))
+            bar.update(len(results))
+            if len(done) >= _TEXT_COMMIT:
+                flush()
+        flush()
+
+
+def text_key(url: str, full_text: str) -> str:
+    """The key of the full-text document of `url` with this text (docs/catalog-contract.md)."""
+    return hashlib.sha1(f"{url}\0{full_text}".encode()).hexdigest()[:24]
+
+
+def _apply_known_texts(db: Any) -> None:
+    """Captures of an already extracted (URL, payload) get its document."""
+    db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
+                  WHERE t.url = captures.url AND t.digest = captures.digest)
+                  WHERE text_key IS NULL AND digest IS NOT NULL""")
+
+
+def _extract(items: list[tuple]) -> list[tuple[str, str, Any, Damage | None]]:
+    """Read and extract the payloads of (url, digest, file, offset, length, mime) items
+    (runs in a worker process)."""
+    from index.extract import extract
+
+    out = []
+    for url, digest, path, offset, length, mime in items:
+        try:
+            head, body = read_payload(path, offset, length)
+        except DamagedRecord as exc:
+            out.append((url, digest, None, Damage(path, offset, str(exc), None)))
+            continue
+        charset = _CHARSET.search(head.get_header("Content-Type") or "")
+        out.append((url, digest, extract(body, mime, url, charset and charset.group(1)), None))
+    return out
+
+
+def _engine_config(collection: Collection, config: NetworkConfig | None) -> NetworkConfig:
+    """The config naming the search engine; a collection of imported WARCs may have none."""
+    if config is not None:
+        return config
+    engine = os.environ.get(ENGINE_ENV) or "whoosh"
+    return NetworkConfig(name=collection.root.name, sites=(), search=Search(engine=engine))
+
+
+def _refresh_sites(catalog: Catalog, config: NetworkConfig | None) -> None:
+    """Recompute every capture's site when the network config changed since the last run."""
+    digest = config.digest if config else ""
+    if catalog.get_meta("config_digest") == digest:
+        return
+    with catalog.transaction():
+        urls = [u for (u,) in catalog.db.execute("SELECT DISTINCT url FROM captures")]
+        for url in urls:
+            found = config.site_for_host(urlsplit(url).hostname or "") if config else None
+            catalog.db.execute("UPDATE captures SET site = ? WHERE url = ?",
+                               (found.name if found else None, url))
+        catalog.set_meta("config_digest", digest)
+
+
+def map_jobs(fn: Callable[[_T], _R], jobs: list[_T], workers: int | None, *,
+         parallel: bool) -> Iterator[_R]:
+    """`fn` over `jobs`, results in order; in worker processes when `parallel` is set and
+    more than one worker is allowed (default: one per CPU)."""
+    count = min(workers or os.cpu_count() or 1, len(jobs))
+    if not parallel or count < 2:
+        yield from map(fn, jobs)
+        return
+    # forkserver: workers start clean, not as forks of a process that may run threads
+    with ProcessPoolExecutor(count, mp_context=get_context("forkserver")) as pool:
+        yield from pool.map(fn, jobs)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk = fa.read(1 << 20)
+            if chunk != fb.read(1 << 20):
+                return False
+            if not chunk:
+                return True

@@ -1,0 +1,418 @@
+"""Reading WARC files written by any tool, record by record, without losing what follows damage.
+
+`WarcReader` streams a `.warc` or `.warc.gz` file (WARC 1.0 or 1.1; wget, Heritrix, warcio,
+Browsertrix and our crawler alike) through warcio's iterator and yields one small `WarcRecord`
+per record, with the offset and length a CDXJ line would give it. Where warcio would print a
+warning and guess (a wrong Content-Length, a broken gzip member), this reader stops, reports a
+`Damage` (file, offset, what was wrong) and resumes at the next record boundary it can prove:
+a gzip member that decodes to a `WARC/` line, or an uncompressed `WARC/1.x` header whose
+Content-Length lands on the blank line ending the record. So no intact record after the damage
+is lost.
+
+`read_payload` gives one record's HTTP head and entity body, decoded (chunking and
+Content-Encoding gzip/deflate/br removed), for text extraction, replay and comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zlib
+from base64 import b16decode, b32decode, b32encode, b64decode
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import brotli
+from warcio.archiveiterator import WARCIterator
+from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.limitreader import LimitReader
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
+
+from index.errors import DamagedRecord
+
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_MEMBER = b"\x1f\x8b\x08"  # magic + deflate: how every gzip member of a WARC begins
+_WARC_LINE = re.compile(rb"WARC/[01]\.\d+\r?\n")
+_BLOCK = 64 * 1024
+_SCAN = 1024 * 1024
+_MAX_HEADER = 256 * 1024
+# record types whose payload digest cdxj-indexer computes when the WARC does not carry one
+_DIGESTED_TYPES = ("response", "resource", "metadata")
+
+
+class _Damage(Exception):
+    """A record that cannot be read as its headers describe it."""
+
+
+# what warcio, zlib and our own checks raise on bytes that are not a well-formed record
+_READ_ERRORS = (_Damage, ArchiveLoadFailed, StatusAndHeadersParserException, zlib.error,
+                EOFError, ValueError, UnicodeError, IndexError)
+
+
+@dataclass(frozen=True, slots=True)
+class WarcRecord:
+    """One record: where it is, and the header values the catalog and the CDXJ need."""
+
+    offset: int
+    length: int  # as cdxj-indexer counts it: the gzip member, or the record without its CRLFs
+    warc_type: str
+    record_id: str | None
+    target_uri: str | None  # angle brackets (wget 1.19) stripped, spaces escaped, as warcio does
+    warc_date: str | None
+    content_type: str | None  # the record's own Content-Type
+    http_status: str | None  # first word of the HTTP status line (response and revisit only)
+    http_content_type: str | None
+    payload_digest: str | None  # WARC-Payload-Digest, else computed as cdxj-indexer does
+    refers_to: str | None
+    refers_to_uri: str | None
+    refers_to_date: str | None
+    truncated: str | None  # WARC-Truncated
+    digest_faults: tuple[str, ...] = ()  # only filled when read with check_digests
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """A stretch of a WARC file that could not be read as records."""
+
+    file: str
+    offset: int
+    what: str
+    resumed_at: int | None  # the next record boundary found; None if nothing readable followed
+
+    def __str__(self) -> str:
+        if self.resumed_at is None:
+            after = "nothing readable after it"
+        else:
+            after = f"{self.resumed_at - self.offset} bytes skipped"
+        return f"{self.file} at offset {self.offset}: {self.what} ({after})"
+
+
+class WarcReader:
+    """Iterate the records of one WARC file; damage met on the way is in `.damage`.
+
+    Iterating never raises for malformed content: each stretch that cannot be read is
+    appended to `damage` and skipped. With `check_digests`, each record's block and payload
+    digests are recomputed and any mismatch is listed in its `digest_faults`.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, check_digests: bool = False) -> None:
+        self.path = Path(path)
+        self.check_digests = check_digests
+        self.damage: list[Damage] = []
+        self._loader = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
+
+    def __iter__(self) -> Iterator[WarcRecord]:
+        with open(self.path, "rb") as fh:
+            gzipped = _is_gzipped(fh, self.path)
+            pos: int | None = 0
+            while pos is not None:
+                fh.seek(pos)
+                records = _StrictIterator(fh, gzipped)
+                try:
+                    for record in records:
+                        yield self._read(record, records)
+                    return
+                except _READ_ERRORS as exc:
+                    bad = records.offset  # start of the record being read when it failed
+                    pos = _resync(fh, bad + 1, gzipped)
+                    self.damage.append(Damage(str(self.path), bad, describe(exc), pos))
+
+    def _read(self, record: ArcWarcRecord, records: _StrictIterator) -> WarcRecord:
+        # one dict instead of warcio's linear scan per header; the first of a repeated name wins
+        named = {k.lower(): v for k, v in reversed(record.rec_headers.headers)}
+        kind = record.rec_type or ""
+        declared = named.get("content-length")
+        if declared is None or not declared.strip().isdigit():
+            raise _Damage(f"Content-Length is {declared!r}, not a number")
+        uri = named.get("warc-target-uri")
+        stated_payload = named.get("warc-payload-digest")
+        block = _Tee(record.raw_stream)
+        block_hash = payload_hash = None
+        stated_block = named.get("warc-block-digest")
+        faults: list[str] = []
+        if self.check_digests and stated_block:
+            block_hash = _new_hash(stated_block, "block", faults)
+            block.hashes.append(block_hash)
+        http = None
+        if uri and record.length:
+            # warcio's own rule for which records carry HTTP headers, on the bytes we digest
+            http = self._loader.load_http_headers(kind, uri, block, record.length)
+        check_payload = (self.check_digests and stated_payload and kind != "revisit"
+                         and not named.get("warc-segment-number"))
+        if check_payload:
+            payload_hash = _new_hash(stated_payload, "payload", faults)
+        elif not stated_payload and kind in _DIGESTED_TYPES:
+            payload_hash = hashlib.sha1()
+        if payload_hash is not None:
+            block.hashes.append(payload_hash)
+        while block.read(_BLOCK):
+            pass
+        if record.raw_stream.limit:
+            raise _Damage(f"record cut short: {record.raw_stream.limit} of its {declared} "
+                          "bytes missing")
+        offset, length = records.get_record_offset(), records.get_record_length()
+        if block_hash is not None and not _same_digest(stated_block, block_hash):
+            faults.append(f"block digest mismatch: header says {stated_block}")
+        if check_payload and payload_hash is not None and not _same_digest(stated_payload,
+                                                                           payload_hash):
+            faults.append(f"payload digest mismatch: header says {stated_payload}")
+        if not stated_payload and payload_hash is not None:
+            stated_payload = "sha1:" + b32encode(payload_hash.digest()).decode()
+        return WarcRecord(
+            offset=offset,
+            length=length,
+            warc_type=kind,
+            record_id=named.get("warc-record-id"),
+            target_uri=uri,
+            warc_date=named.get("warc-date"),
+            content_type=named.get("content-type"),
+            http_status=http.get_statuscode() if http and kind in ("response", "revisit")
+            else None,
+            http_content_type=http.get_header("Content-Type") if http else None,
+            payload_digest=stated_payload,
+            refers_to=named.get("warc-refers-to"),
+            refers_to_uri=named.get("warc-refers-to-target-uri"),
+            refers_to_date=named.get("warc-refers-to-date"),
+            truncated=named.get("warc-truncated"),
+            digest_faults=tuple(faults),
+        )
+
+
+def read_payload(path: str | os.PathLike, offset: int, length: int
+                 ) -> tuple[StatusAndHeaders, bytes]:
+    """The HTTP status and headers and the decoded entity body of the record at `offset`.
+
+    The body has chunked transfer coding and gzip, deflate or br content coding removed (a
+    body that does not decode as labelled is returned as stored). A record without HTTP
+    headers (resource) gets a `200 OK` head carrying its Content-Type. Raises DamagedRecord if
+    no whole record can be read there.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        gzipped = fh.read(2) == GZIP_MAGIC
+        fh.seek(offset)
+        records = _StrictIterator(LimitReader(fh, length), gzipped, no_record_parse=False,
+                                  ensure_http_headers=True)
+        try:
+            record = next(iter(records))
+            head = record.http_headers
+            stream = record.raw_stream
+            if (head.get_header("Transfer-Encoding") or "").lower() == "chunked":
+                stream = ChunkedDataReader(stream)
+            body = stream.read()
+            while record.raw_stream.read(_BLOCK):
+                pass
+            if record.raw_stream.limit:
+                raise _Damage("record cut short")
+        except StopIteration:
+            raise DamagedRecord(f"{path}: no WARC record at offset {offset}") from None
+        except _READ_ERRORS as exc:
+            raise DamagedRecord(f"{path} at offset {offset}: {describe(exc)}") from None
+    return head, decode_content(body, head.get_header("Content-Encoding"))
+
+
+def decode_content(body: bytes, coding: str | None) -> bytes:
+    """`body` with its Content-Encoding (gzip, deflate, br, or a list of them) undone; a
+    coding that fails or is unknown leaves the bytes as they are, since servers mislabel."""
+    for name in reversed([c.strip().lower() for c in (coding or "").split(",")]):
+        try:
+            if name in ("gzip", "x-gzip"):
+                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                body = inflate.decompress(body) + inflate.flush()
+            elif name == "deflate":
+                # servers send either zlib-wrapped or raw deflate under this name
+                wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
+                inflate = zlib.decompressobj(wbits)
+                body = inflate.decompress(body) + inflate.flush()
+            elif name == "br":
+                body = brotli.decompress(body)
+        except (zlib.error, brotli.error):
+            return body
+    return body
+
+
+def looks_like_warc(path: str | os.PathLike) -> bool:
+    """Whether the file begins with a WARC record (plain or gzipped)."""
+    with open(path, "rb") as fh:
+        start = fh.read(2)
+        fh.seek(0)
+        return _record_starts_at(fh, 0, start == GZIP_MAGIC)
+
+
+def describe(exc: BaseException) -> str:
+    """One readable line saying what was wrong with a record."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ArchiveLoadFailed) and "non-chunked gzip" in text:
+        return ("records are not gzipped one per member (whole-file gzip); "
+                "`warcio recompress` makes such a file readable")
+    if isinstance(exc, zlib.error):
+        return f"gzip data damaged ({text})"
+    if isinstance(exc, EOFError):
+        return "record ends before its headers do"
+    if isinstance(exc, _Damage):
+        return text
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+class _StrictReader(DecompressingBufferedReader):
+    """warcio's buffered reader, told whether the file is gzipped instead of guessing, and
+    raising on a damaged gzip member where warcio prints the error and reads on empty."""
+
+    def __init__(self, stream: Any, gzipped: bool) -> None:
+        super().__init__(stream, decomp_type="gzip" if gzipped else None)
+
+    def _decompress(self, data: bytes) -> bytes:
+        if self.decompressor and data:
+            try:
+                return self.decompressor.decompress(data)
+            except zlib.error as exc:
+                raise _Damage(f"gzip data damaged ({exc})") from None
+        return data
+
+
+class _StrictIterator(WARCIterator):
+    """warcio's WARC iterator with the strict reader, and raising where a record is not
+    followed by the blank line that ends it (warcio warns on stderr and reads on)."""
+
+    def __init__(self, fh: Any, gzipped: bool, *, no_record_parse: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(fh, no_record_parse=no_record_parse, **kwargs)
+        self.reader = _StrictReader(self.fh, gzipped)
+
+    def _consume_blanklines(self) -> tuple[bytes | None, int]:
+        empty_size = 0
+        first = True
+        while True:
+            line = self.reader.readline()
+            if not line:
+                if first:
+                    raise _Damage("file ends inside a record (the blank line that ends "
+                                  "every record is missing)")
+                return None, empty_size
+            if line.strip():
+                if first:
+                    raise _Damage("record does not end where its Content-Length says "
+                                  "(a wrong length, or bytes cut out)")
+                return line, empty_size
+            empty_size += len(line)
+            first = False
+
+
+class _Tee:
+    """A record block's stream that feeds what is read to the digests being computed."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.hashes: list[Any] = []
+
+    def _feed(self, data: bytes) -> bytes:
+        for h in self.hashes:
+            h.update(data)
+        return data
+
+    def read(self, size: int | None = None) -> bytes:
+        return self._feed(self.stream.read(size))
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self._feed(self.stream.readline(size))
+
+
+def _new_hash(stated: str, which: str, faults: list[str]) -> Any:
+    algorithm = stated.partition(":")[0].lower().replace("-", "")
+    try:
+        return hashlib.new(algorithm)
+    except ValueError:
+        faults.append(f"{which} digest {stated!r}: unknown algorithm")
+        return None
+
+
+def _same_digest(stated: str, computed: Any) -> bool:
+    """Whether a digest written as base32, base16 or base64 (all seen in the wild) matches."""
+    value = stated.partition(":")[2].strip()
+    raw = computed.digest()
+    for decode in (lambda v: b32decode(v.upper()), lambda v: b16decode(v.upper()), b64decode):
+        try:
+            if decode(value) == raw:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _is_gzipped(fh: BinaryIO, path: Path) -> bool:
+    start = fh.read(5)
+    fh.seek(0)
+    if start.startswith(GZIP_MAGIC):
+        return True
+    if start.startswith(b"WARC/"):
+        return False
+    return path.name.endswith(".gz")  # the first record is damaged: trust the name
+
+
+def _resync(fh: BinaryIO, start: int, gzipped: bool) -> int | None:
+    """The first offset at or after `start` where a whole record provably begins."""
+    needle = _GZIP_MEMBER if gzipped else b"WARC/"
+    pos = start
+    while True:
+        fh.seek(pos)
+        window = fh.read(_SCAN + len(needle) - 1)
+        hit = window.find(needle)
+        while hit >= 0:
+            if _record_starts_at(fh, pos + hit, gzipped):
+                return pos + hit
+            hit = window.find(needle, hit + 1)
+        if len(window) < _SCAN + len(needle) - 1:
+            return None
+        pos += _SCAN
+
+
+def _record_starts_at(fh: BinaryIO, at: int, gzipped: bool) -> bool:
+    if gzipped:
+        return _gzip_member_holds_warc(fh, at)
+    if at > 0:
+        fh.seek(at - 1)
+        if fh.read(1) != b"\n":
+            return False
+    fh.seek(at)
+    first = fh.readline(100)
+    if not _WARC_LINE.fullmatch(first):
+        return False
+    length, size = None, len(first)
+    while size < _MAX_HEADER:
+        line = fh.readline(_MAX_HEADER)
+        size += len(line)
+        if not line.strip():
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            length = int(value)
+    else:
+        return False
+    if length is None:
+        return False
+    # the block must end exactly where a blank line (or the file) begins
+    fh.seek(at + size + length)
+    tail = fh.read(2)
+    return tail in (b"", b"\r\n") or tail.startswith(b"\n")
+
+
+def _gzip_member_holds_warc(fh: BinaryIO, at: int) -> bool:
+    fh.seek(at)
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = b""
+    for _ in range(16):
+        chunk = fh.read(4096)
+        if not chunk:
+            break
+        try:
+            out += inflate.decompress(chunk)
+        except zlib.error:
+            return False
+        if len(out) >= 12 or inflate.eof:
+            break
+    return bool(_WARC_LINE.match(out))
