@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from importlib.metadata import version
+
 import scrapy
-import warcio
 
 from index import __version__
 from index.config import NetworkConfig, Site
@@ -48,7 +49,7 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
 
     warcinfo = [
         ("software", f"Palimpsest/{__version__} (Scrapy/{scrapy.__version__}; "
-                     f"warcio/{warcio.__version__})"),
+                     f"warcio/{version('warcio')})"),
         ("format", "WARC File Format 1.1"),
         ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/"
                        "warc-format/warc-1.1/"),
@@ -64,6 +65,12 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
     return {
         "BOT_NAME": "palimpsest",
         "USER_AGENT": user_agent(config),
+        # brotli and zstd bodies are not read by warcio and pywb: ask for what archives replay
+        "DEFAULT_REQUEST_HEADERS": {
+            "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "Accept-Language": "en",
+            "Accept-Encoding": "gzip, deflate",
+        },
         "ROBOTSTXT_OBEY": any(policy.values()),
         "CONCURRENT_REQUESTS": per_site * len(sites),
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,

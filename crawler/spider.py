@@ -85,7 +85,7 @@ class NetworkSpider(Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         site = self.frontier.site_of(response.url)
-        text = response.body.decode("utf-8", "replace") if response.status == 200 else ""
+        text = response.body if response.status == 200 else b""
         urls = list(sitemap_urls_from_robots(text, base_url=response.url))
         if not urls:
             urls = [response.urljoin("/sitemap.xml")]

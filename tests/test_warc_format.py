@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import zlib
 from base64 import b32encode
 from pathlib import Path
 
@@ -26,13 +27,29 @@ def _payload_digest(body: bytes) -> str:
     return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode()
 
 
-def test_warcs_pass_warcio_check_and_warctools_warcvalid(network_history):
+def _as_warc_1_0(warc: Path, out: Path) -> Path:
+    """A copy with each record's version line read as WARC/1.0 (same length, re-gzipped
+    member by member): warctools 5.0.1, the latest, knows versions 0.17 to 1.0 only and
+    rejects the 1.1 line before checking anything else."""
+    data, members = warc.read_bytes(), []
+    while data:
+        member = zlib.decompressobj(31)
+        text = member.decompress(data)
+        data = member.unused_data
+        members.append(gzip.compress(text.replace(b"WARC/1.1\r\n", b"WARC/1.0\r\n", 1)))
+    copy = out / warc.name
+    copy.write_bytes(b"".join(members))
+    return copy
+
+
+def test_warcs_pass_warcio_check_and_warctools_warcvalid(network_history, tmp_path):
     for crawl in network_history.crawls:
         for warc in crawl.warcs:
             check = subprocess.run([BIN / "warcio", "check", "-v", str(warc)],
                                    capture_output=True, text=True)
             assert check.returncode == 0, check.stdout + check.stderr
-            valid = subprocess.run([BIN / "warcvalid", str(warc)], capture_output=True,
+            copy = _as_warc_1_0(warc, tmp_path)
+            valid = subprocess.run([BIN / "warcvalid", str(copy)], capture_output=True,
                                    text=True)
             assert valid.returncode == 0, valid.stdout + valid.stderr
 
