@@ -4,10 +4,9 @@ command's options. Our own settings carry the PALIMPSEST_ prefix."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-
-from importlib.metadata import version
 
 import scrapy
 
