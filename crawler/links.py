@@ -28,55 +28,78 @@ class Outlink:
     context: str  # where it was found, e.g. "a/@href"
 
 
+# one compiled XPath for every attribute that can hold a link: much cheaper than
+# lxml's iterlinks(), which walks every element and attribute in Python
+_LINK_ATTRS = etree.XPath(
+    "//a/@href | //area/@href | //link/@href | //iframe/@src | //frame/@src"
+    " | //img/@src | //script/@src | //source/@src | //video/@src | //video/@poster"
+    " | //audio/@src | //track/@src | //embed/@src | //object/@data | //input/@src"
+    " | //*[@background]/@background | //*[@srcset]/@srcset | //*[@style]/@style"
+    " | //style/text() | //base/@href")
+
+
 def html_outlinks(body: bytes, base_url: str, encoding: str | None = None) -> list[Outlink]:
     """Every http(s) outlink of an HTML document, absolute, without fragments, in document
     order and without repeats."""
     try:
-        parser = lxml.html.HTMLParser(encoding=encoding) if encoding else None
-        doc = lxml.html.document_fromstring(body, parser=parser, base_url=base_url)
+        doc = lxml.html.document_fromstring(body, parser=_parser(encoding))
     except (etree.ParserError, ValueError):
         return []
-    base = base_url
-    for href in doc.xpath("//base/@href"):
-        base = urljoin(base_url, href.strip())
-        break
     found: list[Outlink] = []
-    for element, attribute, link, _pos in doc.iterlinks():
+    base = base_url
+    for value in _LINK_ATTRS(doc):
+        element = value.getparent()
         tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in ("form", "base") or attribute == "action":
-            continue
-        if attribute is None or tag == "style":  # a url() inside <style> or style=""
-            found.append(Outlink(link, "E", f"{tag}/style"))
-        elif tag in _EMBED_TAGS:
-            found.append(Outlink(link, "E", f"{tag}/@{attribute}"))
+        name = value.attrname if value.is_attribute else ""
+        if tag == "base":
+            base = urljoin(base_url, value.strip())
+        elif name == "srcset":
+            for candidate in value.split(","):
+                parts = candidate.split()
+                if parts:
+                    found.append(Outlink(parts[0], "E", f"{tag}/@srcset"))
+        elif name == "style" or tag == "style":
+            for link in _css_links(value.encode("utf-8", "replace")):
+                found.append(Outlink(link, "E", f"{tag}/style"))
         elif tag == "link":
             rels = set((element.get("rel") or "").lower().split())
-            found.append(Outlink(link, "E" if rels & _EMBED_RELS else "L", "link/@href"))
+            found.append(Outlink(value, "E" if rels & _EMBED_RELS else "L", "link/@href"))
         else:
-            found.append(Outlink(link, "L", f"{tag}/@{attribute}"))
-    for element in doc.xpath("//*[@srcset]"):
-        for candidate in element.get("srcset").split(","):
-            parts = candidate.split()
-            if parts:
-                found.append(Outlink(parts[0], "E", f"{element.tag}/@srcset"))
+            hop = "E" if tag in _EMBED_TAGS or name == "background" else "L"
+            found.append(Outlink(value, hop, f"{tag}/@{name}"))
     return _absolute(found, base)
+
+
+def _parser(encoding: str | None) -> lxml.html.HTMLParser | None:
+    if not encoding:
+        return None
+    try:
+        return lxml.html.HTMLParser(encoding=encoding)
+    except LookupError:  # a charset lxml does not know: let it find one itself
+        return None
 
 
 def css_outlinks(body: bytes, base_url: str) -> list[Outlink]:
     """url(...) and @import references of a stylesheet: all requisites."""
-    found = []
-    for match in _CSS_URL.finditer(body):
+    return _absolute([Outlink(link, "E", "css/url") for link in _css_links(body)], base_url)
+
+
+def _css_links(css: bytes) -> list[str]:
+    links = []
+    for match in _CSS_URL.finditer(css):
         link = (match.group(2) or match.group(4) or b"").strip()
         if link and not link.startswith(b"data:"):
-            found.append(Outlink(link.decode("utf-8", "replace"), "E", "css/url"))
-    return _absolute(found, base_url)
+            links.append(link.decode("utf-8", "replace"))
+    return links
 
 
 def _absolute(links: list[Outlink], base: str) -> list[Outlink]:
     seen: set[str] = set()
     result = []
     for link in links:
-        url = urldefrag(urljoin(base, link.url.strip()))[0]
+        url = urljoin(base, link.url.strip())
+        if "#" in url:
+            url = urldefrag(url)[0]
         if url.startswith(("http://", "https://")) and url not in seen:
             seen.add(url)
             result.append(Outlink(url, link.hop, link.context))

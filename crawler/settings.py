@@ -88,11 +88,25 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
                            for h in s.hosts},
         "DEPTH_LIMIT": 0,
         "LOG_LEVEL": "WARNING",
+        # Scrapy inspects the source of every bound-method callback, response after response,
+        # to warn about generators that return values (its cache misses on bound methods):
+        # the largest single CPU cost of a crawl, for a warning our spider cannot trigger
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
+        # Scrapy handles each callback's output with CONCURRENT_ITEMS asyncio tasks (100 by
+        # default), created afresh for every response; ours yields requests, not items
+        "CONCURRENT_ITEMS": 1,
+        # only http and https: the other handlers cost start-up time and are never used
+        "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
         "TELNETCONSOLE_ENABLED": False,
         "LOGSTATS_INTERVAL": 0,
         "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
             "crawler.proxy.NetworkProxy": 740,
             "crawler.recorder.WarcRecorder": 950,
+        },
+        "SPIDER_MIDDLEWARES": {
+            # depth is the Frontier's business (it counts link hops, not requisites)
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
         },
         "EXTENSIONS": {
             "scrapy.extensions.memusage.MemoryUsage": None,

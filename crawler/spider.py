@@ -180,4 +180,11 @@ def _mime(response: Response) -> str:
 
 
 def _charset(response: Response) -> str | None:
-    return getattr(response, "encoding", None)
+    """The charset the Content-Type header declares, if any. Scrapy's `response.encoding`
+    decodes the whole body to guess; lxml reads a <meta charset> by itself."""
+    value = (response.headers.get("Content-Type") or b"").decode("latin-1")
+    for param in value.split(";")[1:]:
+        name, _, charset = param.strip().partition("=")
+        if name.lower() == "charset" and charset:
+            return charset.strip("\"' ")
+    return None
