@@ -1,0 +1,42 @@
+"""The bundled sample network: five sister sites on `.test` hosts, served on loopback.
+
+Modeled on the network the project is for (DESIGN.md, "The sample network"), in its own words:
+shared navigation, cross-links, a foreign-agent disclosure line in the footers, and numbered
+revisions that change the way real networks change (revisions.py lists every edit).
+`SampleNetwork` serves it as an HTTP forward proxy; `manifest` and `changes` say what a crawl
+of a revision should find.
+
+Special features, and where they are:
+  paxpoint.test    redirect /news/quiet-channels-reopen/ -> /diplomacy/quiet-channels-reopen/ (301),
+                   crawler trap /events/calendar?month=YYYY-MM (every month 200, prev/next forever),
+                   PDF /reports/annual-report-2025.pdf
+  cognitura.test   broken link /research/withdrawn-study/ (404), PDF /reports/field-survey-2025.pdf,
+                   page added in revision 2
+  justorium.test   robots.txt Disallow: /private/ (linked from /members/), plain-text document
+                   /filings/registration-summary.txt, page removed in revision 2, disclosure
+                   dropped in revision 3
+  allyvia.test     sitemap-only page /archive/2019-summit-notes/, disclosure dropped in revision 2
+                   and restored in revision 3
+  factsignal.test  hostile page /labs/embed-test/ (linked from /labs/), noise page /status/
+                   ("Last updated" differs per revision), new cross-link in revision 2, page
+                   added in revision 3
+Every site serves robots.txt (with its Sitemap line), sitemap.xml, /favicon.ico,
+/assets/site.css (which loads /assets/fonts/body.woff2 and /assets/img/texture.png),
+/assets/site.js and PNG images under /media/.
+"""
+
+from palimpsest.sample_network.manifest import Changes, Manifest, changes, manifest
+from palimpsest.sample_network.revisions import LATEST
+from palimpsest.sample_network.server import SampleNetwork, serve
+from palimpsest.sample_network.sites import SITES
+
+__all__ = [
+    "LATEST",
+    "SITES",
+    "Changes",
+    "Manifest",
+    "SampleNetwork",
+    "changes",
+    "manifest",
+    "serve",
+]
