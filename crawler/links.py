@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -96,11 +96,20 @@ def _css_links(css: bytes) -> list[str]:
 def _absolute(links: list[Outlink], base: str) -> list[Outlink]:
     seen: set[str] = set()
     result = []
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
     for link in links:
-        url = urljoin(base, link.url.strip())
+        raw = link.url.strip()
+        # most links of a CMS page are absolute or root-relative: skip urljoin's full parse
+        if raw.startswith(("http://", "https://")) and "/." not in raw:
+            url = raw
+        elif raw.startswith("/") and not raw.startswith("//") and "/." not in raw:
+            url = origin + raw
+        else:
+            url = urljoin(base, raw)
         if "#" in url:
             url = urldefrag(url)[0]
-        if url.startswith(("http://", "https://")) and url not in seen:
+        if url not in seen and url.startswith(("http://", "https://")):
             seen.add(url)
             result.append(Outlink(url, link.hop, link.context))
     return result
