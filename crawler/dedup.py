@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from index.catalog import Catalog
-from index.indexer import update
-
 from index.collection import Collection
+from index.indexer import update
 
 
 @dataclass(frozen=True)
