@@ -73,6 +73,7 @@ class RotatingWarcWriter:
         first_serial: int = 0,
         record_id: Callable[[], str] = new_record_id,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        origin: str | None = None,
     ) -> None:
         self.directory = directory
         self.prefix = prefix
@@ -80,6 +81,8 @@ class RotatingWarcWriter:
         self.max_bytes = max_bytes
         self.record_id = record_id
         self.clock = clock
+        # IIPC names end in the writing process and host, so that parallel writers never clash
+        self.origin = origin or f"{os.getpid()}~{socket.gethostname().replace('~', '-')}"
         self._serial = first_serial
         self._current: WarcFile | None = None
         self.closed_files: list[Path] = []
@@ -109,8 +112,7 @@ class RotatingWarcWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         moment = self.clock()
         stamp = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
-        host = socket.gethostname().replace("~", "-")
-        name = f"{self.prefix}-{stamp}-{self._serial:05d}-{os.getpid()}~{host}.warc.gz"
+        name = f"{self.prefix}-{stamp}-{self._serial:05d}-{self.origin}.warc.gz"
         path = self.directory / name
         handle = open(path.with_name(name + OPEN_SUFFIX), "xb")  # noqa: SIM115 (closed in _close)
         self._current = WarcFile(path, self._serial, handle)
