@@ -170,7 +170,8 @@ class WarcRecorder:
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, values in request.headers.items() for v in values
             if k.lower() != b"proxy-authorization"]
-        http = StatusAndHeaders(f"{request.method} {target}", headers, protocol="HTTP/1.1",
+        # the request line is "METHOD target HTTP/1.1" whole: warcio splits the verb off
+        http = StatusAndHeaders(f"{request.method} {target} HTTP/1.1", headers,
                                 is_http_request=True)
         body = request.body or b""
         return self.builder.create_warc_record(

@@ -51,6 +51,7 @@ class Record:
     http_headers: list[tuple[str, str]]
     body: bytes
     file: str
+    head: str  # the HTTP request or status line
 
 
 def read_records(paths: list[Path]) -> list[Record]:
@@ -67,7 +68,8 @@ def read_records(paths: list[Path]) -> list[Record]:
                     rec.rec_type, rec.rec_headers.get_header("WARC-Target-URI") or "",
                     dict(rec.rec_headers.headers), status,
                     list(http.headers) if http is not None else [],
-                    rec.raw_stream.read(), path.name))
+                    rec.raw_stream.read(), path.name,
+                    f"{http.protocol} {http.statusline}" if http is not None else ""))
     return records
 
 

@@ -78,12 +78,13 @@ def test_request_and_response_are_linked_and_digests_are_exact(network_history):
     responses = [r for r in records if r.type == "response"]
     assert responses
     for response in responses:
-        assert response.headers.get("WARC-Type") == "response"
+        assert re.fullmatch(r"HTTP/1\.1 \d{3} [A-Za-z ]+", response.head), response.head
         assert response.headers["WARC-Payload-Digest"] == _payload_digest(response.body)
         assert response.headers["WARC-Block-Digest"].startswith("sha1:")
     requests = [r for r in records if r.type == "request"]
     assert len(requests) >= len(responses)
     for request in requests:
+        assert re.fullmatch(rf"GET {re.escape(request.url)} HTTP/1\.1", request.head)
         partner = by_id[request.headers["WARC-Concurrent-To"]]
         assert partner.url == request.url and partner.type in ("response", "revisit")
 
