@@ -1,0 +1,268 @@
+"""Text extraction: what a captured page says, read from its payload bytes with resiliparse.
+
+`extract()` turns an HTML or plain-text payload into an `Extracted` record: title, main text
+(boilerplate removed), full visible text, meta description, language, publication date and
+outlinks. It never raises on bad input: a payload it cannot make sense of gives empty fields, and
+a payload that is not text at all (images, PDF, CSS, ...) gives None.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from dateutil import parser as dateparser
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
+from resiliparse.parse.html import HTMLParserException, HTMLTree
+from resiliparse.parse.lang import detect_fast
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+TEXT_TYPES = frozenset({"text/plain"})
+# Element lists are read with .values(): indexing or iterating resiliparse's ElementNodeList
+# costs about 0.3 ms an item, .values() builds the whole list at once.
+# Bodies past this are cut before parsing: a 20 MB "page" is a data dump, not prose, and
+# parsing it whole would stall indexing for no searchable gain.
+MAX_TEXT_BYTES = 5_000_000
+_TITLE_CHARS = 300
+# detect_fast's rank above this is, per its docs, usually a false result
+_LANG_MAX_RANK = 1200
+_DATE_METAS = ("article:published_time", "og:published_time", "datepublished", "date",
+               "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date", "pubdate",
+               "publish-date", "publication_date", "sailthru.date")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one page says. Empty strings, not None, for text that is simply absent."""
+
+    title: str
+    main_text: str
+    full_text: str
+    description: str
+    language: str | None
+    published: datetime | None
+    outlinks: tuple[str, ...]
+
+
+def extract(body: bytes, mime: str, url: str, charset: str | None = None) -> Extracted | None:
+    """The text of a payload of type `mime` fetched from `url`, or None if it is not text.
+
+    `charset` is the label from the HTTP Content-Type header, if any; it is trusted only where
+    the bytes agree with it. Never raises on malformed, truncated or mislabelled input."""
+    kind = (mime or "").split(";", 1)[0].strip().lower()
+    if kind not in HTML_TYPES and kind not in TEXT_TYPES:
+        return None
+    body = body[:MAX_TEXT_BYTES]
+    if kind in TEXT_TYPES:
+        return _plain(decode(body, charset))
+    text = decode(body, charset, _meta_charset(body))
+    try:
+        return _html(HTMLTree.parse(text), url)
+    except HTMLParserException:
+        # resiliparse's parser gives up only on pathological input: nothing readable in it
+        return Extracted("", "", "", "", None, None, ())
+
+
+def decode(body: bytes, header: str | None, meta: str | None = None) -> str:
+    """`body` as text, in the encoding the bytes bear out.
+
+    Valid UTF-8 wins over any label (non-ASCII bytes that all form UTF-8 sequences are UTF-8 in
+    practice, whatever the server claims). Otherwise a declared label (meta tag, then header)
+    is kept if the bytes decode with it and uchardet agrees, or if it names a specific encoding;
+    the generic Western label (ISO-8859-1, windows-1252) is what servers send by default, so
+    there uchardet's guess wins."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return bytes_to_str(body, name, errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = dict.fromkeys(e for e in (_label(meta), _label(header)) if e and e != "utf-8")
+    fitting = [e for e in declared if _fits(body, e)]
+    guess = detect_encoding(body)
+    specific = [e for e in fitting if e != "cp1252"]
+    encoding = guess if guess in fitting or not specific else specific[0]
+    return bytes_to_str(body, encoding, errors="replace")
+
+
+def _label(label: str | None) -> str | None:
+    """The WHATWG name of an encoding label, or None for an unknown one."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'")
+    mapped = map_encoding_to_html5(label, fallback_utf8=False)
+    if mapped is None:
+        try:
+            mapped = map_encoding_to_html5(codecs.lookup(label).name, fallback_utf8=False)
+        except LookupError:
+            return None
+    return mapped
+
+
+def _fits(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _meta_charset(body: bytes) -> str | None:
+    """The charset a page declares in its first kilobytes (<meta charset> or http-equiv)."""
+    head = body[:4096].decode("ascii", errors="replace")
+    try:
+        tree = HTMLTree.parse(head)
+    except HTMLParserException:
+        return None
+    for meta in tree.document.query_selector_all("meta").values():
+        if meta.hasattr("charset"):
+            return meta.getattr("charset")
+        if (meta.getattr("http-equiv") or "").lower() == "content-type":
+            content = meta.getattr("content") or ""
+            for part in content.split(";"):
+                key, _, value = part.partition("=")
+                if key.strip().lower() == "charset":
+                    return value.strip()
+    return None
+
+
+def _plain(text: str) -> Extracted:
+    text = text.replace("\r\n", "\n").strip()
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return Extracted(title=first[:_TITLE_CHARS], main_text=text, full_text=text, description="",
+                     language=_language(None, text), published=None, outlinks=())
+
+
+def _html(tree: HTMLTree, url: str) -> Extracted:
+    doc = tree.document
+    metas = _metas(tree)
+    full_text = extract_plain_text(tree, main_content=False).strip()
+    main_text = extract_plain_text(tree, main_content=True).strip()
+    title = (tree.title or metas.get("og:title") or _first_text(doc, "h1"))[:_TITLE_CHARS]
+    html_el = doc.query_selector("html")
+    declared_lang = html_el.getattr("lang") if html_el is not None else None
+    return Extracted(
+        title=" ".join(title.split()),
+        main_text=main_text,
+        full_text=full_text,
+        description=" ".join((metas.get("description") or metas.get("og:description")
+                              or "").split()),
+        language=_language(declared_lang or metas.get("content-language"), main_text or full_text),
+        published=_published(doc, metas),
+        outlinks=tuple(_outlinks(doc, url)),
+    )
+
+
+def _metas(tree: HTMLTree) -> dict[str, str]:
+    """<meta> name/property/itemprop/http-equiv (lower-cased) to content; the first one wins."""
+    found: dict[str, str] = {}
+    for meta in tree.document.query_selector_all("meta[content]").values():
+        for attr in ("name", "property", "itemprop", "http-equiv"):
+            key = (meta.getattr(attr) or "").strip().lower()
+            if key and key not in found:
+                found[key] = meta.getattr("content") or ""
+    return found
+
+
+def _first_text(doc, selector: str) -> str:
+    node = doc.query_selector(selector)
+    return node.text if node is not None else ""
+
+
+def _language(declared: str | None, text: str) -> str | None:
+    """The primary language subtag the page declares, else the one its text reads as."""
+    if declared:
+        primary = declared.strip().replace("_", "-").split("-", 1)[0].lower()
+        if primary.isalpha() and 2 <= len(primary) <= 3:
+            return primary
+    if len(text) < 40:
+        return None
+    lang, rank = detect_fast(text[:4000])
+    return lang if lang != "unknown" and rank <= _LANG_MAX_RANK else None
+
+
+def _published(doc, metas: dict[str, str]) -> datetime | None:
+    """When the page says it was published: meta tags, then JSON-LD, then <time datetime>."""
+    candidates = [metas[k] for k in _DATE_METAS if metas.get(k)]
+    candidates += _jsonld_dates(doc)
+    times = doc.query_selector_all("time[datetime]").values()
+    candidates += [t.getattr("datetime") for t in times]
+    for value in candidates:
+        parsed = _parse_date(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _jsonld_dates(doc) -> list[str]:
+    dates: list[str] = []
+    for script in doc.query_selector_all('script[type="application/ld+json"]').values():
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue  # broken JSON-LD is common and says nothing we could use
+        dates.extend(_walk_key(data, "datePublished"))
+    return dates
+
+
+def _walk_key(data: object, key: str) -> Iterator[str]:
+    """Every string value of `key` anywhere in nested JSON (JSON-LD nests items in @graph)."""
+    if isinstance(data, dict):
+        value = data.get(key)
+        if isinstance(value, str):
+            yield value
+        for child in data.values():
+            yield from _walk_key(child, key)
+    elif isinstance(data, list):
+        for child in data:
+            yield from _walk_key(child, key)
+
+
+def _parse_date(value: str) -> datetime | None:
+    """A date in UTC (a date without zone is taken as UTC), or None if it is not a date."""
+    value = (value or "").strip()
+    if not value or len(value) > 64 or not any(c.isdigit() for c in value):
+        return None
+    try:
+        parsed = dateparser.parse(value)
+    except (ValueError, OverflowError):
+        return None
+    if not 1990 <= parsed.year <= 2100:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _outlinks(doc, url: str) -> list[str]:
+    """Absolute http(s) link targets, resolved against <base href>, without fragments."""
+    base = url
+    base_el = doc.query_selector("base[href]")
+    if base_el is not None:
+        base = _join(url, base_el.getattr("href")) or url
+    links: dict[str, None] = {}
+    for a in doc.query_selector_all("a[href], area[href]").values():
+        target = _join(base, a.getattr("href"))
+        if target:
+            links[target] = None
+    return list(links)
+
+
+def _join(base: str, href: str | None) -> str | None:
+    href = (href or "").strip()
+    if not href:
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href))
+    except ValueError:  # e.g. an invalid IPv6 literal in a scraped href
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit(parts._replace(fragment=""))

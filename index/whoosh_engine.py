@@ -1,0 +1,334 @@
+"""The full-text index on Whoosh (pure Python, the default engine).
+
+Fields: `text` (the full visible text: menus and footers hold things researchers track, such
+as disclosure lines), `title` (counts double), `url` (split into words), `site` (exact name).
+The texts themselves are stored zlib-compressed in one field, for snippets.
+
+Whoosh spends most of its indexing time per token and per posting in Python. Two things keep
+bulk loads fast: one writer per batch (no per-document commits), and `StemmedText`, which
+indexes exactly the terms and positions of the stemming analyzer in one tight loop instead of
+a chain of generators (tests/test_search.py checks the two agree), and a memo of document
+lengths for the segment flush.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from pickle import dumps
+
+from whoosh import fields, index, query
+from whoosh.analysis import (
+    STOP_WORDS,
+    IDAnalyzer,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemmingAnalyzer,
+)
+from whoosh.analysis.tokenizers import default_pattern
+from whoosh.highlight import ContextFragmenter, Formatter, get_text, highlight
+from whoosh.index import LockError
+from whoosh.lang.porter import stem
+from whoosh.system import pack_uint
+
+from index.errors import QueryError, UsageError
+from index.fulltext import (
+    And,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    TextDoc,
+    TextHit,
+    TextIndex,
+    TextQuery,
+    Wildcard,
+)
+
+STEM = StemmingAnalyzer(cachesize=-1)
+URL_WORDS = RegexTokenizer(r"[^\W_]+") | LowercaseFilter()
+TITLE_BOOST = 2.0
+MAX_EXPANSIONS = 2000
+WRITER_LIMIT_MB = 256
+_SNIPPET_FRAGMENTS = 2
+_FALLBACK_CHARS = 240
+_TERM_CACHE_LIMIT = 500_000
+
+
+class StemmedText(fields.TEXT):
+    """The `text` field: indexed with exactly the terms and positions of STEM
+    (RegexTokenizer | LowercaseFilter | StopFilter(minsize=2, renumber) | StemFilter), in one
+    loop over the words instead of a chain of generators over token objects. Searching and
+    highlighting still run STEM itself."""
+
+    # Whoosh's default token pattern without its capturing group, so findall gives the words
+    _words = re.compile(default_pattern.pattern.replace("(\\.", "(?:\\."), re.UNICODE).findall
+    # word as written -> its term in UTF-8 (b"" for a stop word): one lookup per word
+    _terms: dict[str, bytes] = {}
+
+    def __init__(self) -> None:
+        super().__init__(analyzer=STEM, phrase=True)
+
+    def index(self, value: str, **kwargs: object) -> Iterator[tuple[bytes, int, float, bytes]]:
+        cache = self._terms
+        if len(cache) > _TERM_CACHE_LIMIT:
+            cache.clear()
+        terms = []
+        first = None  # stop words before the first kept word still take their positions
+        for i, word in enumerate(self._words(value)):
+            term = cache.get(word)
+            if term is None:
+                low = word.lower()
+                term = cache[word] = (b"" if len(low) < 2 or low in STOP_WORDS
+                                      else stem(low).encode())
+            if term:
+                if first is None:
+                    first = i
+                terms.append(term)
+        positions: dict[bytes, list[int]] = defaultdict(list)
+        for pos, term in enumerate(terms, first or 0):
+            positions[term].append(pos)
+        boost = self.format.field_boost
+        for term, poslist in positions.items():
+            # Positions.encode, inlined: the count, then the pickled gaps between positions
+            gaps = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
+            yield term, len(poslist), len(poslist) * boost, pack_uint(len(gaps)) + dumps(gaps, 2)
+
+
+class _LengthsCache:
+    """A segment's per-document reader whose field lengths are memoised.
+
+    When a segment is flushed, Whoosh asks the length of the document's field once per
+    posting (hundreds of times per page), each a read through a column file."""
+
+    def __init__(self, reader) -> None:
+        self._reader = reader
+        self._lengths: dict[tuple[int, str], int] = {}
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        key = (docnum, fieldname)
+        found = self._lengths.get(key)
+        if found is None:
+            found = self._lengths[key] = self._reader.doc_field_length(docnum, fieldname,
+                                                                       default)
+        return found
+
+    def __getattr__(self, name: str):
+        return getattr(self._reader, name)
+
+
+def _schema() -> fields.Schema:
+    return fields.Schema(
+        text_key=fields.ID(stored=True, unique=True, sortable=True),
+        url=fields.TEXT(analyzer=URL_WORDS, phrase=True, stored=True),
+        site=fields.ID(analyzer=IDAnalyzer(lowercase=True), stored=True),
+        title=fields.TEXT(analyzer=STEM, phrase=True, stored=True),
+        text=StemmedText(),
+        texts=fields.STORED(),
+        description=fields.STORED(),
+        language=fields.ID(stored=True),
+        published=fields.STORED(),
+    )
+
+
+class _MarkFormatter(Formatter):
+    """Escapes everything from the page and wraps each hit in <mark>."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: object, replace: bool = False) -> str:
+        return "<mark>" + html.escape(get_text(text, token, replace), quote=False) + "</mark>"
+
+
+class WhooshIndex(TextIndex):
+    """A Whoosh index in `directory`, created on first open."""
+
+    def __init__(self, directory: Path, *, limitmb: int = WRITER_LIMIT_MB) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if index.exists_in(directory):
+            self._ix = index.open_dir(directory)
+        else:
+            self._ix = index.create_in(directory, _schema())
+        self._limitmb = limitmb
+        self._writer = None
+        self._searcher = None
+        self._keys: set[str] | None = None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add(self, doc: TextDoc) -> None:
+        if self.has(doc.text_key):
+            return
+        if self._writer is None:
+            try:
+                # not compound: Whoosh reads a compound segment by copying each of its
+                # files into memory whenever a searcher opens (a quarter second at 20,000
+                # pages); separate files are read on demand
+                writer = self._ix.writer(limitmb=self._limitmb, procs=1, compound=False)
+            except LockError:
+                raise UsageError("the full-text index is being written by another process "
+                                 "(is `palimpsest index` running?)") from None
+            read_lengths = writer.per_document_reader
+            writer.per_document_reader = lambda: _LengthsCache(read_lengths())
+            self._writer = writer
+        # level 1: several times faster than the default, and the full text repeats the
+        # main text inside zlib's window, so the pair still packs to about a third
+        packed = zlib.compress(f"{doc.main_text}\0{doc.full_text}".encode(), 1)
+        self._writer.add_document(
+            text_key=doc.text_key, url=doc.url, site=doc.site, title=doc.title,
+            text=doc.full_text, texts=packed, description=doc.description,
+            language=doc.language, published=doc.published)
+        self._keys.add(doc.text_key)
+
+    def has(self, text_key: str) -> bool:
+        if self._keys is None:
+            # one pass over the key field's terms, instead of one lookup per document
+            with self._ix.reader() as reader:
+                self._keys = set(reader.field_terms("text_key"))
+        return text_key in self._keys
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer = None
+            self._drop_searcher()
+
+    def count(self) -> int:
+        return self._ix.doc_count()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+            self._keys = None  # the dropped batch's keys are not in the index
+        self._drop_searcher()
+
+    # -- searching -------------------------------------------------------------------------
+
+    def match(self, query_: TextQuery) -> dict[str, float]:
+        searcher = self._get_searcher()
+        compiled = self._compile(query_.root, searcher.reader())
+        if compiled is None:
+            return {}
+        results = searcher.search(compiled, limit=None)
+        if not results.top_n:
+            return {}
+        keys = searcher.reader().column_reader("text_key")
+        return {keys[docnum]: score for score, docnum in results.top_n}
+
+    def describe(self, query_: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
+        searcher = self._get_searcher()
+        reader = searcher.reader()
+        compiled = self._compile(query_.root, reader)
+        # not compiled.existing_terms(): in Whoosh 2.7.5 it skips every field after the first
+        terms = set() if compiled is None else {
+            text.decode() if isinstance(text, bytes) else text
+            for leaf in compiled.leaves() for field, text in leaf.terms(phrases=True)
+            if field in ("text", "title")}
+        described = {}
+        for key in text_keys:
+            docnum = searcher.document_number(text_key=key)
+            if docnum is None:
+                continue
+            stored = searcher.stored_fields(docnum)
+            main, _, full = zlib.decompress(stored["texts"]).decode().partition("\0")
+            described[key] = TextHit(key, 0.0, _snippet(terms, main, full,
+                                                        stored.get("description", "")),
+                                     stored.get("title", ""))
+        return described
+
+    def _get_searcher(self):
+        if self._searcher is None:
+            self._searcher = self._ix.searcher()
+        return self._searcher
+
+    def _drop_searcher(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def _compile(self, node: Node, reader) -> query.Query | None:
+        """Our query tree as a Whoosh query; None where nothing can match (e.g. stop words)."""
+        if isinstance(node, Or):
+            kept = [q for c in node.children if (q := self._compile(c, reader)) is not None]
+            return query.Or(kept) if kept else None
+        if isinstance(node, And):
+            # a required word that analyses to nothing (a stop word) is no constraint
+            positive = [q for c in node.children if not isinstance(c, Not)
+                        and (q := self._compile(c, reader)) is not None]
+            negative = [q for c in node.children if isinstance(c, Not)
+                        and (q := self._compile(c.child, reader)) is not None]
+            if not positive:
+                return None
+            found = query.And(positive) if len(positive) > 1 else positive[0]
+            return query.AndNot(found, query.Or(negative)) if negative else found
+        if isinstance(node, Not):
+            inner = self._compile(node.child, reader)
+            return None if inner is None else query.Not(inner)
+        fields_ = (("title", TITLE_BOOST), ("text", 1.0)) if node.field is None \
+            else ((node.field, 1.0),)
+        per_field = [q for f, boost in fields_
+                     if (q := self._leaf(node, f, boost, reader)) is not None]
+        if not per_field:
+            return None
+        return per_field[0] if len(per_field) == 1 else query.Or(per_field)
+
+    def _leaf(self, node: Term | Phrase | Wildcard, field: str, boost: float,
+              reader) -> query.Query | None:
+        if isinstance(node, Wildcard):
+            terms = _expand(reader, field, node.pattern)
+            if len(terms) > MAX_EXPANSIONS:
+                raise QueryError(f"wildcard {node.pattern!r} matches more than "
+                                 f"{MAX_EXPANSIONS} words: give more letters")
+            return query.Or([query.Term(field, t, boost=boost) for t in terms]) \
+                if terms else None
+        if field == "site":
+            return query.Term("site", node.text.lower(), boost=boost)
+        analyzer = URL_WORDS if field == "url" else STEM
+        words = [t.text for t in analyzer(node.text, mode="query")]
+        if not words:
+            return None
+        if len(words) == 1:
+            return query.Term(field, words[0], boost=boost)
+        return query.Phrase(field, words, boost=boost)
+
+
+def _expand(reader, field: str, pattern: str) -> list[str]:
+    """The indexed terms of `field` that `pattern` matches.
+
+    Text fields hold stems, which are often shorter than the word typed: for `negotiat*` the
+    index has `negoti` (from negotiations). So a trailing-* prefix also matches a stem that is
+    a prefix of it, cut by at most 3 letters (Porter's suffixes), but not shorter than 3."""
+    literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
+    regex = re.compile(".*".join(".".join(map(re.escape, part.split("?")))
+                                 for part in pattern.split("*")))
+    found = [t for t in map(bytes.decode, reader.expand_prefix(field, literal))
+             if regex.fullmatch(t)]
+    if field in ("text", "title") and pattern == literal + "*":
+        for cut in range(max(3, len(literal) - 3), len(literal)):
+            if (field, literal[:cut]) in reader:
+                found.append(literal[:cut])
+    return found
+
+
+def _snippet(terms: set[str], main: str, full: str, description: str) -> str:
+    """The best fragments with hits, from the main text if it has any, else the full text;
+    without hits (e.g. a url: or site: match), the description or the text's beginning."""
+    fragmenter = ContextFragmenter(maxchars=300, surround=70)
+    for text in (main, full):
+        if terms and text:
+            found = highlight(text, terms, STEM, fragmenter, _MarkFormatter(),
+                              top=_SNIPPET_FRAGMENTS)
+            if found:
+                return " ".join(found.split())
+    lead = " ".join((description or main or full).split())
+    return html.escape(lead[:_FALLBACK_CHARS], quote=False) + \
+        ("…" if len(lead) > _FALLBACK_CHARS else "")

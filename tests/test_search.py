@@ -1,0 +1,319 @@
+"""Full-text search over a small archive: three crawls of two sites, written as real WARCs with
+warcio, indexed by the real indexer, searched through index.search and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from base64 import b32encode
+from io import BytesIO
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+from whoosh import fields
+
+from index.collection import Collection
+from index.config import render_template
+from index.errors import QueryError, UsageError
+from index.fulltext import TextQuery, open_index
+from index.indexer import update
+from index.search import SearchRequest, search
+from index.whoosh_engine import STEM, StemmedText
+from palimpsest.cli import main
+
+CRAWLS = ("20240110120000", "20240210120000", "20240310120000")
+PAX, ALLY = "http://paxpoint.test", "http://allyvia.test"
+NAV = "<nav><a href='/'>Home</a> <a href='/blog/'>Blog</a> <a href='/about/'>About</a></nav>"
+FOOTER = "<footer><p>Distributed on behalf of a foreign principal.</p></footer>"
+FILLER = ("Observers across the region followed the delegations closely, and commentators "
+          "weighed what the meetings might mean for trade, tourism and security. ") * 3
+
+TALKS_V1 = (f"<p>Delegations from both countries agreed to negotiate a joint action plan for "
+            f"the coming year in Rabat.</p><p>{FILLER}</p>")
+TALKS_V2 = (f"<p>Delegations from both countries agreed to negotiate a joint action plan for "
+            f"the coming year in Rabat.</p><p>{FILLER}</p><p>A second round of talks "
+            f"is planned in Tel Aviv, where the harbour cooperation will be signed.</p>")
+
+
+def html_page(title: str, article: str) -> bytes:
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"</head><body>{NAV}<main><article><h1>{title}</h1>{article}</article></main>"
+            f"{FOOTER}</body></html>").encode()
+
+
+# URL -> (status, mime, body) in each crawl; None: not captured in that crawl
+PAGES = {
+    f"{PAX}/news/talks.html": [(200, "text/html", html_page("Talks resume", TALKS_V1)),
+                               (200, "text/html", html_page("Talks resume", TALKS_V1)),
+                               (200, "text/html", html_page("Talks resume", TALKS_V2))],
+    f"{PAX}/news/security.html": [(200, "text/html", html_page(
+        "Security notes", "<p>The harbour report warns about &lt;script&gt;alert('x')"
+        "&lt;/script&gt; injections found in the port authority's forms, and about plans that "
+        f"join action to words.</p><p>{FILLER}</p>"))] * 3,
+    f"{ALLY}/ties.html": [(200, "text/html", html_page(
+        "Alliance ties", f"<p>Rabat and the alliance deepen cooperation on the harbour.</p>"
+                         f"<p>{FILLER}</p>")),
+                          (200, "text/html", html_page(
+        "Alliance ties", f"<p>Rabat and the alliance deepen cooperation on the harbour.</p>"
+                         f"<p>{FILLER}</p>")),
+                          (404, "text/html", b"<html><title>Not found</title>Rabat</html>")],
+    f"{ALLY}/about.txt": [(200, "text/plain", b"About Allyvia\nA network of cooperation "
+                                              b"newsletters, founded in Rabat.\n"), None, None],
+    f"{ALLY}/logo.png": [(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)] * 3,
+}
+
+
+def digest(body: bytes) -> str:
+    return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def write_crawl(collection: Collection, crawl: int, seen: dict[str, tuple[str, str]]) -> None:
+    """One crawl's WARC: a response per new payload, a revisit per unchanged one."""
+    crawl_id = CRAWLS[crawl]
+    folder = collection.crawls_dir / crawl_id
+    folder.mkdir(parents=True)
+    date = f"{crawl_id[:4]}-{crawl_id[4:6]}-{crawl_id[6:8]}T12:00:00Z"
+    with open(folder / f"TEST-{crawl_id}-00000.warc.gz", "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for url, versions in PAGES.items():
+            if versions[crawl] is None:
+                continue
+            status, mime, body = versions[crawl]
+            headers = StatusAndHeaders(f"{status} {'OK' if status == 200 else 'Not Found'}",
+                                       [("Content-Type", f"{mime}; charset=utf-8"),
+                                        ("Content-Length", str(len(body)))],
+                                       protocol="HTTP/1.1")
+            warc_headers = {"WARC-Date": date}
+            if seen.get(url, ("",))[0] == digest(body) and status == 200:
+                record = writer.create_revisit_record(
+                    url, digest(body), url, seen[url][1], http_headers=headers,
+                    warc_headers_dict=warc_headers)
+            else:
+                record = writer.create_warc_record(url, "response", payload=BytesIO(body),
+                                                   http_headers=headers,
+                                                   warc_headers_dict=warc_headers)
+                if status == 200:
+                    seen[url] = (digest(body), date)
+            writer.write_record(record)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Collection:
+    collection = Collection(tmp_path_factory.mktemp("archive"))
+    collection.config_path.write_text(render_template(
+        [("pax", f"{PAX}/"), ("ally", f"{ALLY}/")], name="test"))
+    seen: dict[str, tuple[str, str]] = {}
+    for crawl in range(len(CRAWLS)):
+        write_crawl(collection, crawl, seen)
+    summary = update(collection)
+    assert not summary.damaged
+    return collection
+
+
+def ask(collection: Collection, q: str, **options) -> dict:
+    return search(collection, SearchRequest(q=q, **options))
+
+
+def urls(found: dict) -> set[str]:
+    return {r["url"] for r in found["results"]}
+
+
+def test_stemming_finds_other_forms_of_a_word(archive):
+    # Porter: negotiations, negotiate -> "negoti" (but "negotiating" -> "negotiat")
+    found = ask(archive, "negotiations")
+    assert urls(found) == {f"{PAX}/news/talks.html"}
+    assert "<mark>negotiate</mark>" in found["results"][0]["snippet"]
+
+
+def test_phrase_matches_words_in_order_only(archive):
+    assert urls(ask(archive, '"joint action plan"')) == {f"{PAX}/news/talks.html"}
+    # security.html has "join action" and "plans", not the phrase
+    assert urls(ask(archive, "joint action plan")) == {f"{PAX}/news/talks.html"}
+    assert len(urls(ask(archive, "action plan"))) == 2
+
+
+def test_boolean_or_and_not(archive):
+    assert urls(ask(archive, "negotiate OR injections")) == {
+        f"{PAX}/news/talks.html", f"{PAX}/news/security.html"}
+    assert urls(ask(archive, "harbour AND injections")) == {f"{PAX}/news/security.html"}
+    assert urls(ask(archive, "harbour -injections")) == {f"{PAX}/news/talks.html",
+                                                          f"{ALLY}/ties.html"}
+    assert urls(ask(archive, "harbour NOT (injections OR alliance)")) == {
+        f"{PAX}/news/talks.html"}
+
+
+def test_wildcard_reaches_past_the_stem(archive):
+    assert urls(ask(archive, "negotiat*")) == {f"{PAX}/news/talks.html"}
+    assert urls(ask(archive, "inject*")) == {f"{PAX}/news/security.html"}
+
+
+def test_fields_title_site_and_url(archive):
+    assert urls(ask(archive, "title:alliance")) == {f"{ALLY}/ties.html"}
+    assert urls(ask(archive, "alliance -title:alliance")) == set()
+    assert urls(ask(archive, "rabat site:ally")) == {f"{ALLY}/ties.html", f"{ALLY}/about.txt"}
+    assert urls(ask(archive, "url:news harbour")) == {f"{PAX}/news/talks.html",
+                                                      f"{PAX}/news/security.html"}
+    assert urls(ask(archive, "rabat", site="pax")) == {f"{PAX}/news/talks.html"}
+
+
+def test_plain_text_is_searchable_and_non_text_is_not(archive):
+    found = ask(archive, "newsletters")
+    assert urls(found) == {f"{ALLY}/about.txt"}
+    assert found["results"][0]["title"] == "About Allyvia"
+
+
+def test_footer_text_is_searchable(archive):
+    assert len(urls(ask(archive, '"on behalf of a foreign principal"'))) == 3
+
+
+def test_capture_date_range(archive):
+    # the second round of talks appears in the third crawl only
+    assert urls(ask(archive, "tel aviv", date_to="2024-02")) == set()
+    found = ask(archive, "tel aviv", date_from="2024-03-01")
+    assert urls(found) == {f"{PAX}/news/talks.html"}
+    assert found["results"][0]["timestamp"] == CRAWLS[2]
+    assert urls(ask(archive, "rabat", date_from="2024", date_to="20240131235959")) == {
+        f"{PAX}/news/talks.html", f"{ALLY}/ties.html", f"{ALLY}/about.txt"}
+
+
+def test_collapse_gives_one_result_per_url_with_versions(archive):
+    found = ask(archive, "negotiate")
+    (talks,) = found["results"]
+    assert found["total"] == 1
+    assert talks["versions"] == 2 and talks["captures"] == 3
+    assert talks["first_seen"] == "2024-01-10T12:00:00Z"
+    assert talks["last_seen"] == "2024-03-10T12:00:00Z"
+    assert talks["site"] == "pax" and talks["crawl"] in CRAWLS
+    every = ask(archive, "negotiate", collapse=False)
+    assert every["total"] == 3
+    assert sorted(r["timestamp"] for r in every["results"]) == list(CRAWLS)
+
+
+def test_facets_count_pages_by_site_and_month(archive):
+    found = ask(archive, "rabat")
+    assert found["total"] == 3
+    assert found["facets"]["site"] == {"ally": 2, "pax": 1}
+    # the 404 of ties.html in March is not a match: error pages are not what was said
+    assert found["facets"]["month"] == {"2024-01": 3, "2024-02": 2, "2024-03": 1}
+    every = ask(archive, "rabat", collapse=False)
+    assert every["facets"]["month"] == {"2024-01": 3, "2024-02": 2, "2024-03": 1}
+    assert every["total"] == 6
+
+
+def test_as_of_keeps_only_what_was_live_then(archive):
+    before = ask(archive, "rabat", as_of="2024-02-15")
+    # about.txt was captured in January only: its last capture still stands for it
+    assert urls(before) == {f"{PAX}/news/talks.html", f"{ALLY}/ties.html", f"{ALLY}/about.txt"}
+    talks = next(r for r in before["results"] if "talks" in r["url"])
+    assert talks["timestamp"] == CRAWLS[1] and talks["versions"] == 1
+    # in March ties.html answered 404: it was no longer live
+    assert urls(ask(archive, "rabat", as_of="2024-03-31")) == {f"{PAX}/news/talks.html",
+                                                                f"{ALLY}/about.txt"}
+    # the talks text before March did not mention Tel Aviv
+    assert urls(ask(archive, "tel aviv", as_of="2024-02")) == set()
+    assert urls(ask(archive, "rabat", as_of="2023")) == set()
+
+
+def test_sort_by_date_puts_the_newest_first(archive):
+    found = ask(archive, "harbour", sort="date")
+    stamps = [r["timestamp"] for r in found["results"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert stamps[0] == CRAWLS[2] and stamps[-1] == CRAWLS[1]  # ties.html last lived in Feb
+
+
+def test_snippets_escape_the_page_and_mark_only_hits(archive):
+    (result,) = ask(archive, "injections")["results"]
+    snippet = result["snippet"]
+    assert "<mark>injections</mark>" in snippet
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in snippet
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def test_paging_with_limit_and_offset(archive):
+    first = ask(archive, "harbour", limit=2)
+    rest = ask(archive, "harbour", limit=2, offset=2)
+    assert first["total"] == rest["total"] == 3
+    assert len(first["results"]) == 2 and len(rest["results"]) == 1
+    assert not urls(first) & urls(rest)
+
+
+@pytest.mark.parametrize("q, message", [
+    ('"unclosed phrase', "unclosed quote"),
+    ("(rabat OR harbour", "unclosed '('"),
+    ("rabat)", "unmatched ')'"),
+    ("rabat AND", "ends after an operator"),
+    ("OR rabat", "needs a word on each side"),
+    ("-rabat", "exclusion alone"),
+    ("author:someone", "unknown field author:"),
+    ("r*", "wildcard"),
+    ("   ", "empty query"),
+])
+def test_malformed_query_raises_query_error(archive, q, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        ask(archive, q)
+
+
+@pytest.mark.parametrize("options", [{"date_from": "2024-13"}, {"date_to": "yesterday"},
+                                     {"as_of": "20245"}, {"sort": "random"},
+                                     {"date_from": "2024-03", "date_to": "2024-02"}])
+def test_bad_parameters_raise_query_error(archive, options):
+    with pytest.raises(QueryError):
+        ask(archive, "rabat", **options)
+
+
+def test_cli_prints_results_and_json(archive, capsys):
+    assert main(["search", "--collection", str(archive.root), "negotiate"]) == 0
+    out = capsys.readouterr().out
+    assert "1-1 of 1 pages match" in out and "Talks resume" in out and "2 versions" in out
+    assert main(["search", "--collection", str(archive.root), "rabat", "--site", "ally",
+                 "--as-of", "2024-02-15", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert {r["url"] for r in found["results"]} == {f"{ALLY}/ties.html", f"{ALLY}/about.txt"}
+
+
+def test_cli_malformed_query_is_one_line_and_exit_2(archive, capsys):
+    assert main(["search", "--collection", str(archive.root), '"unclosed']) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unclosed quote" in err and "Traceback" not in err
+    assert main(["search", "--collection", str(archive.root), "x", "--from", "May"]) == 2
+
+
+def test_search_before_indexing_says_what_to_do(tmp_path, capsys):
+    assert main(["search", "--collection", str(tmp_path), "rabat"]) == 2
+    assert "palimpsest index" in capsys.readouterr().err
+
+
+def test_fast_text_field_indexes_exactly_what_the_analyzer_gives():
+    text = ("The U.S. delegation's e.g. co-operation in Rabat, Tel-Aviv and Zürich: "
+            "negotiations, NEGOTIATING; a I 42 x2 ünïcödé_words and the the end. " * 3)
+    fast, plain = StemmedText(), fields.TEXT(analyzer=STEM, phrase=True)
+    assert sorted(fast.index(text)) == sorted(plain.index(text))
+    assert sorted(fast.index("the of a")) == sorted(plain.index("the of a")) == []
+
+
+def test_query_tree_is_the_same_whatever_the_engine():
+    query = TextQuery.parse('title:"joint plan" rabat OR harbour -draft negotiat*')
+    assert repr(query.root) == (
+        "And(children=(Phrase(field='title', text='joint plan'), Or(children=(Term(field=None, "
+        "text='rabat'), Term(field=None, text='harbour'))), Not(child=Term(field=None, "
+        "text='draft')), Wildcard(field=None, pattern='negotiat*')))")
+
+
+def test_engine_interface_searches_with_snippets_and_knows_its_keys(archive):
+    config = archive.load_config()
+    with open_index(archive, config) as engine:
+        hits = engine.search(TextQuery.parse("harbour"), limit=2)
+        assert len(hits) == 2 and hits[0].score >= hits[1].score
+        assert all("<mark>harbour</mark>" in hit.snippet_html for hit in hits)
+        assert engine.has(hits[0].text_key) and not engine.has("0" * 24)
+        # one document per distinct text: 4 HTML texts + 1 plain text (not the 404, not PNGs)
+        assert engine.count() == 5
+    assert (archive.derived_dir / "fulltext-whoosh").is_dir()
+
+
+def test_tantivy_is_refused_with_a_clear_message(archive, monkeypatch):
+    monkeypatch.setenv("PALIMPSEST_ENGINE", "tantivy")
+    with pytest.raises(UsageError, match="not available yet"):
+        ask(archive, "rabat")
