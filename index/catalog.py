@@ -41,7 +41,8 @@ CREATE INDEX IF NOT EXISTS captures_url ON captures (url, timestamp);
 CREATE INDEX IF NOT EXISTS captures_surt ON captures (surt, timestamp);
 CREATE INDEX IF NOT EXISTS captures_crawl ON captures (crawl);
 CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
-CREATE INDEX IF NOT EXISTS captures_text ON captures (text_key);
+-- covers the search join (text_key -> url, time, status, site) from the index alone
+CREATE INDEX IF NOT EXISTS captures_text ON captures (text_key, url, timestamp, status, site);
 CREATE INDEX IF NOT EXISTS captures_record_id ON captures (record_id);
 CREATE INDEX IF NOT EXISTS captures_unresolved ON captures (id) WHERE payload_file IS NULL;
 -- records cdxj-indexer lists that are not captures (metadata other than warc-fields)
