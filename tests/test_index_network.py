@@ -1,0 +1,80 @@
+"""Indexing the sample network's own crawls: catalog, CDXJ, full text, verify, as a user runs
+them after `palimpsest crawl`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from index.catalog import Catalog
+from index.indexer import update
+from index.search import SearchRequest, search
+from palimpsest.cli import main
+from palimpsest.sample_network import manifest
+from tests.conftest import ROOT, CrawledCollection
+
+
+@pytest.fixture(scope="module")
+def indexed(network_history: CrawledCollection) -> CrawledCollection:
+    update(network_history.collection)
+    return network_history
+
+
+def test_every_page_has_one_capture_per_crawl_oldest_first_with_revisits_resolved(indexed):
+    with Catalog.open(indexed.collection) as catalog:
+        for url in list(manifest(1).pages & manifest(2).pages)[:20]:
+            captures = catalog.captures(url)
+            assert len(captures) == 3, url
+            assert [c.timestamp for c in captures] == sorted(c.timestamp for c in captures)
+            assert all(c.payload_file for c in captures), "every revisit resolves to a payload"
+            assert [c.crawl for c in captures] == [c.crawl_id for c in indexed.crawls]
+
+
+def test_captures_json_matches_the_design_shape(indexed, capsys):
+    url = "http://paxpoint.test/"
+    assert main(["captures", url, "--collection", str(indexed.collection.root), "--json"]) == 0
+    captures = json.loads(capsys.readouterr().out)
+    assert len(captures) == 3
+    assert {"url", "timestamp", "status", "mime", "digest", "crawl"} <= set(captures[0])
+    assert captures[1]["record_type"] == "revisit" and captures[1]["status"] == 200
+
+
+def test_cdxj_of_our_crawls_equals_cdxj_indexer(indexed, capsys):
+    root = indexed.collection.root
+    assert main(["cdxj", "--collection", str(root)]) == 0
+    ours = capsys.readouterr().out
+    files = [str(p.relative_to(root)) for p in indexed.collection.warc_files()]
+    theirs = subprocess.run([ROOT / ".venv/bin/cdxj-indexer", "--sort", "--dir-root", ".",
+                             *files], cwd=root, capture_output=True, text=True, check=True)
+    assert ours == theirs.stdout and ours.count("\n") > 500
+
+
+def test_search_finds_the_disclosure_line_on_every_site_and_filters_by_site(indexed):
+    phrase = " ".join(manifest(1).disclosure.split()[:6])
+    found = search(indexed.collection, SearchRequest(q=f'"{phrase}"', limit=200))
+    assert set(found["facets"]["site"]) == {"paxpoint", "cognitura", "justorium", "allyvia",
+                                             "factsignal"}
+    only = search(indexed.collection, SearchRequest(q=f'"{phrase}"', site="allyvia",
+                                                    limit=200))
+    assert only["total"] and {r["site"] for r in only["results"]} == {"allyvia"}
+
+
+def test_search_as_of_the_second_revision_misses_the_dropped_disclosure(indexed):
+    dropped = manifest(1).disclosure_sites - manifest(2).disclosure_sites
+    assert dropped == {"allyvia"}
+    phrase = " ".join(manifest(1).disclosure.split()[:6])
+    now = search(indexed.collection, SearchRequest(q=f'"{phrase}"', as_of="2100", limit=500))
+    assert "allyvia" not in now["facets"]["site"]
+    assert "paxpoint" in now["facets"]["site"]
+    # as of the start of the third crawl, revision 1 was still what was on record
+    before = indexed.crawls[2].crawl_id
+    then = search(indexed.collection, SearchRequest(q=f'"{phrase}"', as_of=before, limit=500))
+    assert "allyvia" in then["facets"]["site"]
+
+
+def test_reindexing_changes_nothing_and_verify_passes(indexed, capsys):
+    again = update(indexed.collection)
+    assert again.captures == 0 and again.documents == 0
+    assert main(["verify", "--collection", str(indexed.collection.root)]) == 0
