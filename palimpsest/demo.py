@@ -1,5 +1,5 @@
 """`palimpsest demo`: the bundled sample network, crawled at revision 1 and at revision 2,
-offline, so a newcomer sees at once what Palimpsest keeps and what it notices."""
+then indexed, offline, so a newcomer sees at once what Palimpsest keeps and what it notices."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import click
 
 from index.collection import Collection
+from index.indexer import update
 from palimpsest.sample_network import SampleNetwork
 from palimpsest.setup import write_config
 
@@ -33,4 +34,6 @@ def run_demo(collection: Collection) -> None:
             done = subprocess.run(crawl_command(collection, "--delay", "0.05"))
             if done.returncode != 0:
                 raise click.ClickException(f"crawl of revision {revision} failed")
+    click.secho("\n== indexing both crawls (catalog and full text)", bold=True)
+    click.echo(str(update(collection, progress=True)))
     click.echo(f"\nThe collection is in {collection.root}")
