@@ -113,11 +113,12 @@ def sample_network(port: int, revision: int, latency_ms: int) -> None:
 @cli.command()
 @click.option("--dir", "demo_dir", default="warcs/demo", show_default=True,
               type=click.Path(file_okay=False), help="Where the demo collection goes.")
-def demo(demo_dir: str) -> None:
+@click.option("--no-serve", is_flag=True, help="Stop after indexing; do not start the web UI.")
+def demo(demo_dir: str, no_serve: bool) -> None:
     """Sample network, crawl revision 1, crawl revision 2: see what Palimpsest does."""
     from palimpsest.demo import run_demo
 
-    run_demo(Collection.locate(demo_dir))
+    run_demo(Collection.locate(demo_dir), serve=not no_serve)
 
 
 workers_option = click.option("--workers", type=click.IntRange(1),

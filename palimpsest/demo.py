@@ -22,8 +22,8 @@ def crawl_command(collection: Collection, *extra: str) -> list[str]:
             str(collection.root), *extra]
 
 
-def run_demo(collection: Collection) -> None:
-    """Crawl the sample network twice into `collection` (emptied first)."""
+def run_demo(collection: Collection, *, serve: bool = True) -> None:
+    """Crawl the sample network twice into `collection` (emptied first) and index it."""
     if collection.root.exists():
         shutil.rmtree(collection.root)
     with SampleNetwork(revision=1) as network:
