@@ -247,6 +247,21 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
                    f"version{'s' if versions != 1 else ''}\n  {snippet}")
 
 
+@cli.command()
+@collection_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+def serve(collection_dir: str, host: str, port: int) -> None:
+    """The web UI and JSON APIs, read-only, on a production WSGI server (waitress)."""
+    from web import serve as serve_web
+
+    root = _collection(collection_dir).root
+    if not (root / "derived").is_dir():
+        raise click.UsageError(f"nothing indexed in {root}: run `palimpsest index` first")
+    click.echo(f"Palimpsest serving {root} at http://{host}:{port}/ (Ctrl-C to stop)")
+    serve_web(root, host, port)
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the command line with `args` (default sys.argv); return the exit code."""
     try:

@@ -1,0 +1,71 @@
+"""Memento (RFC 7089): the TimeMap of a URL in application/link-format, and its TimeGate,
+which answers `Accept-Datetime` with a redirect to the nearest capture."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request
+
+from index.errors import CaptureNotFound, QueryError
+from web import catalog
+from web.captures import target_url
+from web.rewrite import archive_path
+
+bp = Blueprint("memento", __name__)
+LINK_FORMAT = "application/link-format"
+
+
+def http_date(timestamp: str) -> str:
+    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return format_datetime(moment, usegmt=True)
+
+
+@bp.route("/timemap/link/<path:url>")
+def timemap(url: str) -> Response:
+    url = target_url(url)
+    captures = catalog().captures(url)
+    if not captures:
+        raise CaptureNotFound(f"no capture of {url}")
+    host = request.host_url.rstrip("/")
+    links = [f'<{url}>; rel="original"',
+             f'<{host}/timegate/{url}>; rel="timegate"',
+             f'<{host}/timemap/link/{url}>; rel="self"; type="{LINK_FORMAT}"; '
+             f'from="{http_date(captures[0].timestamp)}"; '
+             f'until="{http_date(captures[-1].timestamp)}"']
+    for n, capture in enumerate(captures):
+        rel = "memento"
+        if n == 0:
+            rel = "first memento"
+        if n == len(captures) - 1:
+            rel = "last memento" if n else "first last memento"
+        links.append(f'<{host}{archive_path(capture.timestamp, capture.url)}>; rel="{rel}"; '
+                     f'datetime="{http_date(capture.timestamp)}"')
+    return Response(",\n".join(links) + "\n", content_type=LINK_FORMAT)
+
+
+@bp.route("/timegate/<path:url>")
+def timegate(url: str) -> Any:
+    url = target_url(url)
+    wanted = request.headers.get("Accept-Datetime")
+    if wanted:
+        try:
+            moment = parsedate_to_datetime(wanted).astimezone(UTC)
+        except (TypeError, ValueError):
+            raise QueryError(f"Accept-Datetime {wanted!r} is not an RFC 1123 date") from None
+        capture = catalog().nearest(url, moment.strftime("%Y%m%d%H%M%S"))
+    else:
+        found = catalog().captures(url)
+        capture = found[-1] if found else None
+    if capture is None:
+        raise CaptureNotFound(f"no capture of {url}")
+    response = redirect(archive_path(capture.timestamp, capture.url), 302)
+    response.headers["Vary"] = "accept-datetime"
+    host = request.host_url.rstrip("/")
+    response.headers["Link"] = (f'<{url}>; rel="original", <{host}/timemap/link/{url}>; '
+                                f'rel="timemap"; type="{LINK_FORMAT}", '
+                                f'<{host}{archive_path(capture.timestamp, capture.url)}>; '
+                                f'rel="memento"; datetime="{http_date(capture.timestamp)}"')
+    return response

@@ -1,0 +1,103 @@
+"""Rewriting archived HTML and CSS so that links and requisites point into the archive.
+
+A page at time T links to `/web/T<mod>/<absolute url>`; the archive answers each such URL with
+the capture nearest to T. Navigational links open the framed capture view (target _top, which
+the sandbox allows only on a user's click); requisites load inside the sandboxed frame.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+# what kind of resource each (element, attribute) loads, as pywb's modifiers name them
+_MODIFIERS = {
+    ("img", "src"): "im_", ("source", "src"): "im_", ("video", "src"): "im_",
+    ("video", "poster"): "im_", ("audio", "src"): "im_", ("track", "src"): "im_",
+    ("input", "src"): "im_", ("embed", "src"): "im_", ("object", "data"): "im_",
+    ("script", "src"): "js_", ("iframe", "src"): "if_", ("frame", "src"): "if_",
+}
+_LINK_RELS_CSS = {"stylesheet"}
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
+_SKIP = ("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")
+
+
+def archive_path(timestamp: str, url: str, modifier: str = "") -> str:
+    """The archive's URL of `url` as captured nearest `timestamp`."""
+    return f"/web/{timestamp}{modifier}/{url}"
+
+
+def rewrite_html(text: str, page_url: str, timestamp: str) -> bytes:
+    """The archived HTML `text` (already decoded), every link and requisite pointing into the
+    archive at `timestamp`, as UTF-8 bytes."""
+    try:
+        doc = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return b""
+    base = page_url
+    for element in doc.iter("base"):
+        if element.get("href"):
+            base = urljoin(page_url, element.get("href"))
+        element.drop_tree()
+        break
+
+    def to_archive(link: str, modifier: str) -> str:
+        link = link.strip()
+        if not link or link.startswith(_SKIP):
+            return link
+        absolute = urljoin(base, link)
+        if not absolute.startswith(("http://", "https://")):
+            return link
+        return archive_path(timestamp, absolute, modifier)
+
+    for element in doc.iter(etree.Element):
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        element.attrib.pop("integrity", None)  # a rewritten stylesheet no longer matches
+        for attribute in ("href", "src", "poster", "data", "background"):
+            value = element.get(attribute)
+            if value is None:
+                continue
+            if tag in ("a", "area") and attribute == "href":
+                element.set("href", to_archive(value, ""))
+                element.set("target", "_top")
+            elif tag == "link" and attribute == "href":
+                rels = set((element.get("rel") or "").lower().split())
+                element.set("href", to_archive(value, "cs_" if rels & _LINK_RELS_CSS else "im_"))
+            elif tag == "form":
+                continue
+            else:
+                element.set(attribute, to_archive(value, _MODIFIERS.get((tag, attribute), "im_")))
+        if element.get("srcset"):
+            element.set("srcset", ", ".join(
+                " ".join([to_archive(parts[0], "im_"), *parts[1:]])
+                for parts in (c.split() for c in element.get("srcset").split(",")) if parts))
+        if element.get("style"):
+            element.set("style", rewrite_css(element.get("style"), base, timestamp))
+        if tag == "style" and element.text:
+            element.text = rewrite_css(element.text, base, timestamp)
+        if tag == "meta" and (element.get("http-equiv") or "").lower() == "refresh":
+            delay, _, target = (element.get("content") or "").partition(";")
+            name, _, link = target.partition("=")
+            if link:
+                element.set("content", f"{delay};{name}={to_archive(link.strip(), '')}")
+    return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype="<!DOCTYPE html>")
+
+
+def rewrite_css(css: str, base_url: str, timestamp: str) -> str:
+    """Stylesheet text with url(...) and @import pointing into the archive."""
+
+    def replace(match: re.Match) -> str:
+        link = (match.group(2) or match.group(4) or "").strip()
+        if not link or link.startswith(_SKIP):
+            return match.group(0)
+        absolute = urljoin(base_url, link)
+        modifier = "cs_" if match.group(4) else "im_"
+        target = archive_path(timestamp, absolute, modifier)
+        return f'@import "{target}"' if match.group(4) else f'url("{target}")'
+
+    return _CSS_URL.sub(replace, css)
