@@ -122,6 +122,65 @@ def network_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawle
         yield CrawledCollection(collection, network, crawl_ids(collection))
 
 
+@pytest.fixture(scope="session")
+def indexed_history(network_history: CrawledCollection) -> CrawledCollection:
+    """`network_history`, indexed (catalog and full text) as `palimpsest index` does."""
+    from index.indexer import update
+
+    update(network_history.collection)
+    return network_history
+
+
+@pytest.fixture(scope="session")
+def web_server(indexed_history: CrawledCollection) -> Iterator[str]:
+    """The web UI over `indexed_history`, on waitress, on an ephemeral loopback port."""
+    import threading
+
+    from waitress import create_server
+
+    from web import create_app
+
+    app = create_app({"COLLECTION": str(indexed_history.collection.root)})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def screenshot(page, name: str) -> Path:
+    """Save what the browser shows, for a person to look at (tests/artifacts/)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
 @pytest.fixture()
 def fresh_network() -> Iterator[SampleNetwork]:
     with SampleNetwork(revision=1) as network:
