@@ -21,10 +21,11 @@ _FILTER = re.compile(r"^(!)?([=~])?([a-z_]+):(.*)$")
 
 def cdx_fields(capture: Capture) -> dict[str, str]:
     """The fields pywb's CDX server gives for a capture, as strings like pywb's."""
+    revisit = capture.record_type == "revisit"
+    # like pywb, a revisit shows as warc/revisit with no status of its own
     fields = {"urlkey": capture.surt, "timestamp": capture.timestamp, "url": capture.url,
-              "mime": "warc/revisit" if capture.record_type == "revisit" else
-              (capture.mime or "unk"),
-              "status": str(capture.status) if capture.status else "-",
+              "mime": "warc/revisit" if revisit else (capture.mime or "unk"),
+              "status": str(capture.status) if capture.status and not revisit else "-",
               "digest": (capture.digest or "-").removeprefix("sha1:"),
               "length": str(capture.length), "offset": str(capture.offset),
               "filename": capture.warc_file.rsplit("/", 1)[-1]}
