@@ -114,11 +114,14 @@ def sample_network(port: int, revision: int, latency_ms: int) -> None:
 @click.option("--dir", "demo_dir", default="warcs/demo", show_default=True,
               type=click.Path(file_okay=False), help="Where the demo collection goes.")
 @click.option("--no-serve", is_flag=True, help="Stop after indexing; do not start the web UI.")
-def demo(demo_dir: str, no_serve: bool) -> None:
-    """Sample network, crawl revision 1, crawl revision 2: see what Palimpsest does."""
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port of the web UI.")
+def demo(demo_dir: str, no_serve: bool, port: int) -> None:
+    """Sample network, crawl revision 1, crawl revision 2, index, serve: see what Palimpsest
+    does, offline."""
     from palimpsest.demo import run_demo
 
-    run_demo(Collection.locate(demo_dir), serve=not no_serve)
+    run_demo(Collection.locate(demo_dir), serve=not no_serve, port=port)
 
 
 workers_option = click.option("--workers", type=click.IntRange(1),

@@ -22,8 +22,9 @@ def crawl_command(collection: Collection, *extra: str) -> list[str]:
             str(collection.root), *extra]
 
 
-def run_demo(collection: Collection, *, serve: bool = True) -> None:
-    """Crawl the sample network twice into `collection` (emptied first) and index it."""
+def run_demo(collection: Collection, *, serve: bool = True, port: int = 8080) -> None:
+    """Crawl the sample network twice into `collection` (emptied first), index it, and serve
+    the web UI over it (unless `serve` is false)."""
     if collection.root.exists():
         shutil.rmtree(collection.root)
     with SampleNetwork(revision=1) as network:
@@ -37,3 +38,10 @@ def run_demo(collection: Collection, *, serve: bool = True) -> None:
     click.secho("\n== indexing both crawls (catalog and full text)", bold=True)
     click.echo(str(update(collection, progress=True)))
     click.echo(f"\nThe collection is in {collection.root}")
+    if serve:
+        from web import serve as serve_web
+
+        address = f"http://127.0.0.1:{port}/"
+        click.secho(f"\n== Palimpsest is serving the demo at {address} (Ctrl-C to stop)",
+                    bold=True)
+        serve_web(collection.root, "127.0.0.1", port)
