@@ -174,13 +174,23 @@ class _Matched:
         page counting once in every month it matched in; else captures."""
         if self.request.collapse:
             sites = Counter(found[0][4] for found in self.urls.values())
-            months = Counter(m for found in self.urls.values() for m in found[6])
+            site_months = Counter((found[0][4], m) for found in self.urls.values()
+                                  for m in found[6])
         else:
             sites = Counter(row[4] for row in self.rows)
-            months = Counter(row[1][:6] for row in self.rows)
+            site_months = Counter((row[4], row[1][:6]) for row in self.rows)
+        months: Counter[str] = Counter()
+        per_site: dict[str, dict[str, int]] = {}
+        for (site, month), n in sorted(site_months.items(), key=lambda kv: kv[0][1]):
+            months[month] += n
+            if site is not None:
+                per_site.setdefault(site, {})[f"{month[:4]}-{month[4:]}"] = n
         sites.pop(None, None)
-        return {"site": dict(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))),
-                "month": {f"{m[:4]}-{m[4:]}": n for m, n in sorted(months.items())}}
+        ranked = dict(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0])))
+        return {"site": ranked,
+                "month": {f"{m[:4]}-{m[4:]}": n for m, n in sorted(months.items())},
+                # matches over time per site, for the search page's chart
+                "site_month": {site: per_site[site] for site in ranked}}
 
     def page(self) -> list[dict[str, Any]]:
         """The requested page of results, best first (or newest first), without titles."""

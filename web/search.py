@@ -14,7 +14,7 @@ from web import catalog, collection
 from web.chart import month_chart
 
 bp = Blueprint("search", __name__)
-PAGE_SIZE = 20
+PAGE_SIZE = 10
 
 
 def search_request(limit: int = PAGE_SIZE) -> SearchRequest:
@@ -44,7 +44,8 @@ def search_page() -> Any:
         return render_template("search.html", wanted=wanted, found=None, crawls=crawls,
                                sites=_sites(), chart=None)
     found = search(collection(), wanted)
-    chart = month_chart(_per_site_months(wanted, found)) if found["total"] else None
+    per_site = dict(list(found["facets"]["site_month"].items())[:6])
+    chart = month_chart(per_site) if per_site else None
     pages = (found["total"] + wanted.limit - 1) // wanted.limit
     return render_template("search.html", wanted=wanted, found=found, crawls=crawls,
                            sites=_sites(), chart=chart, page=wanted.offset // wanted.limit + 1,
@@ -70,16 +71,3 @@ def _sites() -> list[str]:
         return [s.name for s in collection().load_config().sites]
     except Exception:  # noqa: BLE001 -- a collection of imported WARCs has no config
         return []
-
-
-def _per_site_months(wanted: SearchRequest, found: dict) -> dict[str, dict[str, int]]:
-    """Matches per month for each of the (up to six) sites with the most matches."""
-    sites = list(found["facets"].get("site", {}))[:6]
-    if wanted.site or len(sites) <= 1:
-        return {wanted.site or (sites[0] if sites else "all"): found["facets"]["month"]}
-    per_site = {}
-    for site in sites:
-        one = search(collection(), SearchRequest(**{**wanted.__dict__, "site": site,
-                                                    "limit": 1, "offset": 0}))
-        per_site[site] = one["facets"]["month"]
-    return per_site
