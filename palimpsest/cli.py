@@ -8,6 +8,7 @@ as one line on stderr with the exit code of their kind (2 for bad usage or confi
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -263,6 +264,93 @@ def serve(collection_dir: str, host: str, port: int) -> None:
         raise click.UsageError(f"nothing indexed in {root}: run `palimpsest index` first")
     click.echo(f"Palimpsest serving {root} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve_web(root, host, port)
+
+
+@cli.command()
+@collection_option
+@click.argument("url")
+@click.option("--from", "from_ts", metavar="TS", help="The older capture (nearest this time).")
+@click.option("--to", "to_ts", metavar="TS", help="The newer capture (nearest this time).")
+@click.option("--full", is_flag=True, help="Compare the full visible text, not the main text.")
+@click.option("--ignore-case", is_flag=True, help="Case-only changes are no change.")
+@json_option
+def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, full: bool,
+         ignore_case: bool, as_json: bool) -> None:
+    """Compare two captures of URL (default: the last two that differ)."""
+    from index.catalog import Catalog
+    from index.diff import Options, compare, default_pair, rules_for
+
+    collection = _collection(collection_dir)
+    config = collection.load_config() if collection.config_path.exists() else None
+    with Catalog.open(collection) as catalog:
+        a, b = default_pair(catalog, url, from_ts, to_ts)
+    result = compare(collection, a, b, Options(full=full or None, ignore_case=ignore_case,
+                                               rules=rules_for(config, b.url)))
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"{result['url']}\n  from {a.timestamp} ({a.crawl})\n  to   {b.timestamp} "
+               f"({b.crawl})\n  {100 * result['ratio']:.1f}% of the {result['options']['text']}"
+               f" text changed")
+    for name, change in result["metadata"].items():
+        click.echo(f"  {name}: {change['from']!r} -> {change['to']!r}")
+    for rule in result["rules"]:
+        click.echo(f"  noise rule {rule['rule']!r} hid {rule['hidden']} change(s)")
+    for kind, sign in (("removed", "-"), ("added", "+")):
+        for link in result["links"][kind]:
+            click.echo(f"  link {sign} {link}")
+    click.echo("")
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    for op in result["text"]:
+        text = op["text"]
+        if op["op"] == "equal":
+            click.echo(text, nl=False)
+        elif colour:
+            click.echo(click.style(text, fg="red" if op["op"] == "delete" else "green",
+                                   strikethrough=op["op"] == "delete"), nl=False)
+        else:
+            click.echo(f"[-{text}-]" if op["op"] == "delete" else f"{{+{text}+}}", nl=False)
+        click.echo("" if text.endswith("\n") else " ", nl=False)
+    click.echo(f"\n\nreceipt: {result['receipt']['permalink']}")
+
+
+@cli.command()
+@collection_option
+@click.option("--from", "from_crawl", metavar="CRAWL", help="The earlier crawl.")
+@click.option("--to", "to_crawl", metavar="CRAWL", help="The later crawl.")
+@json_option
+def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
+            as_json: bool) -> None:
+    """What changed across the network between two crawls (default: the last two)."""
+    from index.changes import change_report
+
+    report = change_report(_collection(collection_dir), from_crawl, to_crawl)
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"Changes from crawl {report['from']} to crawl {report['to']}: "
+               f"{len(report['added'])} added, {len(report['removed'])} removed, "
+               f"{len(report['changed'])} changed, {report['unchanged']} unchanged")
+    for site in report["sites"]:
+        click.secho(f"\n{site}", bold=True)
+        for entry in report["added"]:
+            if entry["site"] == site:
+                click.echo(f"  + added    {entry['url']}")
+        for entry in report["removed"]:
+            if entry["site"] == site:
+                click.echo(f"  - removed  {entry['url']} ({entry['why']})")
+        for entry in report["changed"]:
+            if entry["site"] == site:
+                click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  {entry['diff']}")
+    for name, watch in report["watch"].items():
+        click.secho(f"\nwatch {name!r}: on {watch['pages_before']} pages before, "
+                    f"{watch['pages_after']} after", bold=True)
+        for move in watch["disappeared"]:
+            click.echo(f"  disappeared  {move['url']}  {move['diff']}")
+        for move in watch["appeared"]:
+            click.echo(f"  appeared     {move['url']}  {move['diff']}")
+        for site, cover in watch["coverage"].items():
+            click.echo(f"  {site:<12} {cover['carrying']}/{cover['pages']} pages")
 
 
 def main(args: list[str] | None = None) -> int:

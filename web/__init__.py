@@ -24,6 +24,8 @@ BLUEPRINTS = [
     "web.api:bp",
     "web.cdx:bp",
     "web.memento:bp",
+    "web.diff:bp",
+    "web.reports:bp",
 ]
 
 
