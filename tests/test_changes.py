@@ -1,0 +1,116 @@
+"""Comparing the sample network's revisions: the change report lists exactly what revision 2
+added, removed and changed; diffs show the edited sentences; the dropped disclosure line
+shows where it disappeared; noise rules hide a changing date and say so."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from index.catalog import Catalog
+from index.changes import change_report
+from index.collection import Collection
+from index.diff import Options, compare, default_pair
+from palimpsest.cli import main
+from palimpsest.sample_network import changes, manifest
+from tests.conftest import CrawledCollection
+
+
+@pytest.fixture(scope="module")
+def report(indexed_history: CrawledCollection) -> dict:
+    first, _, third = indexed_history.crawls
+    return change_report(indexed_history.collection, first.crawl_id, third.crawl_id)
+
+
+def test_report_lists_exactly_what_revision_2_added_removed_and_changed(report):
+    expected = changes(1, 2)
+    assert {e["url"] for e in report["added"]} == set(expected.added)
+    assert {e["url"] for e in report["removed"]} == set(expected.removed)
+    assert {e["url"] for e in report["changed"]} == set(expected.changed)
+    ratios = [e["ratio"] for e in report["changed"]]
+    assert ratios == sorted(ratios, reverse=True) and all(r > 0 for r in ratios)
+    assert all(e["diff"].startswith("/diff/") for e in report["changed"])
+
+
+def test_report_by_default_compares_the_last_two_crawls(indexed_history, capsys):
+    root = str(indexed_history.collection.root)
+    assert main(["changes", "--collection", root, "--json"]) == 0
+    latest = json.loads(capsys.readouterr().out)
+    assert (latest["from"], latest["to"]) == (indexed_history.crawls[1].crawl_id,
+                                              indexed_history.crawls[2].crawl_id)
+    assert set(latest["sites"]) >= {"allyvia", "cognitura"}
+
+
+def test_diff_of_an_edited_article_shows_the_removed_and_added_sentences(indexed_history):
+    edited = "http://cognitura.test/psychology/the-certainty-trap/"
+    assert edited in changes(1, 2).changed
+    with Catalog.open(indexed_history.collection) as catalog:
+        a, b = default_pair(catalog, edited, None, None)
+    diff = compare(indexed_history.collection, a, b)
+    deleted = " ".join(op["text"] for op in diff["text"] if op["op"] == "delete")
+    assert "The simplicity is the point." in deleted
+    assert diff["options"]["text"] == "main"
+    receipt = diff["receipt"]
+    assert receipt["from"]["record_id"] and receipt["to"]["digest"] == b.digest
+    assert receipt["permalink"] == f"/diff/{a.timestamp}/{b.timestamp}/{edited}"
+    assert receipt["software"].startswith("Palimpsest/")
+
+
+def test_an_added_sentence_is_shown_inserted(indexed_history):
+    with Catalog.open(indexed_history.collection) as catalog:
+        for url in sorted(changes(1, 2).changed):
+            if "factsignal" not in url:
+                continue
+            a, b = default_pair(catalog, url, None, None)
+            diff = compare(indexed_history.collection, a, b)
+            if any(op["op"] == "insert" and len(op["text"].split()) > 5 for op in diff["text"]):
+                return
+    pytest.fail("no inserted sentence found in factsignal's edited pages")
+
+
+def test_dropped_disclosure_disappears_on_exactly_the_site_that_dropped_it(report):
+    dropped = manifest(1).disclosure_sites - manifest(2).disclosure_sites
+    watch = report["watch"]["disclosure"]
+    assert {m["site"] for m in watch["disappeared"]} == dropped
+    assert len(watch["disappeared"]) == len([u for u in manifest(2).pages
+                                             if "allyvia" in u])
+    assert watch["appeared"] == []
+    assert watch["coverage"]["allyvia"]["carrying"] == 0
+    assert watch["coverage"]["paxpoint"]["share"] == 1.0
+    assert all(m["diff"].startswith("/diff/") for m in watch["disappeared"])
+
+
+def test_a_noise_rule_hides_a_changing_date_and_says_so(indexed_history, tmp_path, capsys):
+    noisy = manifest(1).noise_page
+    with Catalog.open(indexed_history.collection) as catalog:
+        a, b = default_pair(catalog, noisy, None, None)
+    plain = compare(indexed_history.collection, a, b)
+    assert plain["ratio"] > 0
+    rule = r"Last updated:? [A-Z][a-z]+ \d{1,2}, \d{4}"
+    quiet = compare(indexed_history.collection, a, b, Options(rules=(rule,)))
+    assert quiet["ratio"] == 0
+    assert quiet["rules"] == [{"rule": rule, "hidden": 2}]
+    assert quiet["receipt"]["rules"] == [rule]
+    # and from the network config, through the CLI
+    copy = Collection(tmp_path / "c")
+    shutil.copytree(indexed_history.collection.root, copy.root)
+    config = copy.config_path.read_text()
+    line = f"ignore = [{json.dumps(rule)}]"  # TOML and JSON share this string syntax
+    copy.config_path.write_text(re.sub(r"^ignore = \[\]", lambda _: line, config, flags=re.M))
+    assert main(["diff", noisy, "--collection", str(copy.root), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ratio"] == 0 and result["rules"][0]["hidden"] == 2
+
+
+def test_diff_cli_marks_changes_readably_and_errors_cleanly(indexed_history, capsys):
+    root = str(indexed_history.collection.root)
+    assert main(["diff", "http://cognitura.test/psychology/the-certainty-trap/",
+                 "--collection", root]) == 0
+    out = capsys.readouterr().out
+    assert "[-The simplicity is the point.-]" in out and "receipt: /diff/" in out
+    assert main(["diff", "http://paxpoint.test/about/", "--collection", root]) == 2
+    assert "nothing to compare" in capsys.readouterr().err
+    assert main(["changes", "--from", "nope", "--collection", root]) == 2
