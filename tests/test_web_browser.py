@@ -60,3 +60,34 @@ def test_hostile_archived_scripts_run_none_of_their_attacks_in_our_origin(web_se
     # the archived document itself is served sandboxed, whoever opens it
     answer = page.request.get(f"{web_server}/web/2100mp_/{hostile}", max_redirects=5)
     assert answer.headers["content-security-policy"].startswith("sandbox")
+
+
+def test_from_the_timeline_to_a_diff_in_both_views(web_server, page):
+    edited = "http://cognitura.test/psychology/the-certainty-trap/"
+    page.goto(f"{web_server}/web/*/{edited}")
+    changed = page.locator("table.timeline tr.changed")
+    assert changed.count() >= 1
+    changed.first.get_by_role("link", name="diff").click()
+    page.wait_for_load_state()
+    assert "/diff/" in page.url
+    deleted = page.locator("#inline del", has_text="The simplicity is the point.")
+    assert deleted.is_visible()
+    assert deleted.evaluate("e => getComputedStyle(e).textDecorationLine") == "line-through"
+    assert "%" in page.locator(".summary").inner_text()
+    page.locator("#inline del").first.scroll_into_view_if_needed()
+    screenshot(page, "diff-inline")
+    page.get_by_role("link", name="Side by side").click()
+    side = page.locator("#side-by-side tr.change del", has_text="The simplicity is the point.")
+    side.scroll_into_view_if_needed()
+    assert side.is_visible()
+    screenshot(page, "diff-side-by-side")
+    page.get_by_label("Changes only").check()
+    assert not page.locator("#inline .same").first.is_visible()
+    assert page.locator(".receipt").inner_text().count("sha1:") >= 2
+
+
+def test_change_report_page_has_a_section_per_site(web_server, page):
+    page.goto(f"{web_server}/changes")
+    assert page.locator("section.site-changes h2").count() >= 4
+    assert "Disappeared from" in page.locator(".watch-summary").inner_text()
+    screenshot(page, "change-report")
