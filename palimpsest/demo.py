@@ -1,5 +1,6 @@
 """`palimpsest demo`: the bundled sample network, crawled at revision 1 and at revision 2,
-then indexed, offline, so a newcomer sees at once what Palimpsest keeps and what it notices."""
+then indexed and served, opening on the change report between the two: offline, so a newcomer
+sees at once what Palimpsest keeps and what it notices."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 
 import click
 
+from index.changes import change_report
 from index.collection import Collection
 from index.indexer import update
 from palimpsest.sample_network import SampleNetwork
@@ -38,10 +40,17 @@ def run_demo(collection: Collection, *, serve: bool = True, port: int = 8080) ->
     click.secho("\n== indexing both crawls (catalog and full text)", bold=True)
     click.echo(str(update(collection, progress=True)))
     click.echo(f"\nThe collection is in {collection.root}")
+    report = change_report(collection)
+    watch = report["watch"].get("disclosure", {})
+    click.secho("\n== what changed between the two crawls", bold=True)
+    click.echo(f"{len(report['added'])} page added, {len(report['removed'])} removed, "
+               f"{len(report['changed'])} changed, {report['unchanged']} unchanged; the "
+               f"disclosure line disappeared from {len(watch.get('disappeared', []))} pages "
+               f"({', '.join(sorted({m['site'] for m in watch.get('disappeared', [])}))})")
     if serve:
         from web import serve as serve_web
 
-        address = f"http://127.0.0.1:{port}/"
+        address = f"http://127.0.0.1:{port}/changes"
         click.secho(f"\n== Palimpsest is serving the demo at {address} (Ctrl-C to stop)",
                     bold=True)
         serve_web(collection.root, "127.0.0.1", port)

@@ -13,4 +13,5 @@ def test_demo_crawls_both_revisions_indexes_them_and_reports(tmp_path):
     # the second crawl notices what changed and stores the rest as revisits
     assert "changed:" in out and "unchanged-revisit:" in out
     assert "new documents" in out
+    assert "disclosure line disappeared from 15 pages (allyvia)" in out
     assert (tmp_path / "demo" / "derived" / "catalog.sqlite").exists()
