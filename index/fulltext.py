@@ -331,6 +331,7 @@ def open_index(collection: Collection, config: NetworkConfig | None) -> TextInde
 
         return WhooshIndex(collection.derived_dir / "fulltext-whoosh")
     if engine == "tantivy":
-        raise UsageError('search engine "tantivy" is not available yet (issue 6): set '
-                         '[search] engine = "whoosh" or PALIMPSEST_ENGINE=whoosh')
+        from index.tantivy_engine import TantivyIndex
+
+        return TantivyIndex(collection.derived_dir / "fulltext-tantivy")
     raise UsageError(f"unknown search engine {engine!r}")

@@ -320,6 +320,29 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
         flush()
 
 
+def rebuild_fulltext(collection: Collection, *, progress: bool = False,
+                     workers: int | None = None) -> IndexSummary:
+    """Rebuild the full-text index of the configured engine from the catalog and the WARCs
+    (to switch engines, or to recover a lost index): its directory is emptied and every
+    text-bearing capture extracted again. Text keys depend only on URL and text, so the
+    catalog's links to documents come out the same."""
+    import shutil
+    import time
+
+    config = collection.load_config() if collection.config_path.exists() else None
+    engine = _engine_config(collection, config).search.engine
+    summary = IndexSummary()
+    started = time.perf_counter()
+    with Catalog.open(collection) as catalog:
+        shutil.rmtree(collection.derived_dir / f"fulltext-{engine}", ignore_errors=True)
+        with catalog.transaction():
+            catalog.db.execute("DELETE FROM texts")
+            catalog.db.execute("UPDATE captures SET text_key = NULL")
+        _index_texts(collection, catalog, config, summary, workers=workers, progress=progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
 def text_key(url: str, full_text: str) -> str:
     """The key of the full-text document of `url` with this text (docs/catalog-contract.md)."""
     return hashlib.sha1(f"{url}\0{full_text}".encode()).hexdigest()[:24]

@@ -133,14 +133,20 @@ workers_option = click.option("--workers", type=click.IntRange(1),
 @collection_option
 @workers_option
 @click.option("--catalog-only", is_flag=True, help="Update the catalog, not the full text.")
+@click.option("--rebuild", is_flag=True,
+              help="Rebuild the full-text index with the configured engine (to switch engines).")
 @json_option
 def index_command(collection_dir: str, workers: int | None, catalog_only: bool,
-                  as_json: bool) -> None:
+                  rebuild: bool, as_json: bool) -> None:
     """Bring the catalog and full-text index up to date with the WARC files."""
-    from index.indexer import update
+    from index.indexer import rebuild_fulltext, update
 
-    summary = update(_collection(collection_dir), fulltext=not catalog_only, workers=workers,
-                     progress=sys.stderr.isatty() and not as_json)
+    collection = _collection(collection_dir)
+    progress = sys.stderr.isatty() and not as_json
+    summary = update(collection, fulltext=not catalog_only and not rebuild, workers=workers,
+                     progress=progress)
+    if rebuild:
+        summary = rebuild_fulltext(collection, progress=progress, workers=workers)
     print_json(summary.to_json()) if as_json else click.echo(str(summary))
 
 

@@ -16,7 +16,7 @@ from whoosh import fields
 
 from index.collection import Collection
 from index.config import render_template
-from index.errors import QueryError, UsageError
+from index.errors import QueryError
 from index.fulltext import TextQuery, open_index
 from index.indexer import update
 from index.search import SearchRequest, search
@@ -99,11 +99,13 @@ def write_crawl(collection: Collection, crawl: int, seen: dict[str, tuple[str, s
             writer.write_record(record)
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory) -> Collection:
-    collection = Collection(tmp_path_factory.mktemp("archive"))
+@pytest.fixture(scope="module", params=["whoosh", "tantivy"])
+def archive(tmp_path_factory, request) -> Collection:
+    """The test archive, indexed with each engine in turn: every search test runs on both."""
+    collection = Collection(tmp_path_factory.mktemp(f"archive-{request.param}"))
     collection.config_path.write_text(render_template(
-        [("pax", f"{PAX}/"), ("ally", f"{ALLY}/")], name="test"))
+        [("pax", f"{PAX}/"), ("ally", f"{ALLY}/")], name="test").replace(
+        'engine = "whoosh"', f'engine = "{request.param}"'))
     seen: dict[str, tuple[str, str]] = {}
     for crawl in range(len(CRAWLS)):
         write_crawl(collection, crawl, seen)
@@ -310,10 +312,22 @@ def test_engine_interface_searches_with_snippets_and_knows_its_keys(archive):
         assert engine.has(hits[0].text_key) and not engine.has("0" * 24)
         # one document per distinct text: 4 HTML texts + 1 plain text (not the 404, not PNGs)
         assert engine.count() == 5
-    assert (archive.derived_dir / "fulltext-whoosh").is_dir()
+    assert (archive.derived_dir / f"fulltext-{config.search.engine}").is_dir()
 
 
-def test_tantivy_is_refused_with_a_clear_message(archive, monkeypatch):
-    monkeypatch.setenv("PALIMPSEST_ENGINE", "tantivy")
-    with pytest.raises(UsageError, match="not available yet"):
-        ask(archive, "rabat")
+def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path):
+    import shutil
+
+    from index.indexer import rebuild_fulltext
+
+    engine = archive.load_config().search.engine
+    other = "tantivy" if engine == "whoosh" else "whoosh"
+    copy = Collection(tmp_path / "copy")
+    shutil.copytree(archive.root, copy.root)
+    copy.config_path.write_text(copy.config_path.read_text().replace(
+        f'engine = "{engine}"', f'engine = "{other}"'))
+    summary = rebuild_fulltext(copy)
+    assert summary.documents == 5
+    assert (copy.derived_dir / f"fulltext-{other}").is_dir()
+    for q in ("harbour", '"rabat talks"', "negotiat*", "title:harbour OR site:ally"):
+        assert urls(ask(copy, q)) == urls(ask(archive, q)), q
