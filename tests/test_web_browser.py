@@ -67,6 +67,7 @@ def test_from_the_timeline_to_a_diff_in_both_views(web_server, page):
     page.goto(f"{web_server}/web/*/{edited}")
     changed = page.locator("table.timeline tr.changed")
     assert changed.count() >= 1
+    assert re.search(r"changed \(\d+\.\d% of the text\)", changed.first.inner_text())
     changed.first.get_by_role("link", name="diff").click()
     page.wait_for_load_state()
     assert "/diff/" in page.url

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from lxml import etree
 
 from index.catalog import Capture, pad_timestamp
+from index.diff import compare
 from index.errors import CaptureNotFound, DamagedRecord
 from index.extract import decode, extract
 from index.warc_reader import read_payload
@@ -35,6 +36,7 @@ SANDBOX = "sandbox allow-scripts allow-forms allow-popups"
 # the archived document may load only from the archive (no live web), in an opaque origin
 REPLAY_CSP = (f"{SANDBOX}; default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; "
               "form-action 'none'")
+TIMELINE_RATIOS = 25
 FRAME_SANDBOX = "allow-scripts allow-forms allow-popups allow-top-navigation-by-user-activation"
 
 
@@ -121,11 +123,17 @@ def timeline(url: str) -> Any:
     captures = catalog().captures(url)
     if not captures:
         return not_found(url, None)
-    rows, previous = [], None
+    rows, previous, measured = [], None, 0
     for capture in captures:
         changed = previous is not None and capture.digest != previous.digest
+        ratio = None
+        # how much changed, for the most recent changes (each is a comparison of payloads)
+        if changed and measured < TIMELINE_RATIOS and previous.has_payload \
+                and capture.has_payload:
+            ratio = compare(collection(), previous, capture)["ratio"]
+            measured += 1
         rows.append({"capture": capture, "changed": changed, "first": previous is None,
-                     "previous": previous})
+                     "previous": previous, "ratio": ratio})
         previous = capture
     return render_template("captures/timeline.html", url=url, rows=rows,
                            captures_json=[c.to_json() for c in captures])
