@@ -73,8 +73,11 @@ def _selected_sites(all_sites: tuple[Site, ...], names: tuple[str, ...], config:
 
 
 def _interrupted_crawl(collection: Collection) -> str:
-    for crawl_id in reversed(collection.crawl_ids()):
-        summary = read_summary(collection.crawl_dir(crawl_id))
+    """The latest crawl, if it did not finish (an older unfinished crawl stays as it is: the
+    crawls after it already cover its ground)."""
+    crawls = collection.crawl_ids()
+    if crawls:
+        summary = read_summary(collection.crawl_dir(crawls[-1]))
         if summary is None or summary.get("finish_reason") != "finished":
-            return crawl_id
-    raise UsageError("no interrupted crawl to resume: every crawl in the collection finished")
+            return crawls[-1]
+    raise UsageError("no interrupted crawl to resume: the last crawl finished")
