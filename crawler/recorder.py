@@ -71,9 +71,6 @@ class WarcRecorder:
         history = settings.get("PALIMPSEST_PAYLOAD_HISTORY") or PayloadHistory()
         return cls(crawler, history, proxied=bool(settings.get("PALIMPSEST_PROXY")))
 
-    def process_request(self, request: Request) -> None:
-        return None
-
     def process_response(self, request: Request, response: Response) -> Response:
         now = datetime.now(UTC)
         date = warc_date(now)

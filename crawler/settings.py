@@ -10,6 +10,7 @@ from typing import Any
 
 import scrapy
 
+from crawler.recorder import FIDELITY_NOTE
 from index import __version__
 from index.config import NetworkConfig, Site
 
@@ -44,8 +45,6 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
     delay = config.politeness.delay if options.delay is None else options.delay
     policy = robots_policy(config, sites, options)
     robots_text = ", ".join(f"{k}={'obey' if v else 'ignore'}" for k, v in policy.items())
-    from crawler.recorder import FIDELITY_NOTE
-
     warcinfo = [
         ("software", f"Palimpsest/{__version__} (Scrapy/{scrapy.__version__}; "
                      f"warcio/{version('warcio')})"),

@@ -164,7 +164,6 @@ class NetworkSpider(Spider):
         if site is None or response.url in self._sitemaps_from_robots:
             return
         self._sitemaps_from_robots.add(response.url)
-        request.meta.update(site=site.name, hops="", reason="robots")
         for sitemap_request in self.parse_robots(response):
             self.crawler.engine.crawl(sitemap_request)
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.config import CONFIG_NAME, NetworkConfig, load_config
+from index.config import CONFIG_NAME, NetworkConfig, Search, load_config
 from index.errors import UsageError
 
 COLLECTION_ENV = "PALIMPSEST_COLLECTION"
@@ -58,10 +58,6 @@ class Collection:
         config = load_config(self.config_path)
         engine = os.environ.get(ENGINE_ENV)
         if engine:
-            from dataclasses import replace
-
-            from index.config import Search
-
             if engine not in ("whoosh", "tantivy"):
                 raise UsageError(f"{ENGINE_ENV}={engine}: must be whoosh or tantivy")
             config = replace(config, search=Search(engine=engine))

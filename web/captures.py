@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -230,8 +231,6 @@ def _requisites_from_other_times(archived: Archived, capture: Capture) -> list[C
 
 
 def _memento_headers(capture: Capture) -> dict[str, str]:
-    from datetime import UTC, datetime
-
     moment = datetime.strptime(capture.timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     return {
         "Memento-Datetime": format_datetime(moment, usegmt=True),
