@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from lxml import etree
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
@@ -101,7 +102,7 @@ class NetworkSpider(Spider):
             body = gzip.decompress(body)
         try:
             sitemap = Sitemap(body)
-        except Exception:  # noqa: BLE001 -- lxml raises several types on a broken sitemap
+        except (etree.LxmlError, ValueError):  # not XML, or not a sitemap
             self._event(response.url, "error", why="unparsable sitemap")
             return
         locs = [entry["loc"] for entry in sitemap if entry.get("loc")]

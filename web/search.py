@@ -67,7 +67,7 @@ def search_csv() -> Response:
 
 
 def _sites() -> list[str]:
-    try:
-        return [s.name for s in collection().load_config().sites]
-    except Exception:  # noqa: BLE001 -- a collection of imported WARCs has no config
+    root = collection()
+    if not root.config_path.exists():  # a collection of imported WARCs only
         return []
+    return [s.name for s in root.load_config().sites]
