@@ -261,7 +261,8 @@ def render_template(
     else:
         lines += ["# proxy = \"http://127.0.0.1:3128\""]
     lines += [
-        "# Text that changes on every visit and is not news (a regular expression, all sites).",
+        "# Noise that changes on every visit and is not news, for every site: regular",
+        "# expressions over the text, or CSS selectors of elements to drop (\"css:.updated\").",
         f"ignore = {_toml(ignore or [])}",
         "",
     ]

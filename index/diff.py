@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+import lxml.html
+from cssselect import SelectorError
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
 from index import __version__
 from index.catalog import Capture, Catalog, iso_date
 from index.collection import Collection
@@ -22,6 +27,9 @@ from index.errors import CaptureNotFound, UsageError
 from index.extract import Extracted, extract
 from index.warc_reader import read_payload
 
+# an ignore rule starting with this is a CSS selector (elements removed before extraction);
+# any other rule is a regular expression (matches blanked in the extracted text)
+CSS_PREFIX = "css:"
 HEADERS_COMPARED = ("Content-Type", "Content-Language", "Last-Modified", "Location",
                     "X-Robots-Tag", "Link")
 _WORDS = re.compile(r"\S+")
@@ -35,6 +43,7 @@ class Version:
     status: int
     headers: dict[str, str]
     text: Extracted | None
+    dropped: tuple[tuple[str, str], ...] = ()  # (selector, text) of elements ignore rules removed
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,10 @@ class Options:
     rules: tuple[str, ...] = ()  # regular expressions whose matches are noise
 
 
-def load_version(collection: Collection, capture: Capture) -> Version:
-    """Read and extract one capture's payload from the WARC record holding it."""
+def load_version(collection: Collection, capture: Capture, selectors: tuple[str, ...] = ()
+                 ) -> Version:
+    """Read and extract one capture's payload from the WARC record holding it, first removing
+    the HTML elements that the CSS `selectors` (noise rules) match."""
     if not capture.has_payload:
         raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
                               "the collection")
@@ -56,7 +67,10 @@ def load_version(collection: Collection, capture: Capture) -> Version:
     headers = {k.title(): v for k, v in head.headers}
     mime = (headers.get("Content-Type") or capture.mime or "").split(";")[0].strip().lower()
     status = int(head.get_statuscode() or capture.status or 0)
-    return Version(capture, status, headers, extract(body, mime, capture.url))
+    dropped: list[tuple[str, str]] = []
+    if selectors and mime in ("text/html", "application/xhtml+xml"):
+        body, dropped = _drop_elements(body, selectors)
+    return Version(capture, status, headers, extract(body, mime, capture.url), tuple(dropped))
 
 
 def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
@@ -72,13 +86,22 @@ def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
 def compare(collection: Collection, a: Capture, b: Capture, options: Options = Options()
             ) -> dict[str, Any]:
     """The diff JSON object of DESIGN.md for captures `a` (older) and `b` (newer)."""
-    old, new = load_version(collection, a), load_version(collection, b)
+    selectors = tuple(r.removeprefix(CSS_PREFIX) for r in options.rules
+                      if r.startswith(CSS_PREFIX))
+    old, new = load_version(collection, a, selectors), load_version(collection, b, selectors)
     full = options.full
     if full is None:
         full = _text(old, False) == _text(new, False) and _text(old, True) != _text(new, True)
     old_text, new_text = _text(old, full), _text(new, full)
     hidden: Counter[str] = Counter()
+    for selector in selectors:
+        gone_old = Counter(t for s, t in old.dropped if s == selector)
+        gone_new = Counter(t for s, t in new.dropped if s == selector)
+        hidden[CSS_PREFIX + selector] = sum(((gone_old - gone_new) +
+                                             (gone_new - gone_old)).values())
     for rule in options.rules:
+        if rule.startswith(CSS_PREFIX):
+            continue
         pattern = _compile(rule)
         found_old, found_new = Counter(pattern.findall(old_text)), Counter(
             pattern.findall(new_text))
@@ -209,6 +232,26 @@ def _record(capture: Capture) -> dict[str, Any]:
             "payload_file": capture.payload_file, "payload_offset": capture.payload_offset,
             "digest": capture.digest, "timestamp": capture.timestamp,
             "warc_date": iso_date(capture.warc_date, capture.timestamp)}
+
+
+def _drop_elements(body: bytes, selectors: tuple[str, ...]
+                   ) -> tuple[bytes, list[tuple[str, str]]]:
+    """The HTML without the elements the selectors match, and the text each one held."""
+    try:
+        doc = lxml.html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return body, []
+    dropped = []
+    for selector in selectors:
+        try:
+            matcher = CSSSelector(selector)
+        except SelectorError as exc:
+            raise UsageError(f"ignore rule css:{selector!r} is not a CSS selector: {exc}"
+                             ) from None
+        for element in matcher(doc):
+            dropped.append((selector, " ".join(element.text_content().split())))
+            element.drop_tree()
+    return lxml.html.tostring(doc, encoding="utf-8"), dropped
 
 
 def _compile(rule: str) -> re.Pattern:

@@ -114,3 +114,12 @@ def test_diff_cli_marks_changes_readably_and_errors_cleanly(indexed_history, cap
     assert main(["diff", "http://paxpoint.test/about/", "--collection", root]) == 2
     assert "nothing to compare" in capsys.readouterr().err
     assert main(["changes", "--from", "nope", "--collection", root]) == 2
+
+
+def test_a_css_selector_rule_drops_the_element_and_counts_what_it_hid(indexed_history):
+    noisy = manifest(1).noise_page
+    with Catalog.open(indexed_history.collection) as catalog:
+        a, b = default_pair(catalog, noisy, None, None)
+    quiet = compare(indexed_history.collection, a, b, Options(rules=("css:.c-status-line",)))
+    assert quiet["ratio"] == 0
+    assert quiet["rules"] == [{"rule": "css:.c-status-line", "hidden": 2}]
