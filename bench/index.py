@@ -8,8 +8,9 @@ per-record-gzip WARC files with warcio, rotated every 2,500 records.
 
 Then it times, on those files:
   - `index.indexer.update` (catalog pass, then full-text pass): captures/s overall, distinct
-    pages/s through extraction into Whoosh, and a second, idempotent run;
-  - the Whoosh engine alone: adding already-extracted pages, pages/s;
+    pages/s through extraction into the engine (`--engine`, Whoosh by default), and a second,
+    idempotent run;
+  - the engine alone: adding already-extracted pages, pages/s;
   - the catalog pass against `cdxj-indexer` on the same files (wall time, ratio);
   - query latency p50/p95 through `index.search.search` (snippets included) over a mix of
     words, phrases, boolean, wildcard, fields, date range, as-of and sort by date;
@@ -17,12 +18,14 @@ Then it times, on those files:
 
     python bench/index.py                   # 100,000 captures (generation takes a few minutes)
     python bench/index.py --captures 5000   # a quick check
+    python bench/index.py --engine tantivy  # the same with Tantivy (bench/search.py: both)
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import resource
 import shutil
@@ -41,13 +44,16 @@ from warcio.warcwriter import WARCWriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.collection import Collection  # noqa: E402
+from index.collection import ENGINE_ENV, Collection  # noqa: E402
 from index.config import render_template  # noqa: E402
 from index.extract import extract  # noqa: E402
 from index.fulltext import TextDoc  # noqa: E402
 from index.indexer import text_key, update  # noqa: E402
 from index.search import SearchRequest, search  # noqa: E402
+from index.tantivy_engine import TantivyIndex  # noqa: E402
 from index.whoosh_engine import WhooshIndex  # noqa: E402
+
+ENGINES = {"whoosh": WhooshIndex, "tantivy": TantivyIndex}
 
 SITES = [("pax", "paxpoint.test"), ("ally", "allyvia.test"), ("fact", "factsignal.test"),
          ("cogn", "cognitura.test"), ("just", "justorium.test")]
@@ -203,8 +209,9 @@ def timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def engine_alone(collection: Collection, pages: int, out: Path) -> tuple[int, float]:
-    """Pages/s of Whoosh alone: extract `pages` distinct payloads (untimed), then add and
+def engine_alone(collection: Collection, pages: int, out: Path,
+                 engine: str = "whoosh") -> tuple[int, float]:
+    """Pages/s of the engine alone: extract `pages` distinct payloads (untimed), then add and
     commit them into a fresh index."""
     from index.catalog import Catalog
     from index.warc_reader import read_payload
@@ -220,7 +227,7 @@ def engine_alone(collection: Collection, pages: int, out: Path) -> tuple[int, fl
         docs.append(TextDoc(text_key(url, got.full_text), url, site, got.title, got.main_text,
                             got.full_text, got.description, got.language, got.published))
     shutil.rmtree(out, ignore_errors=True)
-    index = WhooshIndex(out)
+    index = ENGINES[engine](out)
     started = time.perf_counter()
     for i, doc in enumerate(docs, 1):
         index.add(doc)
@@ -265,7 +272,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "index")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each query")
     parser.add_argument("--engine-pages", type=int, default=3000)
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="whoosh",
+                        help="full-text engine (set as $PALIMPSEST_ENGINE for the run)")
     args = parser.parse_args()
+    os.environ[ENGINE_ENV] = args.engine
+    engine = "Whoosh" if args.engine == "whoosh" else "Tantivy"
     out = args.out / str(args.captures)
 
     (collection, prose, crawl_ids), gen_s = timed(build, out, args.captures)
@@ -289,8 +300,9 @@ def main() -> None:
     # process, so RUSAGE_CHILDREN does not see them: this is the main (writing) process
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    pages, engine_s = engine_alone(collection, args.engine_pages, out / "engine-only")
-    print(f"Whoosh alone: {pages} pages in {engine_s:.1f}s ({pages / engine_s:,.0f} pages/s)")
+    pages, engine_s = engine_alone(collection, args.engine_pages,
+                                   out / f"engine-only-{args.engine}", args.engine)
+    print(f"{engine} alone: {pages} pages in {engine_s:.1f}s ({pages / engine_s:,.0f} pages/s)")
 
     cdxj_out = out / "cdxj-indexer.cdxj"
     done, cdxj_s = timed(subprocess.run, [str(Path(sys.executable).parent / "cdxj-indexer"),
@@ -313,12 +325,12 @@ def main() -> None:
     for label, runs in latencies.items():
         print(f"  {label:<20} {statistics.median(runs):7.0f} ms  ({totals[label]} pages)")
 
-    whoosh_mb = du(collection.derived_dir / "fulltext-whoosh") / 1e6
+    index_mb = du(collection.derived_dir / f"fulltext-{args.engine}") / 1e6
     catalog_mb = du(collection.derived_dir / "catalog.sqlite") / 1e6
-    print(f"on disk: Whoosh index {whoosh_mb:.0f} MB, catalog {catalog_mb:.0f} MB "
+    print(f"on disk: {engine} index {index_mb:.0f} MB, catalog {catalog_mb:.0f} MB "
           f"(WARCs {warc_bytes / 1e6:.0f} MB)")
     print(f"peak memory while indexing (main process, which writes the catalog and the "
-          f"Whoosh index): {peak_mb:.0f} MB")
+          f"{engine} index): {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
 """Search engines side by side: Whoosh and Tantivy on the same synthetic archive.
 
 Uses bench/index.py's recrawl-heavy archive (built untimed, kept in bench/out/index/). For each
-engine, in a child process of its own (so peak memory is its own): a copy of the collection
-(WARCs hard-linked, catalog copied) whose config names the engine, `index --rebuild` timed
-(pages/s into the engine, extraction included), then the query mix of bench/index.py sent
-through the HTTP API (`/api/search`, waitress on loopback) `--repeat` times each: p50/p95.
-Prints both and Tantivy's ratio to Whoosh; never asserts.
+engine, in a child process of its own (so its peak memory is its own): a copy of the
+collection (WARCs hard-linked, catalog copied) whose config names the engine, and
+`index --rebuild` timed (pages/s into the engine, extraction included). Then both engines'
+web apps are served at once, each by waitress in a child process on loopback, and
+bench/index.py's query mix goes to `/api/search` from one client over keep-alive connections
+(as browsers and API clients keep theirs), alternating between the two servers so that
+whatever else runs on the machine weighs on both alike: a first pass (the first search after
+start reads the catalog's captures into memory), then `--repeat` timed runs of each query.
+p50/p95 are end to end: HTTP, engine, catalog, facets, snippets, JSON. The same mix is then
+timed in this process through `index.search.search` (no HTTP, no Flask), alternating too.
+Prints both engines and Tantivy's ratios to Whoosh; never asserts.
 
     .venv/bin/python bench/search.py --captures 20000
 """
@@ -13,6 +19,7 @@ Prints both and Tantivy's ratio to Whoosh; never asserts.
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib.util
 import json
 import os
@@ -21,105 +28,197 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.collection import Collection  # noqa: E402
+from index.collection import ENGINE_ENV, Collection  # noqa: E402
 from index.indexer import rebuild_fulltext, update  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_index", ROOT / "bench" / "index.py")
 bench_index = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_index)
+ENGINES = ("whoosh", "tantivy")
 
 
 def engine_copy(source: Collection, engine: str, out: Path) -> Collection:
-    """The collection again under `out/engine`, its WARCs hard-linked, set to `engine`."""
+    """The collection again under `out/engine-NAME`, its WARCs hard-linked, set to `engine`."""
     target = out / f"engine-{engine}"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source.crawls_dir, target / "crawls", copy_function=os.link)
     (target / "derived").mkdir()
-    shutil.copy(source.derived_dir / "catalog.sqlite", target / "derived" / "catalog.sqlite")
+    for name in ("catalog.sqlite", "catalog.sqlite-wal"):
+        if (source.derived_dir / name).exists():
+            shutil.copy(source.derived_dir / name, target / "derived" / name)
     config = source.config_path.read_text().replace('engine = "whoosh"',
                                                     f'engine = "{engine}"')
     (target / "palimpsest.toml").write_text(config)
     return Collection(target)
 
 
-def run_one(engine: str, captures: int, out: Path, repeat: int) -> dict:
-    source, prose, crawl_ids = bench_index.build(out, captures)
+def index_one(engine: str, out: Path) -> dict:
+    """Rebuild the engine's copy (in this process): its figures."""
+    source = Collection(out / "collection")
     collection = engine_copy(source, engine, out)
     start = time.perf_counter()
     summary = rebuild_fulltext(collection)
     seconds = time.perf_counter() - start
+    return {"documents": summary.documents, "index_s": round(seconds, 1),
+            "pages_per_s": round(summary.documents / seconds, 1),
+            "size_mb": round(bench_index.du(collection.derived_dir / f"fulltext-{engine}")
+                             / 1e6, 1),
+            "index_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def serve_one(engine: str, out: Path) -> None:
+    """Serve the engine's copy on a free loopback port (in this process): prints the port,
+    serves until stdin closes."""
+    import threading
+
     from waitress import create_server
 
     from web import create_app
 
-    server = create_server(create_app({"COLLECTION": str(collection.root)}),
-                           host="127.0.0.1", port=0, threads=4)
+    app = create_app({"COLLECTION": str(out / f"engine-{engine}")})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{server.effective_port}/api/search?"
-    times, per_query = [], {}
+    print(server.effective_port, flush=True)
+    sys.stdin.read()
+    server.close()
+
+
+def ask(client: http.client.HTTPConnection, path: str) -> tuple[float, int]:
+    """Seconds to GET `path` and read its JSON, and the search's total."""
+    began = time.perf_counter()
+    client.request("GET", path)
+    answer = client.getresponse()
+    body = answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"{path}: HTTP {answer.status} {body[:200]!r}")
+    return time.perf_counter() - began, json.loads(body)["total"]
+
+
+def peak_mb(pid: int) -> int:
+    """A live process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
+
+
+def child(mode: str, engine: str, captures: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, mode, engine, "--captures",
+                             str(captures)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, ENGINE_ENV: engine})
+
+
+def percentiles(runs: dict[str, list[float]]) -> tuple[float, float]:
+    """p50 and p95 in ms over every run of every query."""
+    every = sorted(t for mine in runs.values() for t in mine)
+    return (round(1000 * statistics.median(every), 1),
+            round(1000 * every[int(0.95 * (len(every) - 1))], 1))
+
+
+def in_process(captures: int, repeat: int, out: Path) -> dict[str, dict]:
+    """The query mix through index.search.search, alternating between the engines."""
+    from index.search import search
+
+    _, prose, crawl_ids = bench_index.build(out, captures)
+    mix = bench_index.query_mix(prose, crawl_ids)
+    collections = {engine: Collection(out / f"engine-{engine}") for engine in ENGINES}
+    configs = {engine: c.load_config() for engine, c in collections.items()}
+    runs = {engine: {name: [] for name, _ in mix} for engine in ENGINES}
+    for rep in range(repeat + 1):
+        for name, wanted in mix:
+            for engine, collection in collections.items():
+                began = time.perf_counter()
+                search(collection, wanted, configs[engine])
+                if rep:  # the first round warms up, as the HTTP pass did
+                    runs[engine][name].append(time.perf_counter() - began)
+    return {engine: dict(zip(("local_p50_ms", "local_p95_ms"), percentiles(runs[engine]),
+                             strict=True)) for engine in ENGINES}
+
+
+def query(captures: int, repeat: int, out: Path) -> dict[str, dict]:
+    """Both engines' servers at once, the query mix alternating between them."""
+    _, prose, crawl_ids = bench_index.build(out, captures)
+    paths = {}
     for name, wanted in bench_index.query_mix(prose, crawl_ids):
         params = {"q": wanted.q, "sort": wanted.sort}
         for key, arg in (("date_from", "from"), ("date_to", "to"), ("as_of", "as_of")):
             if getattr(wanted, key):
                 params[arg] = getattr(wanted, key)
-        url = base + urlencode(params)
-        mine = []
-        for _ in range(repeat):
-            began = time.perf_counter()
-            with urllib.request.urlopen(url, timeout=120) as answer:
-                total = json.loads(answer.read())["total"]
-            mine.append(time.perf_counter() - began)
-        per_query[name] = (round(1000 * statistics.median(mine), 1), total)
-        times += mine
-    server.close()
-    times.sort()
-    return {"engine": engine, "documents": summary.documents, "index_s": round(seconds, 1),
-            "pages_per_s": round(summary.documents / seconds, 1),
-            "p50_ms": round(1000 * statistics.median(times), 1),
-            "p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 1),
-            "size_mb": round(bench_index.du(collection.derived_dir / f"fulltext-{engine}")
-                             / 1e6, 1),
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "queries": per_query}
+        paths[name] = "/api/search?" + urlencode(params)
+    servers = {engine: child("--serve", engine, captures) for engine in ENGINES}
+    clients = {engine: http.client.HTTPConnection(
+        "127.0.0.1", int(server.stdout.readline()), timeout=600)
+        for engine, server in servers.items()}
+    first = {engine: ask(client, paths[next(iter(paths))])[0]
+             for engine, client in clients.items()}
+    for path in paths.values():
+        for client in clients.values():
+            ask(client, path)
+    runs = {engine: {name: [] for name in paths} for engine in ENGINES}
+    totals = {engine: {} for engine in ENGINES}
+    for _ in range(repeat):
+        for name, path in paths.items():
+            for engine, client in clients.items():
+                took, totals[engine][name] = ask(client, path)
+                runs[engine][name].append(took)
+    results = {}
+    for engine, server in servers.items():
+        p50, p95 = percentiles(runs[engine])
+        results[engine] = {
+            "first_ms": round(1000 * first[engine], 1), "p50_ms": p50, "p95_ms": p95,
+            "serve_peak_mb": peak_mb(server.pid),
+            "queries": {name: (round(1000 * statistics.median(mine), 1),
+                               totals[engine][name]) for name, mine in runs[engine].items()}}
+        clients[engine].close()
+        server.stdin.close()
+        server.wait()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--captures", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--one", choices=["whoosh", "tantivy"], help=argparse.SUPPRESS)
+    parser.add_argument("--index", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     out = ROOT / "bench" / "out" / "index" / str(args.captures)
-    if args.one:
-        print(json.dumps(run_one(args.one, args.captures, out, args.repeat)))
+    if args.index:
+        print(json.dumps(index_one(args.index, out)))
+        return
+    if args.serve:
+        serve_one(args.serve, out)
         return
     source, _prose, _crawls = bench_index.build(out, args.captures)
     update(source, fulltext=False)
     results = {}
-    for engine in ("whoosh", "tantivy"):
-        done = subprocess.run([sys.executable, __file__, "--one", engine, "--captures",
-                               str(args.captures), "--repeat", str(args.repeat)],
-                              capture_output=True, text=True, check=True)
-        results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+    for engine in ENGINES:
+        indexer = child("--index", engine, args.captures)
+        stdout, _ = indexer.communicate()
+        results[engine] = json.loads(stdout.strip().splitlines()[-1])
+    for engine, figures in query(args.captures, args.repeat, out).items():
+        results[engine].update(figures)
+    for engine, figures in in_process(args.captures, args.repeat, out).items():
+        results[engine].update(figures)
     whoosh, tantivy = results["whoosh"], results["tantivy"]
     print(f"{args.captures} captures, {whoosh['documents']} distinct pages; query mix of "
           f"{len(whoosh['queries'])} through /api/search, {args.repeat} runs each")
-    print(f"{'engine':<9}{'pages/s':>9}{'index s':>9}{'p50 ms':>9}{'p95 ms':>9}{'size MB':>9}"
-          f"{'peak MB':>9}")
-    for r in (whoosh, tantivy):
-        print(f"{r['engine']:<9}{r['pages_per_s']:>9}{r['index_s']:>9}{r['p50_ms']:>9}"
-              f"{r['p95_ms']:>9}{r['size_mb']:>9}{r['peak_mb']:>9}")
+    columns = ("pages_per_s", "index_s", "size_mb", "index_peak_mb", "first_ms", "p50_ms",
+               "p95_ms", "serve_peak_mb", "local_p50_ms", "local_p95_ms")
+    print(f"{'engine':<9}" + "".join(f"{c:>14}" for c in columns))
+    for name, r in results.items():
+        print(f"{name:<9}" + "".join(f"{r[c]:>14}" for c in columns))
     print(f"tantivy/whoosh median query: {tantivy['p50_ms'] / whoosh['p50_ms']:.2f} "
-          "(goal <= 0.1 at 20,000 pages)")
+          f"through HTTP, {tantivy['local_p50_ms'] / whoosh['local_p50_ms']:.2f} in process "
+          "(goal <= 0.1 at 20,000 pages); tantivy p95 "
+          f"{tantivy['p95_ms']} ms (goal < 50 ms at 100,000 captures)")
     print(f"{'query':<20}{'whoosh ms':>10}{'tantivy ms':>11}{'results':>9}")
     for name, (ms, total) in whoosh["queries"].items():
         other, other_total = tantivy["queries"][name]

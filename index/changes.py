@@ -1,153 +1,194 @@
-"""What changed across the network between two crawls, and where watched phrases appeared or
-disappeared: the change report (`palimpsest changes`, `/changes`, `/api/changes`).
+"""What changed across the network between two crawls: the change report (`palimpsest
+changes`, `/changes`, `/api/changes`), with each site's section and the watched phrases.
 
-Pages are HTML captures. Payload digests from the catalog tell unchanged pages apart at no
-cost; only pages whose payload differs are read and compared.
+Pages are HTML captures that answered 2xx. Payload digests from the catalog tell unchanged
+pages apart at no cost; only pages whose payload differs are read and compared, and a page
+whose bytes differ but whose text, links and metadata do not (a new token, noise the rules
+remove) counts as unchanged. A page one crawl did not fetch because of that crawl's own limits
+(its crawl log says so: a trap guard, the page or depth limit) is neither added nor removed.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections import defaultdict
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
-from index.config import NetworkConfig, Watch
+from index.config import NetworkConfig
 from index.diff import Options, compare, load_version, rules_for
 from index.errors import UsageError
+from index.watch import html_pages, watch_between
 
-HTML = ("text/html", "application/xhtml+xml")
+LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
+_LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
 
 
 def crawl_pair(catalog: Catalog, from_crawl: str | None, to_crawl: str | None
                ) -> tuple[str, str]:
-    """The two crawls to compare: those asked for, else the last two."""
+    """The two crawls to compare: those asked for, else the last two (or the one given and
+    its neighbour)."""
     crawls = catalog.crawls()
     for crawl in (from_crawl, to_crawl):
         if crawl and crawl not in crawls:
-            raise UsageError(f"no crawl {crawl!r} in the catalog (crawls: {', '.join(crawls)})")
+            raise UsageError(f"no crawl {crawl!r} in the catalog (crawls: "
+                             f"{', '.join(crawls) or 'none'})")
     if from_crawl and to_crawl:
         return from_crawl, to_crawl
     if len(crawls) < 2:
         raise UsageError("the change report needs two crawls; the catalog has "
                          f"{len(crawls)} (run `palimpsest crawl` and `palimpsest index`)")
     if to_crawl:
-        return crawls[crawls.index(to_crawl) - 1], to_crawl
+        at = crawls.index(to_crawl)
+        return crawls[at - 1] if at else to_crawl, to_crawl
     if from_crawl:
         later = crawls[crawls.index(from_crawl) + 1:]
         return from_crawl, later[-1] if later else from_crawl
     return crawls[-2], crawls[-1]
 
 
-def pages_of(catalog: Catalog, crawl: str) -> dict[str, Capture]:
-    """The HTML pages a crawl reached (and error answers, which have other types), by URL:
-    the last capture of each URL in the crawl."""
-    pages: dict[str, Capture] = {}
-    for capture in catalog.by_crawl(crawl):
-        if capture.mime in HTML or (capture.status or 0) >= 400:
-            pages[capture.url] = capture
-    return pages
-
-
 def change_report(collection: Collection, from_crawl: str | None = None,
                   to_crawl: str | None = None, config: NetworkConfig | None = None
                   ) -> dict[str, Any]:
-    """The changes JSON object of DESIGN.md, with per-site sections and watched phrases."""
+    """The changes JSON object of DESIGN.md, with `status_changes`, `crawl_limited`, per-site
+    sections (`sites`) and the watched phrases (`watch`)."""
     if config is None and collection.config_path.exists():
         config = collection.load_config()
     with Catalog.open(collection) as catalog:
+        crawls = catalog.crawls()
         old_crawl, new_crawl = crawl_pair(catalog, from_crawl, to_crawl)
-        old, new = pages_of(catalog, old_crawl), pages_of(catalog, new_crawl)
-    ok_old = {u: c for u, c in old.items() if _ok(c) and c.mime in HTML}
-    ok_new = {u: c for u, c in new.items() if _ok(c) and c.mime in HTML}
-    added = [_entry(c) for u, c in sorted(ok_new.items()) if u not in ok_old]
-    removed = []
-    for url, capture in sorted(ok_old.items()):
-        if url not in ok_new:
-            after = new.get(url)
-            removed.append({**_entry(capture), "after": after.status if after else None,
-                            "why": f"answered {after.status}" if after else "not reached"})
-    changed, unchanged = [], 0
-    for url in sorted(set(ok_old) & set(ok_new)):
-        a, b = ok_old[url], ok_new[url]
-        if a.digest == b.digest:
-            unchanged += 1
+        old_all, new_all = _last_by_url(catalog.by_crawl(old_crawl)), _last_by_url(
+            catalog.by_crawl(new_crawl))
+    old, new = html_pages(list(old_all.values())), html_pages(list(new_all.values()))
+    log_old, log_new = _crawl_log(collection, old_crawl), _crawl_log(collection, new_crawl)
+    report: dict[str, Any] = {"from": old_crawl, "to": new_crawl, "crawls": crawls,
+                              "added": [], "removed": [], "changed": [], "status_changes": [],
+                              "unchanged": 0, "crawl_limited": []}
+    for url in sorted(new.keys() - old.keys()):
+        why = None if url in old_all else log_old.why_not_fetched(new[url])
+        if why and why.startswith(_LIMITS):
+            report["crawl_limited"].append({**_entry(new[url]), "not_fetched_in": old_crawl,
+                                            "why": why})
+        else:
+            report["added"].append({**_entry(new[url]), "title": _title(collection, new[url])})
+    for url in sorted(old.keys() - new.keys()):
+        after = new_all.get(url)
+        not_fetched = None if after else log_new.why_not_fetched(old[url])
+        if not_fetched and not_fetched.startswith(_LIMITS):
+            report["crawl_limited"].append({**_entry(old[url]), "not_fetched_in": new_crawl,
+                                            "why": not_fetched})
             continue
-        diff = compare(collection, a, b, Options(rules=rules_for(config, url)))
-        if diff["ratio"] == 0 and not diff["links"]["added"] and not diff["links"]["removed"] \
-                and not _meaningful(diff["metadata"]):
-            unchanged += 1  # the bytes differ, the page does not (or only its noise)
-            continue
-        changed.append({**_entry(b), "ratio": diff["ratio"], "from": a.timestamp,
-                        "diff": diff["receipt"]["permalink"],
-                        "title_changed": "title" in diff["metadata"],
-                        "links_added": len(diff["links"]["added"]),
-                        "links_removed": len(diff["links"]["removed"])})
-    changed.sort(key=lambda e: (-e["ratio"], e["url"]))
-    status_changes = [{"url": u, "from": old[u].status, "to": new[u].status, "site": new[u].site}
-                      for u in sorted(set(old) & set(new)) if old[u].status != new[u].status]
-    report = {"from": old_crawl, "to": new_crawl, "added": added, "removed": removed,
-              "changed": changed, "status_changes": status_changes, "unchanged": unchanged}
-    report["sites"] = _by_site(report)
-    report["watch"] = {w.name: watch_report(collection, w, ok_old, ok_new)
+        if after is not None:
+            why = f"answered {after.status}" + (f" ({after.mime})" if after.status and
+                                                after.status < 300 else "")
+        else:
+            why = f"not fetched: {not_fetched}" if not_fetched else "not reached"
+        report["removed"].append({**_entry(old[url]), "title": _title(collection, old[url]),
+                                  "after": after.status if after else None, "why": why})
+    unchanged_by_site: dict[str, int] = defaultdict(int)
+    for url in sorted(old.keys() & new.keys()):
+        entry = _changed(collection, old[url], new[url], config)
+        if entry is None:
+            report["unchanged"] += 1
+            unchanged_by_site[new[url].site or "(other)"] += 1
+        else:
+            report["changed"].append(entry)
+    report["changed"].sort(key=lambda e: (-e["ratio"], e["url"]))
+    report["status_changes"] = [
+        {"url": u, "site": new_all[u].site, "from": old_all[u].status, "to": new_all[u].status}
+        for u in sorted(old_all.keys() & new_all.keys()) if old_all[u].status != new_all[u].status]
+    report["sites"] = _by_site(report, old, new, unchanged_by_site)
+    report["watch"] = {w.name: watch_between(collection, w, old, new)
                        for w in (config.watch if config else ())}
+    # on each changed page, the watched phrases it gained or lost, to see them in the list
+    moved: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name, watched in report["watch"].items():
+        for move in ("appeared", "disappeared"):
+            for m in watched[move]:
+                moved[move, m["url"]].append(name)
+    for entry in report["changed"]:
+        entry["watch"] = {move: moved.get((move, entry["url"]), [])
+                          for move in ("appeared", "disappeared")}
     return report
 
 
-def watch_report(collection: Collection, watch: Watch, old: dict[str, Capture],
-                 new: dict[str, Capture]) -> dict[str, Any]:
-    """Where a watched phrase was before and after: pages carrying it, where it appeared and
-    disappeared (with the diff), and each site's coverage."""
-    pattern = watch_pattern(watch)
-    carrying_old = {u for u, c in old.items() if _carries(collection, c, pattern)}
-    carrying_new = {u for u, c in new.items() if _carries(collection, c, pattern)}
-    both = set(old) & set(new)
-    coverage: dict[str, dict[str, Any]] = defaultdict(lambda: {"pages": 0, "carrying": 0})
-    for url, capture in new.items():
-        site = coverage[capture.site or "(other)"]
-        site["pages"] += 1
-        site["carrying"] += url in carrying_new
-    for site in coverage.values():
-        site["share"] = round(site["carrying"] / site["pages"], 4) if site["pages"] else 0.0
-
-    def moves(urls: set[str]) -> list[dict[str, Any]]:
-        return [{"url": u, "site": new[u].site, "from": old[u].timestamp,
-                 "to": new[u].timestamp,
-                 "diff": f"/diff/{old[u].timestamp}/{new[u].timestamp}/{u}"} for u in sorted(urls)]
-
-    return {"phrase": watch.phrase, "pattern": watch.pattern,
-            "pages_before": len(carrying_old), "pages_after": len(carrying_new),
-            "appeared": moves((carrying_new - carrying_old) & both),
-            "disappeared": moves((carrying_old - carrying_new) & both),
-            "coverage": dict(sorted(coverage.items()))}
+def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None
+             ) -> dict[str, Any] | None:
+    """The report's entry for a page found in both crawls, or None if it did not change."""
+    if a.digest == b.digest:
+        return None
+    diff = compare(collection, a, b, Options(rules=rules_for(config, b.url)))
+    metadata = {k: v for k, v in diff["metadata"].items() if not k.startswith("header:")}
+    if not diff["changes"] and not diff["links"]["added"] and not diff["links"]["removed"] \
+            and not metadata:
+        return None  # the bytes differ, the page does not (or only in its noise)
+    return {**_entry(b), "title": diff["to"]["title"], "ratio": diff["ratio"],
+            "changes": diff["changes"], "from": a.timestamp, "diff": diff["receipt"]["permalink"],
+            "title_changed": "title" in metadata, "old_title": diff["from"]["title"],
+            "text": diff["options"]["text"],
+            "links_added": len(diff["links"]["added"]),
+            "links_removed": len(diff["links"]["removed"])}
 
 
-def watch_pattern(watch: Watch) -> re.Pattern:
-    if watch.pattern:
-        try:
-            return re.compile(watch.pattern)
-        except re.error as exc:
-            raise UsageError(f"watch {watch.name!r}: bad pattern: {exc}") from None
-    # a phrase matches whatever the whitespace between its words
-    return re.compile(r"\s+".join(map(re.escape, (watch.phrase or "").split())), re.I)
+def _last_by_url(captures: list[Capture]) -> dict[str, Capture]:
+    # by_crawl is ordered by URL then time: the last capture of a URL in the crawl wins
+    return {c.url: c for c in captures}
 
 
-@lru_cache(maxsize=20_000)
-def _carries(collection: Collection, capture: Capture, pattern: re.Pattern) -> bool:
-    # a capture's payload never changes: the answer can be remembered between reports
+@dataclass
+class _CrawlLog:
+    """What a crawl's log says it did not fetch, and why."""
+
+    urls: dict[str, str] = field(default_factory=dict)  # URL -> why it was excluded
+    trapped: set[tuple[str, str]] = field(default_factory=set)  # (host, path): query trap hit
+    full: set[str] = field(default_factory=set)  # sites that reached their page limit
+
+    def why_not_fetched(self, capture: Capture) -> str | None:
+        """Why the crawl did not fetch this URL, as far as its log tells: the URL itself
+        excluded, or its path's query variants cut by the trap guard, or its site full."""
+        if capture.url in self.urls:
+            return self.urls[capture.url]
+        parts = urlsplit(capture.url)
+        if parts.query and (parts.hostname or "", parts.path) in self.trapped:
+            return "trap:query-variants"
+        if capture.site in self.full:
+            return "limit:pages"
+        return None
+
+
+def _crawl_log(collection: Collection, crawl: str) -> _CrawlLog:
+    """The crawl's log, read for its exclusions; empty for an imported batch (no log)."""
+    found = _CrawlLog()
+    try:
+        log = collection.crawl_dir(crawl) / LOG_NAME
+    except UsageError:
+        return found
+    if not log.is_file():
+        return found
+    with open(log, encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the last line of a crawl cut off mid-write
+            if event.get("outcome") != "excluded" or not event.get("url"):
+                continue
+            why = str(event.get("why") or "excluded")
+            found.urls[event["url"]] = why
+            if why == "trap:query-variants":
+                parts = urlsplit(event["url"])
+                found.trapped.add((parts.hostname or "", parts.path))
+            elif why == "limit:pages" and event.get("site"):
+                found.full.add(event["site"])
+    return found
+
+
+def _title(collection: Collection, capture: Capture) -> str:
     version = load_version(collection, capture)
-    return bool(version.text and pattern.search(version.text.full_text))
-
-
-def _ok(capture: Capture) -> bool:
-    return capture.status is not None and 200 <= capture.status < 300
-
-
-def _meaningful(metadata: dict[str, Any]) -> bool:
-    # a new Date or Last-Modified alone is not a change of the page
-    return any(not name.startswith("header:") for name in metadata)
+    return version.text.title if version.text else ""
 
 
 def _entry(capture: Capture) -> dict[str, Any]:
@@ -155,10 +196,17 @@ def _entry(capture: Capture) -> dict[str, Any]:
             "status": capture.status}
 
 
-def _by_site(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _by_site(report: dict[str, Any], old: dict[str, Capture], new: dict[str, Capture],
+             unchanged: dict[str, int]) -> dict[str, dict[str, Any]]:
     sites: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"added": [], "removed": [], "changed": [], "status_changes": []})
-    for key in ("added", "removed", "changed", "status_changes"):
+        lambda: {"pages_before": 0, "pages_after": 0, "added": [], "removed": [],
+                 "changed": [], "status_changes": [], "crawl_limited": [], "unchanged": 0})
+    for pages, key in ((old, "pages_before"), (new, "pages_after")):
+        for capture in pages.values():
+            sites[capture.site or "(other)"][key] += 1
+    for key in ("added", "removed", "changed", "status_changes", "crawl_limited"):
         for entry in report[key]:
             sites[entry.get("site") or "(other)"][key].append(entry["url"])
+    for site, count in unchanged.items():
+        sites[site]["unchanged"] = count
     return dict(sorted(sites.items()))

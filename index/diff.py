@@ -1,18 +1,23 @@
 """Comparing two captures of a URL: what the text says differently, which links came and went,
 what changed in title, status, description and headers, with a receipt to cite.
 
-Always computed from the WARC payloads (never from replay HTML). Noise rules (regular
-expressions from the network config) blank out known noise such as dates and counters before
-the comparison, and the result says which rules ran and how many differences they hid.
+Always computed from the WARC payloads (never from replay HTML). Noise rules from the network
+config remove known noise before the comparison: a rule starting with `css:` is a CSS selector
+whose elements are dropped from the HTML, any other rule a regular expression whose matches
+are blanked in the text. The result says which rules ran and how many differences each hid.
+The word-level algorithm itself is in index/textdiff.py.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
-from difflib import SequenceMatcher
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 from cssselect import SelectorError
@@ -24,15 +29,16 @@ from index.catalog import Capture, Catalog, iso_date
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import CaptureNotFound, UsageError
-from index.extract import Extracted, extract
+from index.extract import HTML_TYPES, Extracted, extract
+from index.textdiff import TextDiff, diff_words
 from index.warc_reader import read_payload
 
-# an ignore rule starting with this is a CSS selector (elements removed before extraction);
-# any other rule is a regular expression (matches blanked in the extracted text)
 CSS_PREFIX = "css:"
 HEADERS_COMPARED = ("Content-Type", "Content-Language", "Last-Modified", "Location",
                     "X-Robots-Tag", "Link")
-_WORDS = re.compile(r"\S+")
+# extracted payloads kept per process: a capture's payload never changes, and the change
+# report, the timeline and the watch phrases read the same ones again and again
+_CACHED_VERSIONS = 512
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,18 @@ class Version:
 
 @dataclass(frozen=True)
 class Options:
-    # diff the full visible text, not the main text; None: the main text, unless only text
-    # outside it (menus, footers: a dropped disclosure line) changed
+    """How to compare. `full`: the full visible text rather than the main text; None picks
+    the main text unless only text outside it (menus, footers: a dropped disclosure line)
+    changed. `rules`: noise rules (regular expressions, or `css:` selectors)."""
+
     full: bool | None = None
     ignore_case: bool = False
-    rules: tuple[str, ...] = ()  # regular expressions whose matches are noise
+    ignore_whitespace: bool = True
+    rules: tuple[str, ...] = ()
+
+    @property
+    def selectors(self) -> tuple[str, ...]:
+        return tuple(r.removeprefix(CSS_PREFIX) for r in self.rules if r.startswith(CSS_PREFIX))
 
 
 def load_version(collection: Collection, capture: Capture, selectors: tuple[str, ...] = ()
@@ -62,23 +75,17 @@ def load_version(collection: Collection, capture: Capture, selectors: tuple[str,
     if not capture.has_payload:
         raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
                               "the collection")
-    head, body = read_payload(collection.inside(capture.payload_file), capture.payload_offset,
-                              capture.payload_length)
-    headers = {k.title(): v for k, v in head.headers}
-    mime = (headers.get("Content-Type") or capture.mime or "").split(";")[0].strip().lower()
-    status = int(head.get_statuscode() or capture.status or 0)
-    dropped: list[tuple[str, str]] = []
-    if selectors and mime in ("text/html", "application/xhtml+xml"):
-        body, dropped = _drop_elements(body, selectors)
-    return Version(capture, status, headers, extract(body, mime, capture.url), tuple(dropped))
+    status, headers, text, dropped = _read(
+        collection.inside(capture.payload_file), capture.payload_offset,
+        capture.payload_length, capture.digest, capture.url, capture.mime or "",
+        capture.status or 0, selectors)
+    return Version(capture, status, dict(headers), text, dropped)
 
 
 def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
-    """The noise rules that apply to `url`: the network's and its site's."""
+    """The noise rules that apply to `url`: the network's, then its site's."""
     if config is None:
         return ()
-    from urllib.parse import urlsplit
-
     site = config.site_for_host(urlsplit(url).hostname or "")
     return tuple(config.ignore) + (site.ignore if site else ())
 
@@ -86,99 +93,89 @@ def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
 def compare(collection: Collection, a: Capture, b: Capture, options: Options = Options()
             ) -> dict[str, Any]:
     """The diff JSON object of DESIGN.md for captures `a` (older) and `b` (newer)."""
-    selectors = tuple(r.removeprefix(CSS_PREFIX) for r in options.rules
-                      if r.startswith(CSS_PREFIX))
-    old, new = load_version(collection, a, selectors), load_version(collection, b, selectors)
-    full = options.full
-    if full is None:
-        full = _text(old, False) == _text(new, False) and _text(old, True) != _text(new, True)
-    old_text, new_text = _text(old, full), _text(new, full)
-    hidden: Counter[str] = Counter()
-    for selector in selectors:
-        gone_old = Counter(t for s, t in old.dropped if s == selector)
-        gone_new = Counter(t for s, t in new.dropped if s == selector)
-        hidden[CSS_PREFIX + selector] = sum(((gone_old - gone_new) +
-                                             (gone_new - gone_old)).values())
-    for rule in options.rules:
-        if rule.startswith(CSS_PREFIX):
-            continue
-        pattern = _compile(rule)
-        found_old, found_new = Counter(pattern.findall(old_text)), Counter(
-            pattern.findall(new_text))
-        hidden[rule] = sum(((found_old - found_new) + (found_new - found_old)).values())
-        old_text, new_text = pattern.sub(" ", old_text), pattern.sub(" ", new_text)
-    ops = diff_words(old_text, new_text, ignore_case=options.ignore_case)
-    changed = sum(len(op["text"].split()) for op in ops if op["op"] != "equal")
-    total = len(old_text.split()) + len(new_text.split())
+    old = load_version(collection, a, options.selectors)
+    new = load_version(collection, b, options.selectors)
+    result, full, hidden = _text_diff(old, new, options)
     old_links = set(old.text.outlinks if old.text else ())
     new_links = set(new.text.outlinks if new.text else ())
     return {
         "url": b.url,
         "from": _side(old), "to": _side(new),
-        "ratio": round(changed / total, 4) if total else 0.0,
-        "text": ops,
+        "ratio": result.ratio,
+        "text": result.ops,
         "links": {"added": sorted(new_links - old_links),
                   "removed": sorted(old_links - new_links)},
         "metadata": _metadata(old, new),
+        "changes": result.changes,
+        "words": {"changed": result.changed_words, "total": result.total_words},
         "rules": [{"rule": rule, "hidden": hidden[rule]} for rule in options.rules],
         "options": {"text": "full" if full else "main", "ignore_case": options.ignore_case,
-                    "ignore_whitespace": True},
+                    "ignore_whitespace": options.ignore_whitespace,
+                    "case_changes_hidden": result.case_hidden,
+                    "whitespace_changes_hidden": result.whitespace_hidden},
         "receipt": receipt(old, new, options, full),
     }
 
 
-def diff_words(old: str, new: str, *, ignore_case: bool = False) -> list[dict[str, str]]:
-    """Word-level diff ops (equal, delete, insert) of two texts, whitespace ignored.
+def change_ratio(collection: Collection, a: Capture, b: Capture,
+                 rules: tuple[str, ...] = ()) -> float:
+    """The share of text that changed from `a` to `b` (the figure the diff page shows), for
+    timelines and reports: 0.0 at no cost when the payload digests agree, else the two
+    payloads' texts are compared (each payload read once per process)."""
+    if a.digest and a.digest == b.digest:
+        return 0.0
+    options = Options(rules=rules)
+    old = load_version(collection, a, options.selectors)
+    new = load_version(collection, b, options.selectors)
+    return _text_diff(old, new, options)[0].ratio
 
-    Paragraphs are matched first and words only inside paragraphs that differ, which keeps
-    two 100 KB pages with many small edits to milliseconds (a word-level SequenceMatcher over
-    the whole text is quadratic in the worst case)."""
-    old_paras, new_paras = _paragraphs(old), _paragraphs(new)
-    key = str.lower if ignore_case else (lambda s: s)
-    ops: list[dict[str, str]] = []
-    matcher = SequenceMatcher(None, [key(" ".join(p)) for p in old_paras],
-                              [key(" ".join(p)) for p in new_paras], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            _emit(ops, "equal", [w for p in old_paras[i1:i2] for w in p + ["\n"]])
-            continue
-        old_words = [w for p in old_paras[i1:i2] for w in p + ["\n"]]
-        new_words = [w for p in new_paras[j1:j2] for w in p + ["\n"]]
-        inner = SequenceMatcher(None, [key(w) for w in old_words], [key(w) for w in new_words],
-                                autojunk=False)
-        for tag2, a1, a2, b1, b2 in inner.get_opcodes():
-            if tag2 == "equal":
-                _emit(ops, "equal", new_words[b1:b2])
-            else:
-                _emit(ops, "delete", old_words[a1:a2])
-                _emit(ops, "insert", new_words[b1:b2])
-    return ops
+
+def permalink(a: Capture, b: Capture, options: Options = Options(), full: bool = False
+              ) -> str:
+    """The permanent URL of a comparison; options other than the defaults ride on the second
+    timestamp, as Wayback modifiers do (`_full`, `_case`, `_breaks`)."""
+    flags = "".join(flag for flag, on in (("_full", full), ("_case", options.ignore_case),
+                                          ("_breaks", not options.ignore_whitespace)) if on)
+    return f"/diff/{a.timestamp}/{b.timestamp}{flags}/{b.url}"
 
 
 def receipt(old: Version, new: Version, options: Options, full: bool) -> dict[str, Any]:
     """What is needed to re-run this comparison as evidence, and its permanent URL."""
     a, b = old.capture, new.capture
+    command = ["palimpsest", "diff", b.url, "--from", a.timestamp, "--to", b.timestamp]
+    command += ["--full"] if full else []
+    command += ["--ignore-case"] if options.ignore_case else []
+    command += ["--count-breaks"] if not options.ignore_whitespace else []
     return {
-        "software": f"Palimpsest/{__version__}",
-        "permalink": f"/diff/{a.timestamp}/{b.timestamp}/{b.url}",
+        "software": f"Palimpsest/{__version__}", "version": __version__,
+        "permalink": permalink(a, b, options, full),
+        "command": shlex.join(command),
         "from": _record(a), "to": _record(b),
         "rules": list(options.rules), "text": "full" if full else "main",
-        "ignore_case": options.ignore_case,
+        "ignore_case": options.ignore_case, "ignore_whitespace": options.ignore_whitespace,
     }
 
 
 def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | None
                  ) -> tuple[Capture, Capture]:
-    """The two captures to compare: those asked for, else the last two whose payloads differ."""
+    """The two captures to compare: those nearest the times asked for (the newest if only
+    `from_ts` is given), else the newest and the latest one before it whose payload differs."""
     captures = [c for c in catalog.captures(url) if c.has_payload]
     if not captures:
         raise CaptureNotFound(f"no capture of {url}")
     if from_ts or to_ts:
         a = catalog.nearest(url, from_ts) if from_ts else None
         b = catalog.nearest(url, to_ts) if to_ts else captures[-1]
+        if a is None and b is not None:
+            # only --to: the latest capture before it whose payload differs
+            a = next((c for c in reversed(captures) if c.timestamp < b.timestamp
+                      and c.digest != b.digest), None)
         if a is None or b is None:
-            raise CaptureNotFound(f"no capture of {url} near the times given")
-        return (a, b) if a.timestamp <= b.timestamp else (b, a)
+            raise CaptureNotFound(f"no capture of {url} to compare near the times given")
+        if a.id == b.id:
+            raise UsageError(f"--from and --to both name the capture of {url} at "
+                             f"{a.timestamp}: give two different times")
+        return (a, b) if (a.timestamp, a.id) <= (b.timestamp, b.id) else (b, a)
     newest = captures[-1]
     for older in reversed(captures[:-1]):
         if older.digest != newest.digest:
@@ -187,24 +184,72 @@ def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | N
                      "compare")
 
 
+def _text_diff(old: Version, new: Version, options: Options
+               ) -> tuple[TextDiff, bool, Counter[str]]:
+    """The word diff of the texts the options pick, after the noise rules; whether the full
+    text was compared; and how many differences each rule hid."""
+    hidden: Counter[str] = Counter()
+    for selector in options.selectors:
+        hidden[CSS_PREFIX + selector] = _differing(
+            [t for s, t in old.dropped if s == selector], [t for s, t in new.dropped
+                                                           if s == selector])
+    patterns = [(rule, _compile(rule)) for rule in options.rules
+                if not rule.startswith(CSS_PREFIX)]
+
+    def texts(full: bool) -> tuple[str, str]:
+        old_text, new_text = _text(old, full), _text(new, full)
+        for _, pattern in patterns:
+            old_text, new_text = pattern.sub(" ", old_text), pattern.sub(" ", new_text)
+        return old_text, new_text
+
+    full = options.full
+    if full is None:
+        # the full text if the main text is the same once the rules ran and the rest of
+        # the page differs (before the rules, so that what they hide there is counted)
+        fold = str.lower if options.ignore_case else str
+        main_old, main_new = texts(False)
+        full = fold(main_old).split() == fold(main_new).split() and \
+            fold(_text(old, True)).split() != fold(_text(new, True)).split()
+    old_text, new_text = _text(old, full), _text(new, full)
+    for rule, pattern in patterns:
+        hidden[rule] = _differing(pattern.findall(old_text), pattern.findall(new_text))
+        old_text, new_text = pattern.sub(" ", old_text), pattern.sub(" ", new_text)
+    result = diff_words(old_text, new_text, ignore_case=options.ignore_case,
+                        ignore_whitespace=options.ignore_whitespace)
+    return result, full, hidden
+
+
+@lru_cache(maxsize=_CACHED_VERSIONS)
+def _read(path: Path, offset: int, length: int, digest: str | None,
+          url: str, mime: str, status: int, selectors: tuple[str, ...]
+          ) -> tuple[int, tuple[tuple[str, str], ...], Extracted | None,
+                     tuple[tuple[str, str], ...]]:
+    # keyed by where the payload is and its digest: the same record read for another
+    # capture (a revisit) or another comparison comes from here
+    head, body = read_payload(path, offset, length)
+    headers = tuple((k.title(), v) for k, v in head.headers)
+    content_type = dict(headers).get("Content-Type") or mime
+    kind, _, params = content_type.partition(";")
+    kind = kind.strip().lower()
+    charset = next((v.strip(" \"'") for k, _, v in (p.partition("=") for p in params.split(";"))
+                    if k.strip().lower() == "charset"), None)
+    dropped: list[tuple[str, str]] = []
+    if selectors and kind in HTML_TYPES:
+        body, dropped = _drop_elements(body, selectors)
+    status = int(head.get_statuscode() or status or 0)
+    return status, headers, extract(body, kind, url, charset), tuple(dropped)
+
+
+def _differing(old: list[str], new: list[str]) -> int:
+    # what a rule removed and that differs between the two sides: the changes it hid
+    before, after = Counter(old), Counter(new)
+    return sum(((before - after) + (after - before)).values())
+
+
 def _text(version: Version, full: bool) -> str:
     if version.text is None:
         return ""
     return version.text.full_text if full else version.text.main_text
-
-
-def _paragraphs(text: str) -> list[list[str]]:
-    return [words for line in text.splitlines() if (words := _WORDS.findall(line))]
-
-
-def _emit(ops: list[dict[str, str]], op: str, words: list[str]) -> None:
-    if not words:
-        return
-    text = " ".join(words).replace(" \n ", "\n").replace(" \n", "\n")
-    if ops and ops[-1]["op"] == op:
-        ops[-1]["text"] += ("" if ops[-1]["text"].endswith("\n") else " ") + text
-    else:
-        ops.append({"op": op, "text": text})
 
 
 def _metadata(old: Version, new: Version) -> dict[str, Any]:
@@ -227,7 +272,8 @@ def _side(version: Version) -> dict[str, Any]:
 
 
 def _record(capture: Capture) -> dict[str, Any]:
-    return {"record_id": capture.record_id, "warc_file": capture.warc_file,
+    return {"url": capture.url, "record_id": capture.record_id,
+            "record_type": capture.record_type, "warc_file": capture.warc_file,
             "offset": capture.offset, "length": capture.length,
             "payload_file": capture.payload_file, "payload_offset": capture.payload_offset,
             "digest": capture.digest, "timestamp": capture.timestamp,
@@ -237,17 +283,19 @@ def _record(capture: Capture) -> dict[str, Any]:
 def _drop_elements(body: bytes, selectors: tuple[str, ...]
                    ) -> tuple[bytes, list[tuple[str, str]]]:
     """The HTML without the elements the selectors match, and the text each one held."""
+    matchers = []
+    for selector in selectors:
+        try:
+            matchers.append((selector, CSSSelector(selector)))
+        except SelectorError as exc:
+            raise UsageError(f"ignore rule css:{selector!r} is not a CSS selector: {exc}"
+                             ) from None
     try:
         doc = lxml.html.document_fromstring(body)
     except (etree.ParserError, ValueError):
         return body, []
     dropped = []
-    for selector in selectors:
-        try:
-            matcher = CSSSelector(selector)
-        except SelectorError as exc:
-            raise UsageError(f"ignore rule css:{selector!r} is not a CSS selector: {exc}"
-                             ) from None
+    for selector, matcher in matchers:
         for element in matcher(doc):
             dropped.append((selector, " ".join(element.text_content().split())))
             element.drop_tree()

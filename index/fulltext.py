@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,6 +35,8 @@ MAX_TERMS = 64
 # a wildcard needs this many literal characters before its first * or ?: "a*" would expand
 # to a large part of the vocabulary and make every engine slow
 MIN_WILDCARD_PREFIX = 2
+# a wildcard may stand for at most this many indexed words, whatever the engine
+MAX_EXPANSIONS = 2000
 
 
 @dataclass(frozen=True)
@@ -240,8 +242,7 @@ def _word(value: str, pos: int) -> Node:
         if not value:
             raise QueryError(f"{field}: at position {pos + 1} needs a word right after it")
     if "*" in value or "?" in value:
-        literal = re.split(r"[*?]", value, maxsplit=1)[0]
-        if len(literal) < MIN_WILDCARD_PREFIX:
+        if len(wildcard_prefix(value)) < MIN_WILDCARD_PREFIX:
             raise QueryError(f"wildcard {value!r} needs at least {MIN_WILDCARD_PREFIX} "
                              "letters before * or ?")
         return Wildcard(field, value.lower())
@@ -270,6 +271,34 @@ def _positive(node: Node) -> bool:
     if isinstance(node, Or):
         return all(_positive(c) for c in node.children)
     return True
+
+
+def wildcard_prefix(pattern: str) -> str:
+    """The literal letters of a wildcard pattern before its first * or ?."""
+    return re.split(r"[*?]", pattern, maxsplit=1)[0]
+
+
+def expand_wildcard(pattern: str, prefixed: Iterable[str], indexed: Callable[[str], bool],
+                    *, stemmed: bool) -> list[str]:
+    """The indexed words a wildcard stands for, worked out the same way for every engine.
+
+    `prefixed` are the field's indexed terms that start with `wildcard_prefix(pattern)`;
+    `indexed(term)` says whether the field holds a term. A stemmed field holds stems, often
+    shorter than the word typed: for `negotiat*` the index has `negoti` (from negotiations).
+    So there a trailing-* prefix also matches a stem that is a prefix of it, cut by at most 3
+    letters (the stemmers' suffixes), but not shorter than 3. Raises QueryError if the
+    pattern stands for more than MAX_EXPANSIONS words."""
+    literal = wildcard_prefix(pattern)
+    regex = re.compile(".*".join(".".join(map(re.escape, part.split("?")))
+                                 for part in pattern.split("*")))
+    found = [t for t in dict.fromkeys(prefixed) if regex.fullmatch(t)]
+    if stemmed and pattern == literal + "*":
+        found += [literal[:cut] for cut in range(max(3, len(literal) - 3), len(literal))
+                  if indexed(literal[:cut])]
+    if len(found) > MAX_EXPANSIONS:
+        raise QueryError(f"wildcard {pattern!r} matches more than {MAX_EXPANSIONS} words: "
+                         "give more letters")
+    return found
 
 
 # -- the engine interface ------------------------------------------------------------------

@@ -2,19 +2,24 @@
 archives where pure-Python Whoosh is too slow. Chosen by `[search] engine = "tantivy"` or
 $PALIMPSEST_ENGINE=tantivy; `palimpsest index --rebuild` fills it from the WARCs.
 
-Our query tree is translated here into Tantivy queries, each leaf analysed by Tantivy's own
-English stemmer (`en_stem`) so query terms meet indexed terms exactly."""
+Fields, as in the Whoosh engine: `text` (the full visible text) and `title` (counts double),
+both with Tantivy's English stemmer (`en_stem`); `url` split into lower-cased words; `site`
+(exact name). The main text and the description are only stored, for snippets. Our query
+tree is translated here into Tantivy queries; each word is analysed by the same chain as the
+field it is looked up in, so query terms meet indexed terms exactly. Wildcards are expanded
+by our own code (index.fulltext.expand_wildcard), as for Whoosh, into scored term queries.
+"""
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import tantivy
 
-from index.errors import QueryError
+from index.errors import UsageError
 from index.fulltext import (
     And,
     Node,
@@ -27,11 +32,31 @@ from index.fulltext import (
     TextIndex,
     TextQuery,
     Wildcard,
+    expand_wildcard,
+    wildcard_prefix,
 )
 
 TITLE_BOOST = 2.0
 HEAP_BYTES = 128_000_000
+SNIPPET_CHARS = 200  # about as much as the Whoosh engine shows
 FALLBACK_CHARS = 240
+_MAX_WORD = 40  # Tantivy's en_stem and default tokenizers drop longer words
+_WINDOWS = 6  # places around which a snippet is looked for first
+_SPACE = re.compile(r"\s")
+_SHORT_STEM = 3
+# at most 3 more letters or digits, then the word's end (Tantivy's tokenizer cuts there)
+_SHORT_ENDING = r"[^\W_]{0,3}(?![^\W_])"
+
+
+def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+    """The analysis chain of Tantivy's `en_stem` (stem) or `default` tokenizer, to analyse
+    query words exactly as the field's text was analysed."""
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(
+        tantivy.Filter.remove_long(_MAX_WORD)).filter(tantivy.Filter.lowercase())
+    return (builder.filter(tantivy.Filter.stemmer("english")) if stem else builder).build()
+
+
+_ANALYZERS = {"text": _analyzer(True), "title": _analyzer(True), "url": _analyzer(False)}
 
 
 def _schema() -> tantivy.Schema:
@@ -41,7 +66,10 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("site", stored=True, tokenizer_name="raw")
     builder.add_text_field("title", stored=True, tokenizer_name="en_stem")
     builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
-    builder.add_text_field("description", stored=True, tokenizer_name="raw")
+    builder.add_bytes_field("main_text", stored=True)
+    builder.add_bytes_field("description", stored=True)
+    builder.add_text_field("language", stored=True, tokenizer_name="raw")
+    builder.add_date_field("published", stored=True)
     # the 24-hex-digit key again as two numeric fast fields: a match reads every hit's key
     # from these columns instead of fetching each stored document
     builder.add_unsigned_field("key_hi", fast=True)
@@ -49,25 +77,68 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
+SCHEMA = _schema()
+# directory -> (meta.json's stamp when opened, the open index): opening one costs 0.5-2 ms,
+# a good part of a search; every commit rewrites meta.json, so a changed index is reopened
+_OPEN: dict[Path, tuple[tuple, tantivy.Index]] = {}
+
+
+def _open(directory: Path) -> tantivy.Index:
+    meta = directory / "meta.json"
+    try:
+        info = meta.stat()
+        stamp: tuple = (info.st_mtime_ns, info.st_size, info.st_ino)
+    except FileNotFoundError:
+        stamp = ()
+    cached = _OPEN.get(directory)
+    if cached is not None and stamp and cached[0] == stamp:
+        return cached[1]
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        index = tantivy.Index(SCHEMA, path=str(directory))
+    except ValueError as exc:
+        if "schema does not match" not in str(exc):
+            raise
+        raise UsageError(f"the full-text index in {directory} was written by another "
+                         "version: run `palimpsest index --rebuild`") from None
+    if stamp:  # taken before opening: a commit meanwhile makes the next open reopen
+        _OPEN[directory] = (stamp, index)
+    return index
+
+
 class TantivyIndex(TextIndex):
     """A Tantivy index in `directory`, created on first open."""
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self._schema = _schema()
-        self._index = tantivy.Index(self._schema, path=str(directory))
-        self._writer = None
+        self._schema = SCHEMA
+        self._index = _open(directory)
+        self._writer: tantivy.IndexWriter | None = None
         self._pending: set[str] = set()
-        self._searcher = None
+        self._searcher: tantivy.Searcher | None = None
+
+    # -- writing ---------------------------------------------------------------------------
 
     def add(self, doc: TextDoc) -> None:
         if self.has(doc.text_key):
             return
         if self._writer is None:
-            self._writer = self._index.writer(heap_size=HEAP_BYTES, num_threads=1)
-        document = tantivy.Document(
-            text_key=doc.text_key, url=doc.url, site=(doc.site or "").lower(),
-            title=doc.title, text=doc.full_text, description=doc.description)
+            try:
+                # one indexing thread: extraction workers use the other cores
+                self._writer = self._index.writer(heap_size=HEAP_BYTES, num_threads=1)
+            except ValueError as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                raise UsageError("the full-text index is being written by another process "
+                                 "(is `palimpsest index` running?)") from None
+        document = tantivy.Document(text_key=doc.text_key, url=doc.url,
+                                    site=(doc.site or "").lower(), title=doc.title,
+                                    text=doc.full_text)
+        document.add_bytes("main_text", doc.main_text.encode())
+        document.add_bytes("description", doc.description.encode())
+        if doc.language:
+            document.add_text("language", doc.language)
+        if doc.published:
+            document.add_date("published", doc.published)
         # keyword arguments would make Python ints signed: u64 needs add_unsigned
         document.add_unsigned("key_hi", int(doc.text_key[:16], 16))
         document.add_unsigned("key_lo", int(doc.text_key[16:], 16))
@@ -75,48 +146,18 @@ class TantivyIndex(TextIndex):
         self._pending.add(doc.text_key)
 
     def has(self, text_key: str) -> bool:
+        # the term dictionary is the key set: one lookup in Rust, nothing held in Python
         return text_key in self._pending or self._get_searcher().doc_freq("text_key",
                                                                           text_key) > 0
 
     def commit(self) -> None:
         if self._writer is not None:
             self._writer.commit()
-            self._writer.wait_merging_threads()
+            self._writer.wait_merging_threads()  # consumes the writer: the next batch opens one
             self._writer = None
             self._pending.clear()
             self._index.reload()
             self._searcher = None
-
-    def match(self, query: TextQuery) -> dict[str, float]:
-        compiled = self._compile(query.root)
-        searcher = self._get_searcher()
-        if compiled is None or searcher.num_docs == 0:
-            return {}
-        hits = searcher.search(compiled, limit=searcher.num_docs).hits
-        addresses = [address for _, address in hits]
-        high = searcher.fast_field_values("key_hi", addresses)
-        low = searcher.fast_field_values("key_lo", addresses)
-        return {f"{h:016x}{lo:08x}": score for (score, _), h, lo in zip(hits, high, low,
-                                                                       strict=True)}
-
-    def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
-        searcher = self._get_searcher()
-        compiled = self._compile(query.root)
-        snippets = (tantivy.SnippetGenerator.create(searcher, compiled, self._schema, "text")
-                    if compiled is not None else None)
-        described = {}
-        for key in text_keys:
-            found = searcher.search(tantivy.Query.term_query(self._schema, "text_key", key),
-                                    1).hits
-            if not found:
-                continue
-            doc = searcher.doc(found[0][1])
-            snippet = _marked(snippets.snippet_from_doc(doc).to_html()) if snippets else ""
-            if not snippet:
-                lead = " ".join((_first(doc, "description") or _first(doc, "text")).split())
-                snippet = html.escape(lead[:FALLBACK_CHARS], quote=False)
-            described[key] = TextHit(key, 0.0, " ".join(snippet.split()), _first(doc, "title"))
-        return described
 
     def count(self) -> int:
         return self._get_searcher().num_docs
@@ -124,29 +165,60 @@ class TantivyIndex(TextIndex):
     def close(self) -> None:
         if self._writer is not None:
             self._writer.rollback()
-            self._writer = None
+            self._writer = None  # dropping it releases the index's lock
         self._pending.clear()
         self._searcher = None
 
-    def _get_searcher(self):
+    # -- searching -------------------------------------------------------------------------
+
+    def match(self, query: TextQuery) -> dict[str, float]:
+        searcher = self._get_searcher()
+        compiled = self._compile(query.root)
+        if compiled is None or searcher.num_docs == 0:
+            return {}
+        hits = searcher.search(compiled, limit=searcher.num_docs, count=False).hits
+        addresses = [address for _, address in hits]
+        high = searcher.fast_field_values("key_hi", addresses)
+        low = searcher.fast_field_values("key_lo", addresses)
+        # to_bytes().hex() is 2.5x faster than formatting two hex numbers, on every hit
+        return {((h << 32) | lo).to_bytes(12, "big").hex(): score
+                for (score, _), h, lo in zip(hits, high, low, strict=True)}
+
+    def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
+        searcher = self._get_searcher()
+        marked = self._highlights(query.root)
+        snippets = _Snippets(None if marked is None else tantivy.SnippetGenerator.create(
+            searcher, marked, self._schema, "text"), self._prefixes(query.root))
+        described = {}
+        for key in text_keys:
+            found = searcher.search(tantivy.Query.term_query(self._schema, "text_key", key),
+                                    1, count=False).hits
+            if not found:
+                continue
+            doc = searcher.doc(found[0][1])
+            snippet = snippets.html(_stored(doc, "main_text"), _stored(doc, "text"),
+                                    _stored(doc, "description"))
+            described[key] = TextHit(key, 0.0, snippet, _stored(doc, "title"))
+        return described
+
+    def _get_searcher(self) -> tantivy.Searcher:
         if self._searcher is None:
             self._searcher = self._index.searcher()
         return self._searcher
+
+    # -- our query tree as Tantivy queries -------------------------------------------------
 
     def _compile(self, node: Node) -> tantivy.Query | None:
         """Our query tree as a Tantivy query; None where nothing can match."""
         if isinstance(node, Or):
             kept = [q for c in node.children if (q := self._compile(c)) is not None]
-            return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in kept]) \
-                if kept else None
+            return _any(kept)
         if isinstance(node, And):
-            clauses = []
-            for child in node.children:
-                inner = self._compile(child.child if isinstance(child, Not) else child)
-                if inner is None:
-                    continue
-                occur = tantivy.Occur.MustNot if isinstance(child, Not) else tantivy.Occur.Must
-                clauses.append((occur, inner))
+            # a required word that analyses to nothing (punctuation) is no constraint
+            clauses = [(tantivy.Occur.MustNot if isinstance(c, Not) else tantivy.Occur.Must, q)
+                       for c in node.children
+                       if (q := self._compile(c.child if isinstance(c, Not) else c))
+                       is not None]
             if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
                 return None
             return tantivy.Query.boolean_query(clauses)
@@ -157,55 +229,173 @@ class TantivyIndex(TextIndex):
                  (tantivy.Occur.MustNot, inner)])
         fields = (("title", TITLE_BOOST), ("text", 1.0)) if node.field is None \
             else ((node.field, 1.0),)
-        leaves = [q for field, boost in fields if (q := self._leaf(node, field, boost))]
-        if not leaves:
+        return _any([q for field, boost in fields if (q := self._leaf(node, field, boost))])
+
+    def _highlights(self, node: Node) -> tantivy.Query | None:
+        """The words to mark in a snippet: every word looked for in the text or the title,
+        not under NOT, as a query on the text (the Whoosh engine marks the same)."""
+        if isinstance(node, And | Or):
+            return _any([q for c in node.children if (q := self._highlights(c)) is not None])
+        if isinstance(node, Not) or node.field not in (None, "title"):
             return None
-        return leaves[0] if len(leaves) == 1 else tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, q) for q in leaves])
+        return self._leaf(node, "text", 1.0)
+
+    def _prefixes(self, node: Node) -> dict[str, bool]:
+        """What the words marked by `_highlights` begin with, lower-cased: a stem minus its
+        last letter (the stemmer may have turned y into i), a wildcard's first letters; each
+        with whether it is a whole short stem ("war": "wars" may follow, not "warrant")."""
+        if isinstance(node, And | Or):
+            found: dict[str, bool] = {}
+            for child in node.children:
+                for prefix, short in self._prefixes(child).items():
+                    found[prefix] = found.get(prefix, True) and short
+            return found
+        if isinstance(node, Not) or node.field not in (None, "title"):
+            return {}
+        if isinstance(node, Wildcard):
+            return {wildcard_prefix(node.pattern)[:_SHORT_STEM]: False}
+        return {t[:-1] if len(t) > _SHORT_STEM else t: len(t) <= _SHORT_STEM
+                for t in _ANALYZERS["text"].analyze(node.text)}
 
     def _leaf(self, node: Term | Phrase | Wildcard, field: str, boost: float
               ) -> tantivy.Query | None:
-        if field == "site":
-            text = node.pattern if isinstance(node, Wildcard) else node.text
-            return tantivy.Query.term_query(self._schema, "site", text.lower())
         if isinstance(node, Wildcard):
-            query = tantivy.Query.regex_query(self._schema, field, _regex(node.pattern))
+            searcher = self._get_searcher()
+            prefixed = (term for term, _ in searcher.terms_with_prefix(
+                field, wildcard_prefix(node.pattern), limit=None))
+            terms = expand_wildcard(node.pattern, prefixed,
+                                    lambda term: searcher.doc_freq(field, term) > 0,
+                                    stemmed=field in ("text", "title"))
+            query = _any([tantivy.Query.term_query(self._schema, field, t) for t in terms])
+        elif field == "site":
+            query = tantivy.Query.term_query(self._schema, "site", node.text.lower())
         else:
-            quoted = '"' + node.text.replace("\\", " ").replace('"', " ") + '"'
-            try:
-                query = self._index.parse_query(quoted, [field])
-            except ValueError as exc:
-                raise QueryError(f"cannot search for {node.text!r}: {exc}") from None
-        return tantivy.Query.boost_query(query, boost) if boost != 1.0 else query
+            words = _ANALYZERS[field].analyze(node.text)
+            if not words:
+                return None
+            query = tantivy.Query.term_query(self._schema, field, words[0]) \
+                if len(words) == 1 else tantivy.Query.phrase_query(self._schema, field, words)
+        if query is None or boost == 1.0:
+            return query
+        return tantivy.Query.boost_query(query, boost)
 
 
-def _regex(pattern: str) -> str:
-    """A wildcard as a regular expression over indexed terms (lowercased stems). A trailing-*
-    prefix also matches stems up to 3 letters shorter than it (`negotiat*` -> `negoti`), as
-    the Whoosh engine does: the stemmer cuts suffixes off what was indexed."""
-    pattern = pattern.lower()
-    literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
-    body = ".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*"))
-    if pattern == literal + "*" and len(literal) > 3:
-        keep = max(3, len(literal) - 3)
-        tail = literal[keep:]
-        optional = "".join(f"(?:{re.escape(ch)}" for ch in tail) + ")?" * len(tail)
-        return f"(?:{body}|{re.escape(literal[:keep])}{optional})"
-    return body
+def _any(queries: list[tantivy.Query]) -> tantivy.Query | None:
+    """A query matching any of `queries` (None for none)."""
+    if len(queries) < 2:
+        return queries[0] if queries else None
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
-def _marked(tantivy_html: str) -> str:
-    """Tantivy's snippet HTML (hits in <b>, text escaped its own way) in our form: hits in
-    <mark>, text escaped exactly as the Whoosh engine escapes it."""
-    out = []
-    for part in re.split(r"(</?b>)", tantivy_html):
-        if part in ("<b>", "</b>"):
-            out.append(part.replace("b", "mark"))
-        else:
-            out.append(html.escape(html.unescape(part), quote=False))
-    return "".join(out)
+class _Snippets:
+    """Snippets for one query: Tantivy's best fragment with hits, from the main text if it
+    has any, else the full text; without hits (e.g. a url: or site: match), the description
+    or the text's beginning. The same choice as the Whoosh engine's.
+
+    Tantivy analyses the whole text it is given (~0.25 ms for a 6,000-character page, most
+    of a query's time at 10 results). So it is first given only the text around the first
+    words that begin like a query word, and the whole text only if that gave no hit."""
+
+    def __init__(self, generator: tantivy.SnippetGenerator | None,
+                 prefixes: dict[str, bool]) -> None:
+        self.generator = generator
+        if generator is not None:
+            generator.set_max_num_chars(SNIPPET_CHARS)
+        # looked for in the lower-cased text, one by one with str.find (a regular expression
+        # of alternatives, or a case-blind one, scans several times slower); a short stem
+        # ("war") as a word with a short ending ("wars", not "warrant"), by a pattern
+        self.prefixes = [(prefix, re.compile(re.escape(prefix) + _SHORT_ENDING) if short
+                          else None) for prefix, short in sorted(prefixes.items())]
+
+    def html(self, main: str, full: str, description: str) -> str:
+        if self.generator is not None:
+            for text in (main, full):
+                if not text:
+                    continue
+                around = self._around(text)
+                found = self._marked(around) if around else ""
+                # the regular expression may miss a word the stemmer matches: the full text
+                # gets the whole page's analysis before giving up
+                if not found and (around or text is full):
+                    found = self._marked(text)
+                if found:
+                    return found
+        lead = " ".join((description or main or full).split())
+        return html.escape(lead[:FALLBACK_CHARS], quote=False) + \
+            ("…" if len(lead) > FALLBACK_CHARS else "")
+
+    def _around(self, text: str) -> str:
+        """The text around the first places a query word may be, whole words, the parts
+        separated by more blank space than a fragment spans (so none joins two parts)."""
+        lower = text.lower()
+        if not self.prefixes or len(lower) != len(text):  # a letter's lower case may be longer
+            return ""
+        spans: list[list[int]] = []
+        for at in sorted(self._starts(lower)):
+            # the hit about mid-fragment: Tantivy cuts fragments from the start of the part
+            start, end = max(0, at - SNIPPET_CHARS // 2), at + SNIPPET_CHARS
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = end
+            elif len(spans) == _WINDOWS:
+                break
+            else:
+                spans.append([start, end])
+        parts = []
+        for start, end in spans:
+            # widen to whitespace: a cut word could analyse to a query word ("re|negotiate")
+            start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1 \
+                if start else 0
+            found = _SPACE.search(text, end)
+            parts.append(text[start:found.start() if found else len(text)])
+        return (" " * (SNIPPET_CHARS + 1)).join(parts)
+
+    def _starts(self, lower: str) -> Iterator[int]:
+        """Where a word beginning with a prefix starts (Tantivy's tokenizer splits words at
+        what is not a letter or digit), the first few of each prefix."""
+        for prefix, pattern in self.prefixes:
+            found = 0
+            starts = (m.start() for m in pattern.finditer(lower)) if pattern \
+                else _finds(lower, prefix)
+            for at in starts:
+                if not at or not lower[at - 1].isalnum():
+                    found += 1
+                    yield at
+                    if found == 4 * _WINDOWS:
+                        break
+
+    def _marked(self, text: str) -> str:
+        # the generator reads the "text" field of whatever document it is given
+        found = self.generator.snippet_from_doc(tantivy.Document(text=text))
+        return _marked(found) if found.highlighted() else ""
 
 
-def _first(doc: tantivy.Document, field: str) -> str:
-    values = doc.get_all(field) if hasattr(doc, "get_all") else doc[field]
-    return values[0] if values else ""
+def _finds(text: str, part: str) -> Iterator[int]:
+    """Every offset of `part` in `text`."""
+    at = text.find(part)
+    while at >= 0:
+        yield at
+        at = text.find(part, at + 1)
+
+
+def _marked(snippet: tantivy.Snippet) -> str:
+    """A snippet as HTML in which only our <mark> tags are markup: the page's text is
+    escaped exactly as the Whoosh engine escapes it (not as Tantivy's to_html() does)."""
+    raw = snippet.fragment().encode()  # highlighted ranges are byte offsets
+    out, at = [], 0
+    for span in sorted(snippet.highlighted(), key=lambda r: r.start):
+        if span.start < at:
+            continue
+        out.append(html.escape(raw[at:span.start].decode(errors="replace"), quote=False))
+        out.append("<mark>" + html.escape(raw[span.start:span.end].decode(errors="replace"),
+                                          quote=False) + "</mark>")
+        at = span.end
+    out.append(html.escape(raw[at:].decode(errors="replace"), quote=False))
+    return " ".join("".join(out).split())
+
+
+def _stored(doc: tantivy.Document, field: str) -> str:
+    """The first stored value of `field` as text ("" if none)."""
+    value = doc.get_first(field)
+    if isinstance(value, bytes):
+        return value.decode()
+    return value or ""

@@ -35,7 +35,7 @@ from whoosh.index import LockError
 from whoosh.lang.porter import stem
 from whoosh.system import pack_uint
 
-from index.errors import QueryError, UsageError
+from index.errors import UsageError
 from index.fulltext import (
     And,
     Node,
@@ -48,12 +48,13 @@ from index.fulltext import (
     TextIndex,
     TextQuery,
     Wildcard,
+    expand_wildcard,
+    wildcard_prefix,
 )
 
 STEM = StemmingAnalyzer(cachesize=-1)
 URL_WORDS = RegexTokenizer(r"[^\W_]+") | LowercaseFilter()
 TITLE_BOOST = 2.0
-MAX_EXPANSIONS = 2000
 WRITER_LIMIT_MB = 256
 _SNIPPET_FRAGMENTS = 2
 _FALLBACK_CHARS = 240
@@ -285,9 +286,6 @@ class WhooshIndex(TextIndex):
               reader) -> query.Query | None:
         if isinstance(node, Wildcard):
             terms = _expand(reader, field, node.pattern)
-            if len(terms) > MAX_EXPANSIONS:
-                raise QueryError(f"wildcard {node.pattern!r} matches more than "
-                                 f"{MAX_EXPANSIONS} words: give more letters")
             return query.Or([query.Term(field, t, boost=boost) for t in terms]) \
                 if terms else None
         if field == "site":
@@ -302,21 +300,10 @@ class WhooshIndex(TextIndex):
 
 
 def _expand(reader, field: str, pattern: str) -> list[str]:
-    """The indexed terms of `field` that `pattern` matches.
-
-    Text fields hold stems, which are often shorter than the word typed: for `negotiat*` the
-    index has `negoti` (from negotiations). So a trailing-* prefix also matches a stem that is
-    a prefix of it, cut by at most 3 letters (Porter's suffixes), but not shorter than 3."""
-    literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
-    regex = re.compile(".*".join(".".join(map(re.escape, part.split("?")))
-                                 for part in pattern.split("*")))
-    found = [t for t in map(bytes.decode, reader.expand_prefix(field, literal))
-             if regex.fullmatch(t)]
-    if field in ("text", "title") and pattern == literal + "*":
-        for cut in range(max(3, len(literal) - 3), len(literal)):
-            if (field, literal[:cut]) in reader:
-                found.append(literal[:cut])
-    return found
+    """The indexed terms of `field` that `pattern` matches (see fulltext.expand_wildcard)."""
+    prefixed = map(bytes.decode, reader.expand_prefix(field, wildcard_prefix(pattern)))
+    return expand_wildcard(pattern, prefixed, lambda term: (field, term) in reader,
+                           stemmed=field in ("text", "title"))
 
 
 def _snippet(terms: set[str], main: str, full: str, description: str) -> str:

@@ -268,8 +268,8 @@ def serve(collection_dir: str, host: str, port: int) -> None:
     root = _collection(collection_dir).root
     if not (root / "derived").is_dir():
         raise click.UsageError(f"nothing indexed in {root}: run `palimpsest index` first")
-    click.echo(f"Palimpsest serving {root} at http://{host}:{port}/ (Ctrl-C to stop)")
-    serve_web(root, host, port)
+    serve_web(root, host, port, ready=lambda address: click.echo(
+        f"Palimpsest serving {root} at {address} (Ctrl-C to stop)"))
 
 
 @cli.command()
@@ -279,25 +279,31 @@ def serve(collection_dir: str, host: str, port: int) -> None:
 @click.option("--to", "to_ts", metavar="TS", help="The newer capture (nearest this time).")
 @click.option("--full", is_flag=True, help="Compare the full visible text, not the main text.")
 @click.option("--ignore-case", is_flag=True, help="Case-only changes are no change.")
+@click.option("--count-breaks", is_flag=True,
+              help="A paragraph split or joined counts as a change (by default it does not).")
 @json_option
 def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, full: bool,
-         ignore_case: bool, as_json: bool) -> None:
-    """Compare two captures of URL (default: the last two that differ)."""
+         ignore_case: bool, count_breaks: bool, as_json: bool) -> None:
+    """Compare two captures of URL (default: the last two that differ): the words removed
+    and added, links, title, status, headers, and a receipt to cite."""
     from index.catalog import Catalog
     from index.diff import Options, compare, default_pair, rules_for
+    from index.textdiff import paragraphs_of
 
     collection = _collection(collection_dir)
     config = collection.load_config() if collection.config_path.exists() else None
     with Catalog.open(collection) as catalog:
         a, b = default_pair(catalog, url, from_ts, to_ts)
     result = compare(collection, a, b, Options(full=full or None, ignore_case=ignore_case,
+                                               ignore_whitespace=not count_breaks,
                                                rules=rules_for(config, b.url)))
     if as_json:
         print_json(result)
         return
-    click.echo(f"{result['url']}\n  from {a.timestamp} ({a.crawl})\n  to   {b.timestamp} "
-               f"({b.crawl})\n  {100 * result['ratio']:.1f}% of the {result['options']['text']}"
-               f" text changed")
+    click.echo(f"{result['url']}\n  from {a.timestamp} (crawl {a.crawl})\n"
+               f"  to   {b.timestamp} (crawl {b.crawl})\n"
+               f"  {100 * result['ratio']:.1f}% of the {result['options']['text']} text changed, "
+               f"in {result['changes']} place(s)")
     for name, change in result["metadata"].items():
         click.echo(f"  {name}: {change['from']!r} -> {change['to']!r}")
     for rule in result["rules"]:
@@ -305,19 +311,29 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
     for kind, sign in (("removed", "-"), ("added", "+")):
         for link in result["links"][kind]:
             click.echo(f"  link {sign} {link}")
-    click.echo("")
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    for op in result["text"]:
-        text = op["text"]
-        if op["op"] == "equal":
-            click.echo(text, nl=False)
-        elif colour:
-            click.echo(click.style(text, fg="red" if op["op"] == "delete" else "green",
-                                   strikethrough=op["op"] == "delete"), nl=False)
-        else:
-            click.echo(f"[-{text}-]" if op["op"] == "delete" else f"{{+{text}+}}", nl=False)
-        click.echo("" if text.endswith("\n") else " ", nl=False)
-    click.echo(f"\n\nreceipt: {result['receipt']['permalink']}")
+    shown = -1
+    # the paragraphs that changed, whole, with a mark where unchanged ones are left out
+    for n, paragraph in enumerate(paragraphs_of(result["text"])):
+        if all(op["op"] == "equal" for op in paragraph):
+            continue
+        click.echo("\n  ..." if shown >= 0 and n > shown + 1 else "")
+        shown = n
+        words = []
+        for op in paragraph:
+            if op["op"] == "equal":
+                words.append(op["text"])
+            elif colour:
+                words.append(click.style(op["text"], fg="red" if op["op"] == "delete"
+                                         else "green", strikethrough=op["op"] == "delete"))
+            else:
+                words.append(f"[-{op['text']}-]" if op["op"] == "delete"
+                             else f"{{+{op['text']}+}}")
+        click.echo(" ".join(words))
+    receipt = result["receipt"]
+    click.echo(f"\nreceipt: {receipt['permalink']}\n  {receipt['from']['record_id']} "
+               f"{receipt['from']['digest']}\n  {receipt['to']['record_id']} "
+               f"{receipt['to']['digest']}\n  re-run: {receipt['command']}")
 
 
 @cli.command()
@@ -337,17 +353,20 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     click.echo(f"Changes from crawl {report['from']} to crawl {report['to']}: "
                f"{len(report['added'])} added, {len(report['removed'])} removed, "
                f"{len(report['changed'])} changed, {report['unchanged']} unchanged")
-    for site in report["sites"]:
-        click.secho(f"\n{site}", bold=True)
-        for entry in report["added"]:
-            if entry["site"] == site:
-                click.echo(f"  + added    {entry['url']}")
-        for entry in report["removed"]:
-            if entry["site"] == site:
-                click.echo(f"  - removed  {entry['url']} ({entry['why']})")
-        for entry in report["changed"]:
-            if entry["site"] == site:
-                click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  {entry['diff']}")
+    for site, section in report["sites"].items():
+        click.secho(f"\n{site}  ({section['pages_before']} -> {section['pages_after']} pages, "
+                    f"{section['unchanged']} unchanged)", bold=True)
+        for entry in (e for e in report["added"] if e["site"] == site):
+            click.echo(f"  + added    {entry['url']}")
+        for entry in (e for e in report["removed"] if e["site"] == site):
+            click.echo(f"  - removed  {entry['url']} ({entry['why']})")
+        for entry in (e for e in report["changed"] if e["site"] == site):
+            click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  {entry['diff']}")
+        for entry in (e for e in report["status_changes"] if e["site"] == site):
+            click.echo(f"  ! status   {entry['from']} -> {entry['to']}  {entry['url']}")
+        for entry in (e for e in report["crawl_limited"] if e["site"] == site):
+            click.echo(f"  ? not compared  {entry['url']} (crawl {entry['not_fetched_in']}: "
+                       f"{entry['why']})")
     for name, watch in report["watch"].items():
         click.secho(f"\nwatch {name!r}: on {watch['pages_before']} pages before, "
                     f"{watch['pages_after']} after", bold=True)
@@ -356,7 +375,40 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
         for move in watch["appeared"]:
             click.echo(f"  appeared     {move['url']}  {move['diff']}")
         for site, cover in watch["coverage"].items():
-            click.echo(f"  {site:<12} {cover['carrying']}/{cover['pages']} pages")
+            before = cover.get("before", {"carrying": 0, "pages": 0})
+            click.echo(f"  {site:<12} {before['carrying']}/{before['pages']} -> "
+                       f"{cover['carrying']}/{cover['pages']} pages")
+
+
+@cli.command()
+@collection_option
+@click.argument("name", required=False)
+@json_option
+def watch(collection_dir: str, name: str | None, as_json: bool) -> None:
+    """A watched phrase (NAME, from the network config's [[watch]]) in every crawl: pages
+    carrying it per site, and where it appeared or disappeared. Without NAME, every one."""
+    from index.watch import find_watch, watch_history
+
+    collection = _collection(collection_dir)
+    config = collection.load_config()
+    watches = [find_watch(config, name)] if name else list(config.watch)
+    histories = [watch_history(collection, w) for w in watches]
+    if as_json:
+        print_json(histories[0] if name else histories)
+        return
+    if not histories:
+        click.echo("no watched phrases: add [[watch]] entries to the network config")
+    for history in histories:
+        click.secho(f"{history['name']}: {history['phrase'] or history['pattern']}", bold=True)
+        for crawl in history["crawls"]:
+            sites = "  ".join(f"{site} {c['carrying']}/{c['pages']}"
+                              for site, c in crawl["coverage"].items())
+            click.echo(f"  crawl {crawl['crawl']}: {len(crawl['carrying'])}/{crawl['pages']} "
+                       f"pages  ({sites})")
+            for move in crawl["disappeared"]:
+                click.echo(f"    disappeared  {move['url']}  {move['diff']}")
+            for move in crawl["appeared"]:
+                click.echo(f"    appeared     {move['url']}  {move['diff']}")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -35,6 +35,36 @@ def test_report_lists_exactly_what_revision_2_added_removed_and_changed(report):
     assert all(e["diff"].startswith("/diff/") for e in report["changed"])
 
 
+def test_pages_a_crawl_limit_cut_are_neither_added_nor_removed(report):
+    # the endless calendar is cut by the trap guard: which months each crawl reached depends
+    # on the order it met them; the crawl log says so, and the report believes it
+    trap = manifest(1).trap_prefix
+    assert not any(e["url"].startswith(trap) for e in report["added"] + report["removed"])
+    for entry in report["crawl_limited"]:
+        assert entry["url"].startswith(trap) and entry["why"] == "trap:query-variants"
+        assert entry["not_fetched_in"] in (report["from"], report["to"])
+
+
+def test_each_site_section_adds_up_to_the_report(report):
+    sites = report["sites"]
+    for key in ("added", "removed", "changed"):
+        assert sorted(u for s in sites.values() for u in s[key]) == sorted(
+            e["url"] for e in report[key])
+    assert sum(s["unchanged"] for s in sites.values()) == report["unchanged"]
+    allyvia = sites["allyvia"]
+    assert allyvia["pages_before"] == allyvia["pages_after"] == len(allyvia["changed"])
+    changed = {e["url"]: e for e in report["changed"]}
+    assert all(changed[u]["watch"]["disappeared"] == ["disclosure"] for u in allyvia["changed"])
+    retitled = changed["http://justorium.test/cases/the-coastal-boundary-arbitration/"]
+    assert retitled["title_changed"] and retitled["old_title"] != retitled["title"]
+
+
+def test_removed_page_says_why(report):
+    (removed,) = report["removed"]
+    assert removed["why"] == "not reached" and removed["status"] == 200
+    assert removed["title"].startswith("Comment on the Draft Sanctions")
+
+
 def test_report_by_default_compares_the_last_two_crawls(indexed_history, capsys):
     root = str(indexed_history.collection.root)
     assert main(["changes", "--collection", root, "--json"]) == 0
@@ -83,6 +113,21 @@ def test_dropped_disclosure_disappears_on_exactly_the_site_that_dropped_it(repor
     assert all(m["diff"].startswith("/diff/") for m in watch["disappeared"])
 
 
+def test_watch_history_follows_the_phrase_through_every_crawl(indexed_history, capsys):
+    root = str(indexed_history.collection.root)
+    assert main(["watch", "disclosure", "--collection", root, "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)
+    first, second, third = history["crawls"]
+    dropped = manifest(1).disclosure_sites - manifest(2).disclosure_sites
+    assert first["disappeared"] == second["disappeared"] == []
+    assert {m["site"] for m in third["disappeared"]} == dropped
+    assert all(c["share"] == 1.0 for c in second["coverage"].values())
+    assert third["coverage"]["allyvia"]["carrying"] == 0
+    assert not any(u.startswith("http://allyvia.test/") for u in third["carrying"])
+    assert main(["watch", "nope", "--collection", root]) == 2
+    assert "no watched phrase named 'nope'" in capsys.readouterr().err
+
+
 def test_a_noise_rule_hides_a_changing_date_and_says_so(indexed_history, tmp_path, capsys):
     noisy = manifest(1).noise_page
     with Catalog.open(indexed_history.collection) as catalog:
@@ -111,6 +156,7 @@ def test_diff_cli_marks_changes_readably_and_errors_cleanly(indexed_history, cap
                  "--collection", root]) == 0
     out = capsys.readouterr().out
     assert "[-The simplicity is the point.-]" in out and "receipt: /diff/" in out
+    assert "Learning to live with ambiguity" not in out  # unchanged paragraphs left out
     assert main(["diff", "http://paxpoint.test/about/", "--collection", root]) == 2
     assert "nothing to compare" in capsys.readouterr().err
     assert main(["changes", "--from", "nope", "--collection", root]) == 2

@@ -14,12 +14,15 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from whoosh import fields
 
-from index.collection import Collection
+from index import fulltext
+from index import search as search_module
+from index.collection import ENGINE_ENV, Collection
 from index.config import render_template
-from index.errors import QueryError
-from index.fulltext import TextQuery, open_index
+from index.errors import QueryError, UsageError
+from index.fulltext import TextDoc, TextQuery, open_index
 from index.indexer import update
 from index.search import SearchRequest, search
+from index.tantivy_engine import TantivyIndex
 from index.whoosh_engine import STEM, StemmedText
 from palimpsest.cli import main
 
@@ -99,6 +102,15 @@ def write_crawl(collection: Collection, crawl: int, seen: dict[str, tuple[str, s
             writer.write_record(record)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def engine_from_config():
+    """The engine is the one the archive's config names: $PALIMPSEST_ENGINE, which would
+    override it, is unset for these tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ENGINE_ENV, raising=False)
+        yield
+
+
 @pytest.fixture(scope="module", params=["whoosh", "tantivy"])
 def archive(tmp_path_factory, request) -> Collection:
     """The test archive, indexed with each engine in turn: every search test runs on both."""
@@ -147,7 +159,9 @@ def test_boolean_or_and_not(archive):
 
 
 def test_wildcard_reaches_past_the_stem(archive):
-    assert urls(ask(archive, "negotiat*")) == {f"{PAX}/news/talks.html"}
+    found = ask(archive, "negotiat*")
+    assert urls(found) == {f"{PAX}/news/talks.html"}
+    assert "<mark>negotiate</mark>" in found["results"][0]["snippet"]
     assert urls(ask(archive, "inject*")) == {f"{PAX}/news/security.html"}
 
 
@@ -223,6 +237,13 @@ def test_sort_by_date_puts_the_newest_first(archive):
     stamps = [r["timestamp"] for r in found["results"]]
     assert stamps == sorted(stamps, reverse=True)
     assert stamps[0] == CRAWLS[2] and stamps[-1] == CRAWLS[1]  # ties.html last lived in Feb
+
+
+def test_snippets_mark_short_words_and_phrases(archive):
+    (talks,) = ask(archive, '"tel aviv"')["results"]
+    assert "<mark>Tel</mark> <mark>Aviv</mark>" in talks["snippet"]
+    (ties,) = ask(archive, "title:alliance")["results"]
+    assert "the <mark>alliance</mark> deepen" in ties["snippet"]
 
 
 def test_snippets_escape_the_page_and_mark_only_hits(archive):
@@ -315,13 +336,18 @@ def test_engine_interface_searches_with_snippets_and_knows_its_keys(archive):
     assert (archive.derived_dir / f"fulltext-{config.search.engine}").is_dir()
 
 
-def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path):
+def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path,
+                                                             monkeypatch, capsys):
     import shutil
 
     from index.indexer import rebuild_fulltext
 
+    queries = ("harbour", '"rabat talks"', "negotiat*", "title:harbour OR site:ally",
+               "cooperation -alliance", "url:news")
+    before = {q: ask(archive, q) for q in queries}
     engine = archive.load_config().search.engine
     other = "tantivy" if engine == "whoosh" else "whoosh"
+    # in the config
     copy = Collection(tmp_path / "copy")
     shutil.copytree(archive.root, copy.root)
     copy.config_path.write_text(copy.config_path.read_text().replace(
@@ -329,5 +355,84 @@ def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path)
     summary = rebuild_fulltext(copy)
     assert summary.documents == 5
     assert (copy.derived_dir / f"fulltext-{other}").is_dir()
-    for q in ("harbour", '"rabat talks"', "negotiat*", "title:harbour OR site:ally"):
-        assert urls(ask(copy, q)) == urls(ask(archive, q)), q
+    # or in the environment, through the command line
+    again = Collection(tmp_path / "again")
+    shutil.copytree(archive.root, again.root)
+    monkeypatch.setenv(ENGINE_ENV, other)
+    assert main(["index", "--collection", str(again.root), "--rebuild", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 5
+    for q, found in before.items():
+        for switched in (ask(copy, q), ask(again, q)):
+            # scores differ between engines, so the order may: the same pages, counts, facets
+            assert urls(switched) == urls(found), q
+            assert switched["total"] == found["total"], q
+            assert switched["facets"] == found["facets"], q
+
+
+def test_search_in_an_engine_not_yet_filled_says_to_rebuild(archive, monkeypatch):
+    engine = archive.load_config().search.engine
+    monkeypatch.setenv(ENGINE_ENV, "tantivy" if engine == "whoosh" else "whoosh")
+    with pytest.raises(UsageError, match="palimpsest index --rebuild"):
+        ask(archive, "harbour")
+
+
+@pytest.mark.parametrize("options", [{}, {"site": "ally"}, {"limit": 1, "offset": 1}])
+def test_many_matches_counted_per_url_give_the_same_results(archive, monkeypatch, options):
+    # a plain search matching many texts is grouped per URL by another path (_by_url)
+    for q in ("rabat", "harbour", "aviv", "negotiate OR cooperation", "observers"):
+        monkeypatch.setattr(search_module, "BULK", 10 ** 9)
+        by_text = ask(archive, q, **options)
+        monkeypatch.setattr(search_module, "BULK", 0)
+        assert ask(archive, q, **options) == by_text, q
+
+
+def test_search_sees_a_new_crawl_at_once(archive, tmp_path, monkeypatch):
+    import shutil
+
+    copy = Collection(tmp_path / "copy")
+    shutil.copytree(archive.root, copy.root)
+    monkeypatch.setattr(search_module, "BULK", 0)  # read the whole catalog into memory
+    assert ask(copy, "negotiate")["results"][0]["captures"] == 3
+    url = f"{PAX}/news/talks.html"
+    folder = copy.crawls_dir / "20240410120000"
+    folder.mkdir()
+    with open(folder / "TEST-20240410120000-00000.warc.gz", "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for page, body in ((url, PAGES[url][2][2]),
+                           (f"{PAX}/news/lighthouse.html",
+                            html_page("Lighthouse", "<p>A new lighthouse guards the port.</p>"))):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")],
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                page, "response", payload=BytesIO(body), http_headers=headers,
+                warc_headers_dict={"WARC-Date": "2024-04-10T12:00:00Z"}))
+    update(copy)
+    (talks,) = ask(copy, "negotiate")["results"]
+    assert talks["captures"] == 4 and talks["last_seen"] == "2024-04-10T12:00:00Z"
+    assert urls(ask(copy, "lighthouse")) == {f"{PAX}/news/lighthouse.html"}
+
+
+def test_wildcard_standing_for_too_many_words_is_refused(archive, monkeypatch):
+    monkeypatch.setattr(fulltext, "MAX_EXPANSIONS", 2)
+    with pytest.raises(QueryError, match="matches more than 2 words"):
+        ask(archive, "co*")  # cooperation, commentators, countries, coming, ...
+    assert urls(ask(archive, "inject*")) == {f"{PAX}/news/security.html"}
+
+
+def test_match_without_words_in_the_text_shows_the_beginning(archive):
+    (about,) = ask(archive, "site:ally url:about")["results"]
+    assert about["snippet"] == ("About Allyvia A network of cooperation newsletters, "
+                                "founded in Rabat.")
+
+
+def test_tantivy_query_words_meet_the_indexed_terms(tmp_path):
+    text = ("The U.S. delegation's e.g. co-operation in Rabat, Tel-Aviv and Zürich: "
+            "negotiations, NEGOTIATING; a I 42 x2 ünïcödé_words and the end")
+    with TantivyIndex(tmp_path / "tantivy") as engine:
+        engine.add(TextDoc("a" * 24, "http://x.test/Some_Path/page-1.html", "x", "Title",
+                           text, text))
+        engine.commit()
+        for word in re.findall(r"[^\s,;:]+", text) + ['"co-operation in rabat"']:
+            assert engine.match(TextQuery.parse(word)), word
+        for word in ("some", "path", "page", "1", "html"):
+            assert engine.match(TextQuery.parse(f"url:{word}")), word

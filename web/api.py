@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from index.errors import CaptureNotFound, QueryError
 from index.search import search
-from web import catalog, collection
+from web import catalog, collection, network_config
 from web.search import search_request
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -16,14 +16,16 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 @bp.route("/search")
 def api_search() -> Any:
+    """The search JSON object, as `palimpsest search --json` prints it."""
     wanted = search_request()
     if not wanted.q:
         raise QueryError("give a query: /api/search?q=...")
-    return search(collection(), wanted)
+    return search(collection(), wanted, network_config())
 
 
 @bp.route("/captures")
 def api_captures() -> Any:
+    """The captures JSON list, as `palimpsest captures --json` prints it."""
     url = request.args.get("url", "").strip()
     if not url:
         raise QueryError("give a URL: /api/captures?url=...")

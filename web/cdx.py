@@ -1,83 +1,158 @@
-"""The CDX server API as pywb serves it: `/cdx?url=&matchType=&from=&to=&limit=&output=json
-&filter=`. One line per capture, by SURT key then time: CDXJ (`urlkey timestamp {json}`), or
-with output=json one JSON object per line."""
+"""The CDX server API as pywb serves it: `/cdx?url=&matchType=&from=&to=&limit=&sort=
+&closest=&filter=&fl=&output=`.
+
+One line per capture, by SURT key then time: CDXJ (`urlkey timestamp {json}`, the default),
+`output=json` one JSON object per line, `output=text` space-separated fields, `output=link`
+Memento link-format lines. Fields are strings, absent ones left out, as in pywb's answers.
+"""
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Response, request
 
-from index.catalog import Capture
+from index.catalog import Capture, pad_timestamp
 from index.errors import QueryError
 from web import catalog
+from web.replay import http_date
 
 bp = Blueprint("cdx", __name__)
-_FILTER = re.compile(r"^(!)?([=~])?([a-z_]+):(.*)$")
+# pywb's other names for fields (CDXObject.CDX_ALT_FIELDS)
+ALIASES = {"u": "url", "original": "url", "statuscode": "status", "s": "status",
+           "mimetype": "mime", "m": "mime", "l": "length", "o": "offset", "d": "digest",
+           "t": "timestamp", "k": "urlkey", "f": "filename"}
+OUTPUTS = {"cdxj": "text/x-cdxj", "json": "text/x-ndjson", "text": "text/plain",
+           "link": "application/link-format"}
 
 
 def cdx_fields(capture: Capture) -> dict[str, str]:
     """The fields pywb's CDX server gives for a capture, as strings like pywb's."""
-    revisit = capture.record_type == "revisit"
-    # like pywb, a revisit shows as warc/revisit with no status of its own
-    fields = {"urlkey": capture.surt, "timestamp": capture.timestamp, "url": capture.url,
-              "mime": "warc/revisit" if revisit else (capture.mime or "unk"),
-              "status": str(capture.status) if capture.status and not revisit else "-",
-              "digest": (capture.digest or "-").removeprefix("sha1:"),
-              "length": str(capture.length), "offset": str(capture.offset),
-              "filename": capture.warc_file.rsplit("/", 1)[-1]}
+    fields = {"urlkey": capture.surt, "timestamp": capture.timestamp, "url": capture.url}
+    if capture.record_type == "revisit":
+        # like pywb's index: a revisit is warc/revisit, with no status of its own
+        fields["mime"] = "warc/revisit"
+    else:
+        if capture.mime:
+            fields["mime"] = capture.mime
+        if capture.status:
+            fields["status"] = str(capture.status)
+    if capture.digest:
+        fields["digest"] = capture.digest.removeprefix("sha1:")
+    fields.update(length=str(capture.length), offset=str(capture.offset),
+                  filename=capture.warc_file.rsplit("/", 1)[-1])
     return fields
 
 
 @bp.route("/cdx")
 def cdx() -> Response:
+    """The captures the query selects, one line each, as pywb answers the same query."""
     args = request.args
     url = args.get("url", "").strip()
     if not url:
         raise QueryError("the CDX API needs url=")
-    try:
-        limit = int(args["limit"]) if args.get("limit") else None
-    except ValueError:
-        raise QueryError("limit must be a whole number") from None
+    output = args.get("output") or "cdxj"
+    if output not in OUTPUTS:
+        raise QueryError(f"output must be one of {', '.join(OUTPUTS)}")
+    limit = _whole(args.get("limit"), "limit")
+    wanted = args.get("fields") or args.get("fl") or ""
+    fl = [ALIASES.get(f, f) for f in wanted.split(",") if f] or None
+    tests = [_filter(f) for f in args.getlist("filter")]
     captures = catalog().query(url, args.get("matchType") or None,
                                from_ts=args.get("from") or None, to_ts=args.get("to") or None)
-    tests = [_filter(f) for f in args.getlist("filter")]
-    lines = []
-    for capture in captures:
-        fields = cdx_fields(capture)
-        if all(test(fields) for test in tests):
-            if args.get("output") == "json":
-                lines.append(json.dumps(fields))
-            else:
-                rest = {k: v for k, v in fields.items() if k not in ("urlkey", "timestamp")}
-                lines.append(f"{fields['urlkey']} {fields['timestamp']} {json.dumps(rest)}")
-            if limit is not None and len(lines) >= limit:
-                break
-    content_type = "text/x-ndjson" if args.get("output") == "json" else "text/x-cdxj"
-    return Response("".join(line + "\n" for line in lines), content_type=content_type)
+    rows = (fields for fields in map(cdx_fields, captures) if all(t(fields) for t in tests))
+    reverse = args.get("reverse", "").lower() in ("1", "true")
+    rows = _order(rows, "reverse" if reverse else args.get("sort"), args.get("closest"), limit)
+    lines = [_line(fields, output, fl) for fields in rows]
+    separator = ",\n" if output == "link" else "\n"
+    body = separator.join(lines) + ("\n" if lines else "")
+    return Response(body, content_type=OUTPUTS[output])
 
 
-def _filter(spec: str) -> Callable[[dict[str, Any]], bool]:
-    """pywb's filters: `field:regex`, `=field:exact`, `~field:contains`, `!` negates."""
-    match = _FILTER.match(spec)
-    if not match:
-        raise QueryError(f"filter {spec!r}: expected [!][=|~]field:value")
-    negate, how, field, value = match.groups()
-    if how == "=":
-        def test(fields: dict[str, Any]) -> bool:
-            return fields.get(field, "") == value
-    elif how == "~":
-        def test(fields: dict[str, Any]) -> bool:
-            return value in fields.get(field, "")
+def _order(rows: Iterable[dict[str, str]], sort: str | None, closest: str | None,
+           limit: int | None) -> list[dict[str, str]]:
+    """pywb's orders: `closest=TS` (with or without sort=closest) nearest first, the earlier
+    of two equally near first; `sort=reverse` latest first; each cut to `limit`."""
+    if sort not in (None, "", "closest", "reverse"):
+        raise QueryError("sort must be reverse or closest")
+    if closest:
+        target = _seconds(_padded(closest))
+        ordered = sorted(rows, key=lambda f: abs(_seconds(f["timestamp"]) - target))
+    elif sort == "closest":
+        raise QueryError("sort=closest needs closest=TIMESTAMP")
+    elif sort == "reverse":
+        ordered = list(rows)[::-1]
     else:
+        ordered = list(rows)
+    return ordered[:limit] if limit is not None else ordered
+
+
+def _line(fields: dict[str, str], output: str, fl: list[str] | None) -> str:
+    """One answer line; `fl` chooses the fields and their order (pywb writes "-" for a
+    chosen field that a capture lacks only in text output, and otherwise leaves it out)."""
+    if output == "link":
+        return (f'<{fields["url"]}>; rel="memento"; '
+                f'datetime="{http_date(fields["timestamp"])}"')
+    if output == "text":
+        return " ".join(fields.get(k, "-") for k in fl) if fl else " ".join(fields.values())
+    chosen = {k: fields[k] for k in fl if k in fields} if fl else fields
+    if output == "json":
+        return json.dumps(chosen)
+    rest = {k: v for k, v in chosen.items() if k not in ("urlkey", "timestamp")}
+    return f"{fields['urlkey']} {fields['timestamp']} {json.dumps(rest)}"
+
+
+def _filter(spec: str) -> Callable[[dict[str, str]], bool]:
+    """pywb's filters: `[!][=|~]field:value`: `field` contains `value`; with `=` equals it;
+    with `~` the regular expression matches its beginning; `!` negates. Without `field:`,
+    the test applies to the whole line."""
+    negate = spec.startswith("!")
+    spec = spec.removeprefix("!")
+    how = spec[:1] if spec[:1] in ("=", "~") else ""
+    spec = spec[len(how):]
+    field, sep, value = spec.partition(":")
+    if not sep:
+        field, value = "", spec
+    field = ALIASES.get(field, field)
+    if how == "~":
         try:
             pattern = re.compile(value)
         except re.error as exc:
             raise QueryError(f"filter {spec!r}: bad regular expression ({exc})") from None
 
-        def test(fields: dict[str, Any]) -> bool:
-            return pattern.match(fields.get(field, "")) is not None
-    return (lambda fields: not test(fields)) if negate else test
+        def compare(found: str) -> bool:
+            return pattern.match(found) is not None
+    elif how == "=":
+        def compare(found: str) -> bool:
+            return found == value
+    else:
+        def compare(found: str) -> bool:
+            return value in found
+
+    def test(fields: dict[str, Any]) -> bool:
+        found = fields.get(field, "") if field else " ".join(fields.values())
+        return compare(found) != negate
+    return test
+
+
+def _whole(value: str | None, name: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise QueryError(f"{name} must be a positive whole number")
+    return int(value)
+
+
+def _padded(timestamp: str) -> str:
+    if not timestamp.isdigit():
+        raise QueryError(f"{timestamp!r} is not a timestamp (4 to 14 digits)")
+    return pad_timestamp(timestamp)
+
+
+def _seconds(timestamp: str) -> int:
+    return calendar.timegm(time.strptime(timestamp, "%Y%m%d%H%M%S"))

@@ -1,5 +1,11 @@
-"""Comparisons in the browser: `/diff/<ts1>/<ts2>/<url>` (inline, side by side, changes only,
-with its receipt) and `/api/diff`."""
+"""Comparisons in the browser: `/diff/<ts1>/<ts2>/<url>` (inline, side by side and changes
+only, with its receipt) and its JSON twin `/api/diff`.
+
+Options other than the defaults ride on the second timestamp, as Wayback modifiers do:
+`_full` (the full visible text), `_main` (the main text even if only the rest changed),
+`_case` (case-only changes are no change), `_breaks` (moved paragraph breaks count). The
+archived URL keeps its own query string, so options cannot go there.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +14,48 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request
 
+from index.catalog import Capture
 from index.diff import Options, compare, default_pair, rules_for
 from index.errors import QueryError
-from web import catalog, collection
+from web import catalog, collection, network_config
 from web.captures import target_url
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")
+_SPEC = re.compile(r"^(\d{14})((?:_(?:full|main|case|breaks))*)$")
+CONTEXT_WORDS = 12  # words of unchanged text shown around each change in "changes only"
+CONTEXT_ROWS = 2  # unchanged paragraphs shown around each change side by side
 
 
-def _config():
-    root = collection()
-    return root.load_config() if root.config_path.exists() else None
-
-
-def _options(url: str, full: bool = False) -> Options:
-    return Options(full=True if full else None, rules=rules_for(_config(), url))
-
-
-@bp.route("/diff/<ts1>/<ts2>/<path:url>")
-def diff_page(ts1: str, ts2: str, url: str) -> Any:
+@bp.route("/diff/<ts1>/<spec>/<path:url>")
+def diff_page(ts1: str, spec: str, url: str) -> Any:
     url = target_url(url)
-    if not (_TS.match(ts1) and _TS.match(ts2)):
-        abort(400, "a diff compares two captures named by 14-digit timestamps")
+    match = _SPEC.match(spec)
+    if not (_TS.match(ts1) and match):
+        abort(400, "a diff compares two captures named by 14-digit timestamps (the second "
+                   "may carry _full, _main, _case or _breaks)")
+    ts2, flags = match.group(1), set(match.group(2).split("_")[1:])
+    if "full" in flags and "main" in flags:
+        abort(400, "_full and _main exclude each other")
     a, b = catalog().nearest(url, ts1), catalog().nearest(url, ts2)
     if a is None or b is None or a.timestamp != ts1 or b.timestamp != ts2:
         abort(404, f"no captures of {url} at {ts1} and {ts2}")
+    text = "full" if "full" in flags else "main" if "main" in flags else None
+    case, breaks = "case" in flags, "breaks" in flags
     if a.timestamp > b.timestamp:
-        a, b = b, a
-    result = compare(collection(), a, b, _options(url))
-    return render_template("diff/diff.html", diff=result, a=a, b=b,
-                           changes=sum(op["op"] != "equal" for op in result["text"]),
-                           rows=_side_by_side(result["text"]))
+        return redirect(_href(b, a, text, case, breaks), 301)
+    options = Options(full=None if text is None else text == "full", ignore_case=case,
+                      ignore_whitespace=not breaks, rules=rules_for(network_config(), url))
+    result = compare(collection(), a, b, options)
+    full = result["options"]["text"] == "full"
+    toggles = {"text": _href(a, b, "main" if full else "full", case, breaks),
+               "case": _href(a, b, text, not case, breaks),
+               "breaks": _href(a, b, text, case, not breaks)}
+    ops = numbered(result["text"])
+    return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
+                           changes=result["changes"], rows=side_by_side(ops),
+                           excerpts=excerpts(ops), toggles=toggles,
+                           auto_full=full and options.full is None)
 
 
 @bp.route("/diff/compare")
@@ -48,35 +64,106 @@ def pick() -> Any:
     url, ts1, ts2 = (request.args.get(k, "") for k in ("url", "from", "to"))
     if not (url and _TS.match(ts1) and _TS.match(ts2)):
         raise QueryError("pick two captures to compare")
+    if ts1 == ts2:
+        raise QueryError("pick two different captures to compare")
     first, second = sorted((ts1, ts2))
     return redirect(f"/diff/{first}/{second}/{url}", 302)
 
 
 @bp.route("/api/diff")
 def api_diff() -> Any:
+    """`url`, optional `from` and `to` (timestamps, nearest wins; default: the last two
+    captures that differ), `full=1`, `ignore_case=1`, `count_breaks=1`."""
     url = request.args.get("url", "").strip()
     if not url:
         raise QueryError("give a URL: /api/diff?url=...&from=TS&to=TS")
-    a, b = default_pair(catalog(), url, request.args.get("from"), request.args.get("to"))
-    return compare(collection(), a, b, _options(url, request.args.get("full") == "1"))
+    a, b = default_pair(catalog(), url, request.args.get("from") or None,
+                        request.args.get("to") or None)
+    full = {"1": True, "0": False}.get(request.args.get("full", ""))
+    return compare(collection(), a, b, Options(
+        full=full, ignore_case=request.args.get("ignore_case") == "1",
+        ignore_whitespace=request.args.get("count_breaks") != "1",
+        rules=rules_for(network_config(), b.url)))
 
 
-def _side_by_side(ops: list[dict[str, str]]) -> list[tuple[str, str, str]]:
-    """Rows of (kind, old text, new text): equal text on both sides, a deletion followed by
-    an insertion side by side as one replacement."""
-    rows: list[tuple[str, str, str]] = []
-    pending_delete = None
+def numbered(ops: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The ops, each change numbered: a deletion and the insertion right after it are one
+    change, and only the first of the two carries the anchor."""
+    found, n = [], 0
+    for i, op in enumerate(ops):
+        joined = op["op"] == "insert" and i and ops[i - 1]["op"] == "delete"
+        if op["op"] != "equal" and not joined:
+            n += 1
+        found.append({**op, "n": n if op["op"] != "equal" else None,
+                      "anchor": op["op"] != "equal" and not joined})
+    return found
+
+
+def side_by_side(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of paragraphs: each row the older text (with its deletions) beside the newer
+    (with its insertions). A row ends where both texts end a paragraph together; long runs
+    of unchanged rows are folded."""
+    rows: list[dict[str, Any]] = []
+    row: dict[str, Any] = {"old": [], "new": [], "changed": False, "n": None}
     for op in ops:
-        if op["op"] == "delete":
-            pending_delete = op["text"]
-        elif op["op"] == "insert":
-            rows.append(("change", pending_delete or "", op["text"]))
-            pending_delete = None
+        if op["op"] != "equal":
+            side = "old" if op["op"] == "delete" else "new"
+            row[side].append(op)
+            row["changed"] = True
+            row["n"] = row["n"] or op["n"]
+            continue
+        parts = op["text"].split("\n")
+        for k, part in enumerate(parts):
+            if part:
+                for side in ("old", "new"):
+                    row[side].append({"op": "equal", "text": part})
+            if k < len(parts) - 1:  # a paragraph both texts end here
+                rows.append(row)
+                row = {"old": [], "new": [], "changed": False, "n": None}
+    if row["old"] or row["new"]:
+        rows.append(row)
+    return _folded([r for r in rows if r["old"] or r["new"]])
+
+
+def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with long runs of unchanged paragraphs folded into one row saying how many
+    (the inline view shows them), keeping CONTEXT_ROWS of them next to each change."""
+    changed = [i for i, r in enumerate(rows) if r["changed"]]
+    if not changed:
+        return rows
+    keep = {i for c in changed for i in range(c - CONTEXT_ROWS, c + CONTEXT_ROWS + 1)}
+    folded: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        if i in keep:
+            folded.append(row)
+        elif folded and "fold" in folded[-1]:
+            folded[-1]["fold"] += 1
         else:
-            if pending_delete is not None:
-                rows.append(("change", pending_delete, ""))
-                pending_delete = None
-            rows.append(("equal", op["text"], op["text"]))
-    if pending_delete is not None:
-        rows.append(("change", pending_delete, ""))
-    return rows
+            folded.append({"fold": 1})
+    return folded
+
+
+def excerpts(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each change with a few words of unchanged text around it, for "changes only"."""
+    found: list[dict[str, Any]] = []
+    for i, op in enumerate(ops):
+        if not op["anchor"]:
+            continue
+        deleted = op["text"] if op["op"] == "delete" else ""
+        nxt = ops[i + 1] if i + 1 < len(ops) else None
+        inserted = op["text"] if op["op"] == "insert" else (
+            nxt["text"] if nxt and nxt["op"] == "insert" else "")
+        last = i + (1 if deleted and inserted else 0)
+        before = ops[i - 1]["text"].split()[-CONTEXT_WORDS:] if i and ops[i - 1][
+            "op"] == "equal" else []
+        after = ops[last + 1]["text"].split()[:CONTEXT_WORDS] if last + 1 < len(ops) and ops[
+            last + 1]["op"] == "equal" else []
+        found.append({"n": op["n"], "before": " ".join(before), "deleted": deleted,
+                      "inserted": inserted, "after": " ".join(after)})
+    return found
+
+
+def _href(a: Capture, b: Capture, text: str | None, case: bool, breaks: bool) -> str:
+    flags = "".join(f"_{flag}" for flag, on in ((text, bool(text)), ("case", case),
+                                                ("breaks", breaks)) if on)
+    return f"/diff/{a.timestamp}/{b.timestamp}{flags}/{b.url}"

@@ -3,8 +3,8 @@ which answers `Accept-Datetime` with a redirect to the nearest capture."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
@@ -12,19 +12,16 @@ from flask import Blueprint, Response, redirect, request
 from index.errors import CaptureNotFound, QueryError
 from web import catalog
 from web.captures import target_url
+from web.replay import http_date
 from web.rewrite import archive_path
 
 bp = Blueprint("memento", __name__)
 LINK_FORMAT = "application/link-format"
 
 
-def http_date(timestamp: str) -> str:
-    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    return format_datetime(moment, usegmt=True)
-
-
 @bp.route("/timemap/link/<path:url>")
 def timemap(url: str) -> Response:
+    """The TimeMap of `url`: original, TimeGate, itself, then every memento, oldest first."""
     url = target_url(url)
     captures = catalog().captures(url)
     if not captures:
@@ -48,6 +45,7 @@ def timemap(url: str) -> Response:
 
 @bp.route("/timegate/<path:url>")
 def timegate(url: str) -> Any:
+    """A 302 to the memento nearest `Accept-Datetime` (the latest without one)."""
     url = target_url(url)
     wanted = request.headers.get("Accept-Datetime")
     if wanted:

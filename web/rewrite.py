@@ -1,13 +1,15 @@
 """Rewriting archived HTML and CSS so that links and requisites point into the archive.
 
 A page at time T links to `/web/T<mod>/<absolute url>`; the archive answers each such URL with
-the capture nearest to T. Navigational links open the framed capture view (target _top, which
-the sandbox allows only on a user's click); requisites load inside the sandboxed frame.
+the capture nearest to T. Requisites load inside the sandboxed frame; links keep the frame's
+own modifier, so following one loads the linked capture in the same frame (the sandbox
+forbids the page to navigate the window around it; see web/static/replay-frame.js).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urljoin
 
 import lxml.html
@@ -23,6 +25,10 @@ _MODIFIERS = {
 _LINK_RELS_CSS = {"stylesheet"}
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
 _SKIP = ("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")
+# what a page needs to look as it did, for the capture view's "parts from another time"
+_REQUISITES = ("//img/@src | //video/@poster | //script/@src | //link[contains(concat(' ', "
+               "normalize-space(@rel), ' '), ' stylesheet ') or contains(@rel, 'icon')]/@href")
+_SRCSETS = "//img/@srcset | //source/@srcset"
 
 
 def archive_path(timestamp: str, url: str, modifier: str = "") -> str:
@@ -30,12 +36,24 @@ def archive_path(timestamp: str, url: str, modifier: str = "") -> str:
     return f"/web/{timestamp}{modifier}/{url}"
 
 
-def rewrite_html(text: str, page_url: str, timestamp: str) -> bytes:
-    """The archived HTML `text` (already decoded), every link and requisite pointing into the
-    archive at `timestamp`, as UTF-8 bytes."""
+def parse_html(text: str) -> lxml.html.HtmlElement | None:
+    """An lxml document of decoded HTML `text`, or None if there is nothing to parse."""
+    parser = lxml.html.HTMLParser(encoding="utf-8")
     try:
-        doc = lxml.html.document_fromstring(text)
+        # as bytes with the encoding named: lxml refuses a str carrying an XML declaration
+        return lxml.html.document_fromstring(text.encode("utf-8", "surrogatepass"),
+                                             parser=parser)
     except (etree.ParserError, ValueError):
+        return None
+
+
+def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str = "mp_",
+                 frame_script: str | None = None) -> bytes:
+    """The archived HTML `text` (already decoded), every link and requisite pointing into the
+    archive at `timestamp`, as UTF-8 bytes. Links get `link_modifier`; `frame_script`, if
+    given, is the path of a script put first in the head."""
+    doc = parse_html(text)
+    if doc is None:
         return b""
     base = page_url
     for element in doc.iter("base"):
@@ -63,8 +81,7 @@ def rewrite_html(text: str, page_url: str, timestamp: str) -> bytes:
             if value is None:
                 continue
             if tag in ("a", "area") and attribute == "href":
-                element.set("href", to_archive(value, ""))
-                element.set("target", "_top")
+                element.set("href", to_archive(value, link_modifier))
             elif tag == "link" and attribute == "href":
                 rels = set((element.get("rel") or "").lower().split())
                 element.set("href", to_archive(value, "cs_" if rels & _LINK_RELS_CSS else "im_"))
@@ -84,8 +101,38 @@ def rewrite_html(text: str, page_url: str, timestamp: str) -> bytes:
             delay, _, target = (element.get("content") or "").partition(";")
             name, _, link = target.partition("=")
             if link:
-                element.set("content", f"{delay};{name}={to_archive(link.strip(), '')}")
+                element.set("content",
+                            f"{delay};{name}={to_archive(link.strip(), link_modifier)}")
+    if frame_script:
+        head = doc.find("head")
+        if head is None:
+            head = etree.Element("head")
+            doc.insert(0, head)
+        head.insert(0, etree.Element("script", src=frame_script))
     return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype="<!DOCTYPE html>")
+
+
+def requisite_links(doc: lxml.html.HtmlElement, page_url: str) -> Iterator[str]:
+    """The absolute URLs of the stylesheets, scripts, images and icons an (unrewritten) page
+    loads, each once, in order; inline styles' url()s included."""
+    base = page_url
+    for element in doc.iter("base"):
+        base = urljoin(page_url, element.get("href") or "")
+        break
+    found: list[str] = list(doc.xpath(_REQUISITES))
+    for srcset in doc.xpath(_SRCSETS):  # "a.png 1x, b.png 2x"
+        found += [c.split()[0] for c in srcset.split(",") if c.split()]
+    for style in doc.xpath("//style/text() | //@style"):
+        found += [m.group(2) or m.group(4) for m in _CSS_URL.finditer(style)]
+    seen = set()
+    for link in found:
+        link = link.strip()
+        if not link or link.startswith(_SKIP):
+            continue
+        absolute = urljoin(base, link)
+        if absolute.startswith(("http://", "https://")) and absolute not in seen:
+            seen.add(absolute)
+            yield absolute
 
 
 def rewrite_css(css: str, base_url: str, timestamp: str) -> str:

@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
+from index.config import Site
 from index.errors import QueryError
 from index.search import SearchRequest, search
-from web import catalog, collection
-from web.chart import month_chart
+from web import catalog, collection, network_config
+from web.chart import COLOURS, month_chart
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 10
@@ -38,23 +39,29 @@ def search_request(limit: int = PAGE_SIZE) -> SearchRequest:
 @bp.route("/")
 @bp.route("/search")
 def search_page() -> Any:
+    """The search form; with a query, its results, facets and chart (a 400 with the form
+    again for a query that cannot be read)."""
     wanted = search_request()
-    crawls = catalog().crawls()
-    if not wanted.q:
-        return render_template("search.html", wanted=wanted, found=None, crawls=crawls,
-                               sites=_sites(), chart=None)
-    found = search(collection(), wanted)
-    per_site = dict(list(found["facets"]["site_month"].items())[:6])
-    chart = month_chart(per_site) if per_site else None
-    pages = (found["total"] + wanted.limit - 1) // wanted.limit
-    return render_template("search.html", wanted=wanted, found=found, crawls=crawls,
-                           sites=_sites(), chart=chart, page=wanted.offset // wanted.limit + 1,
-                           pages=pages)
+    context: dict[str, Any] = {"wanted": wanted, "found": None, "chart": None,
+                               "sites": _sites()}
+    if not wanted.q:  # the front page: what the collection holds
+        return render_template("search.html", crawls=catalog().crawls(), **context)
+    try:
+        found = search(collection(), wanted, network_config())
+    except QueryError as exc:
+        # the form again, with the query as typed and what is wrong with it
+        return render_template("search.html", error=str(exc), **context), 400
+    per_site = dict(list(found["facets"]["site_month"].items())[:len(COLOURS)])
+    return render_template("search.html", **{
+        **context, "found": found, "chart": month_chart(per_site) if per_site else None,
+        "page": wanted.offset // wanted.limit + 1,
+        "pages": (found["total"] + wanted.limit - 1) // wanted.limit})
 
 
 @bp.route("/search.csv")
 def search_csv() -> Response:
-    found = search(collection(), search_request(limit=1000))
+    """The query's results (up to 1,000) as CSV."""
+    found = search(collection(), search_request(limit=1000), network_config())
     out = io.StringIO()
     writer = csv.writer(out)
     columns = ["url", "timestamp", "site", "title", "versions", "first_seen", "last_seen",
@@ -66,8 +73,6 @@ def search_csv() -> Response:
                     headers={"Content-Disposition": 'attachment; filename="search.csv"'})
 
 
-def _sites() -> list[str]:
-    root = collection()
-    if not root.config_path.exists():  # a collection of imported WARCs only
-        return []
-    return [s.name for s in root.load_config().sites]
+def _sites() -> list[Site]:
+    config = network_config()
+    return list(config.sites) if config else []  # none in a collection of imported WARCs

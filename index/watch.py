@@ -1,0 +1,129 @@
+"""Watched phrases: named phrases or patterns from the network config (`[[watch]]`), followed
+across the network's crawls. For each: which pages carry it in each crawl, where it appeared
+or disappeared (with the diff that shows it), and each site's coverage (pages carrying it /
+pages). Looked for in the full visible text of each page's payload, where footers and
+disclosure lines live.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from index.catalog import Capture, Catalog
+from index.collection import Collection
+from index.config import NetworkConfig, Watch
+from index.diff import Options, load_version, permalink
+from index.errors import UsageError
+
+HTML = ("text/html", "application/xhtml+xml")
+_REMEMBERED = 100_000
+_CARRIES: dict[tuple, bool] = {}
+
+
+def find_watch(config: NetworkConfig | None, name: str) -> Watch:
+    """The watched phrase called `name` in the network config."""
+    watches = config.watch if config else ()
+    for watch in watches:
+        if watch.name == name:
+            return watch
+    known = ", ".join(w.name for w in watches) or "none; add [[watch]] to the network config"
+    raise UsageError(f"no watched phrase named {name!r} (watched: {known})")
+
+
+def watch_pattern(watch: Watch) -> re.Pattern:
+    """The regular expression a watch looks for: its pattern, or its phrase matched whatever
+    the case and the whitespace between its words."""
+    if watch.pattern:
+        try:
+            return re.compile(watch.pattern)
+        except re.error as exc:
+            raise UsageError(f"watch {watch.name!r}: bad pattern: {exc}") from None
+    return re.compile(r"\s+".join(map(re.escape, (watch.phrase or "").split())), re.I)
+
+
+def html_pages(captures: list[Capture]) -> dict[str, Capture]:
+    """The HTML pages among `captures` that answered 2xx, by URL (the last capture of each)."""
+    return {c.url: c for c in captures
+            if c.mime in HTML and c.status is not None and 200 <= c.status < 300
+            and c.has_payload}
+
+
+def carries(collection: Collection, capture: Capture, pattern: re.Pattern) -> bool:
+    """Whether the full visible text of the capture's payload matches `pattern`."""
+    # remembered by where the payload is: the captures of many crawls (revisits) share one,
+    # and a payload never changes, so each is looked at once per process
+    key = (collection.root, capture.payload_file, capture.payload_offset, capture.digest,
+           pattern.pattern, pattern.flags)
+    found = _CARRIES.get(key)
+    if found is None:
+        version = load_version(collection, capture)
+        found = bool(version.text and pattern.search(version.text.full_text))
+        if len(_CARRIES) >= _REMEMBERED:
+            _CARRIES.clear()
+        _CARRIES[key] = found
+    return found
+
+
+def watch_between(collection: Collection, watch: Watch, old: dict[str, Capture],
+                  new: dict[str, Capture]) -> dict[str, Any]:
+    """The watched phrase from one crawl's pages (`old`, by URL) to another's (`new`): pages
+    carrying it before and after, where it appeared and disappeared on pages in both (each
+    with the diff of the full text, where the change shows), and each site's coverage."""
+    pattern = watch_pattern(watch)
+    before = {u for u, c in old.items() if carries(collection, c, pattern)}
+    after = {u for u, c in new.items() if carries(collection, c, pattern)}
+    both = old.keys() & new.keys()
+    coverage = _coverage(new, after)
+    for site, figures in _coverage(old, before).items():
+        coverage.setdefault(site, {"pages": 0, "carrying": 0, "share": 0.0})["before"] = figures
+    return {
+        "phrase": watch.phrase, "pattern": watch.pattern,
+        "pages_before": len(before), "pages_after": len(after),
+        "appeared": _moves(collection, old, new, (after - before) & both),
+        "disappeared": _moves(collection, old, new, (before - after) & both),
+        "on_new_pages": sorted(after - both), "on_pages_gone": sorted(before - both),
+        "carrying": {"before": sorted(before), "after": sorted(after)},
+        "coverage": dict(sorted(coverage.items())),
+    }
+
+
+def watch_history(collection: Collection, watch: Watch) -> dict[str, Any]:
+    """The watched phrase in every crawl: pages carrying it, coverage per site, and where it
+    appeared or disappeared since the crawl before."""
+    pattern = watch_pattern(watch)
+    with Catalog.open(collection) as catalog:
+        crawls = [(crawl, html_pages(catalog.by_crawl(crawl))) for crawl in catalog.crawls()]
+    history, previous, carried = [], None, set()
+    for crawl, pages in crawls:
+        carrying = {u for u, c in pages.items() if carries(collection, c, pattern)}
+        entry: dict[str, Any] = {
+            "crawl": crawl, "pages": len(pages), "carrying": sorted(carrying),
+            "coverage": dict(sorted(_coverage(pages, carrying).items())),
+            "appeared": [], "disappeared": []}
+        if previous is not None:
+            both = previous.keys() & pages.keys()
+            entry["appeared"] = _moves(collection, previous, pages, (carrying - carried) & both)
+            entry["disappeared"] = _moves(collection, previous, pages,
+                                          (carried - carrying) & both)
+        history.append(entry)
+        previous, carried = pages, carrying
+    return {"name": watch.name, "phrase": watch.phrase, "pattern": watch.pattern,
+            "crawls": history}
+
+
+def _coverage(pages: dict[str, Capture], carrying: set[str]) -> dict[str, dict[str, Any]]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for url, capture in pages.items():
+        counts[capture.site or "(other)"][0] += 1
+        counts[capture.site or "(other)"][1] += url in carrying
+    return {site: {"pages": n, "carrying": c, "share": round(c / n, 4) if n else 0.0}
+            for site, (n, c) in counts.items()}
+
+
+def _moves(collection: Collection, old: dict[str, Capture], new: dict[str, Capture],
+           urls: set[str]) -> list[dict[str, Any]]:
+    # the full-text diff: a disclosure line lives in the footer, outside the main text
+    return [{"url": u, "site": new[u].site, "from": old[u].timestamp, "to": new[u].timestamp,
+             "diff": permalink(old[u], new[u], Options(), full=True)} for u in sorted(urls)]

@@ -1,0 +1,224 @@
+"""Serving archived documents: the payload read from its WARC record, rewritten into the archive,
+behind headers that keep it away from the UI's origin.
+
+Archived documents are hostile. Each is served with `Content-Security-Policy: sandbox` (an
+opaque origin: its scripts reach neither our pages, cookies nor storage, and may load only
+from the archive, never the live web) and shown in an iframe sandboxed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import urljoin
+
+from flask import Response, abort, redirect, request
+
+from index.catalog import Capture
+from index.errors import CaptureNotFound, DamagedRecord
+from index.extract import decode
+from index.warc_reader import read_payload
+from web import catalog, collection
+from web.rewrite import archive_path, parse_html, requisite_links, rewrite_css, rewrite_html
+
+SANDBOX = "allow-scripts allow-forms allow-popups"
+# the archived document may load only from the archive (no live web), in an opaque origin,
+# and may submit no form (an archived form's action is the live site)
+REPLAY_CSP = (f"sandbox {SANDBOX}; default-src 'self' data: blob: 'unsafe-inline' "
+              "'unsafe-eval'; form-action 'none'")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# requisites load the nearest capture at once; documents redirect to their exact time so
+# that the frame's address names the capture it shows
+REQUISITE_MODIFIERS = ("im_", "js_", "cs_")
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A capture's HTTP head and decoded body, read from the record holding its payload."""
+
+    capture: Capture
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.header("Content-Type") or self.capture.mime or "application/octet-stream"
+
+    @property
+    def mime(self) -> str:
+        return self.content_type.split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for param in self.content_type.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "charset":
+                return value.strip("\"' ")
+        return None
+
+    def header(self, wanted: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == wanted.lower()), None)
+
+
+@dataclass(frozen=True)
+class OtherTime:
+    """A requisite of a page that the archive shows from a capture far in time from the page."""
+
+    capture: Capture
+    seconds: int  # the requisite's capture time minus the page's
+
+    @property
+    def name(self) -> str:
+        return self.capture.url.rstrip("/").rsplit("/", 1)[-1] or self.capture.url
+
+    @property
+    def distance(self) -> str:
+        """How far apart, in words ("3 h 20 min later")."""
+        left = abs(self.seconds)
+        days, left = divmod(left, 86400)
+        hours, left = divmod(left, 3600)
+        minutes, seconds = divmod(left, 60)
+        parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"))
+                 if n][:2] or [f"{seconds} s"]
+        return " ".join(parts) + (" later" if self.seconds > 0 else " earlier")
+
+
+def load(capture: Capture) -> Archived:
+    """Read a capture's payload from its WARC record (a revisit's from the original)."""
+    if not capture.has_payload:
+        raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
+                              "the collection (a revisit whose original is missing)")
+    path = collection().inside(capture.payload_file)
+    try:
+        head, body = read_payload(path, capture.payload_offset, capture.payload_length)
+    except DamagedRecord as exc:
+        abort(502, f"the archived record is damaged: {exc}")
+    status = int(head.get_statuscode() or capture.status or 200)
+    return Archived(capture, status, list(head.headers), body)
+
+
+def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Response:
+    """The archived document of `capture`, as the `modifier` (pywb's: mp_ im_ js_ cs_ if_ id_)
+    asks: HTML and CSS rewritten into the archive except for id_ (the payload as captured).
+    `asked` is the 14-digit time the request named, if it was not the capture's own: what a
+    stylesheet loads is then looked up nearest to that time (the page's), too."""
+    archived = load(capture)
+    exact = asked is None or asked == capture.timestamp
+    location = archived.header("Location")
+    if 300 <= archived.status < 400 and location:
+        answer = redirect(archive_path(capture.timestamp, urljoin(capture.url, location),
+                                       modifier), 302)
+        answer.headers.update(_replay_headers(capture, exact, modifier))
+        return answer
+    body, content_type = archived.body, archived.content_type
+    if modifier != "id_":
+        if archived.mime in HTML_TYPES and modifier in ("mp_", "if_"):
+            # only the page the capture view frames talks to it; frames within it do not
+            body = rewrite_html(decode(body, archived.charset), capture.url, capture.timestamp,
+                                link_modifier=modifier,
+                                frame_script=modifier == "mp_" and "/static/replay-frame.js")
+            content_type = "text/html; charset=utf-8"
+        elif archived.mime == "text/css":
+            body = rewrite_css(decode(body, archived.charset), capture.url,
+                               asked or capture.timestamp).encode("utf-8")
+            content_type = "text/css; charset=utf-8"
+    answer = Response(body, status=archived.status, content_type=content_type)
+    answer.headers.update(_replay_headers(capture, exact, modifier))
+    for name, value in _original_headers(archived):
+        answer.headers.add(name, value)
+    return answer
+
+
+def record_download(capture: Capture) -> Response:
+    """The capture's WARC record, byte for byte as stored (gzip member and all)."""
+    path = collection().inside(capture.warc_file)
+    with open(path, "rb") as fh:
+        fh.seek(capture.offset)
+        gzipped = fh.read(2) == b"\x1f\x8b"
+
+    def chunks() -> Iterator[bytes]:
+        with open(path, "rb") as stream:
+            stream.seek(capture.offset)
+            left = capture.length
+            while left > 0:
+                data = stream.read(min(_CHUNK, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+
+    name = f"{capture.timestamp}-{capture.id}.warc" + (".gz" if gzipped else "")
+    return Response(chunks(), content_type="application/warc",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Content-Length": str(capture.length)})
+
+
+def requisites_from_other_times(archived: Archived, skew_seconds: float) -> list[OtherTime]:
+    """The page's requisites (stylesheets, scripts, images, icons) whose nearest capture, the
+    one the archive shows with the page, was made more than `skew_seconds` from the page."""
+    capture = archived.capture
+    doc = parse_html(decode(archived.body, archived.charset))
+    if doc is None:
+        return []
+    page_time = _moment(capture.timestamp)
+    others = []
+    for url in requisite_links(doc, capture.url):
+        nearest = catalog().nearest(url, capture.timestamp)
+        if nearest is None:
+            continue
+        seconds = int((_moment(nearest.timestamp) - page_time).total_seconds())
+        if abs(seconds) > skew_seconds:
+            others.append(OtherTime(nearest, seconds))
+    return others
+
+
+def memento_headers(capture: Capture) -> dict[str, str]:
+    """RFC 7089 headers of a memento: its datetime and links to the original, the TimeGate,
+    the TimeMap and itself."""
+    host = request.host_url.rstrip("/")
+    return {
+        "Memento-Datetime": http_date(capture.timestamp),
+        "Link": (f'<{capture.url}>; rel="original", <{host}/timegate/{capture.url}>; '
+                 f'rel="timegate", <{host}/timemap/link/{capture.url}>; rel="timemap"; '
+                 f'type="application/link-format", '
+                 f'<{host}{archive_path(capture.timestamp, capture.url)}>; rel="memento"; '
+                 f'datetime="{http_date(capture.timestamp)}"'),
+    }
+
+
+def http_date(timestamp: str) -> str:
+    """A 14-digit timestamp as an RFC 1123 date (`Wed, 25 Nov 2026 08:41:54 GMT`)."""
+    return format_datetime(_moment(timestamp), usegmt=True)
+
+
+def _replay_headers(capture: Capture, exact: bool, modifier: str) -> dict[str, str]:
+    headers = {
+        "Content-Security-Policy": REPLAY_CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        # a capture never changes; which capture is nearest may, when WARCs are added
+        "Cache-Control": "max-age=86400" if exact else "max-age=300",
+        **memento_headers(capture),
+    }
+    if modifier in REQUISITE_MODIFIERS:
+        # web fonts and module scripts load with CORS, and the sandboxed page's origin is
+        # opaque ("null"): without this the archive would refuse its own fonts to it. Pages
+        # (mp_, if_, id_) never get it: other sites' scripts may not read the archive.
+        headers["Access-Control-Allow-Origin"] = "*"
+    return headers
+
+
+def _original_headers(archived: Archived) -> Iterator[tuple[str, str]]:
+    """The archived response's headers as pywb passes them on: renamed, so that none of them
+    (cookies, caching, security policies) acts on the archive."""
+    for name, value in archived.headers:
+        if "\r" in value or "\n" in value or not value.isascii():
+            continue  # an unsafe or non-Latin header value: shown in the headers tab only
+        yield f"X-Archive-Orig-{name}", value
+
+
+def _moment(timestamp: str) -> datetime:
+    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
