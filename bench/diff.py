@@ -30,13 +30,11 @@ from index.changes import change_report  # noqa: E402
 from index.collection import Collection  # noqa: E402
 from index.diff import compare  # noqa: E402
 from index.extract import extract  # noqa: E402
-from index.indexer import add_warcs, update  # noqa: E402
+from index.indexer import add_warcs  # noqa: E402
 from index.textdiff import diff_words  # noqa: E402
-from palimpsest.demo import crawl_command  # noqa: E402
-from palimpsest.sample_network import SampleNetwork  # noqa: E402
+from palimpsest.demo import crawl_both_revisions  # noqa: E402
 from palimpsest.sample_network.prose import plain  # noqa: E402
 from palimpsest.sample_network.sites import load_sites  # noqa: E402
-from palimpsest.setup import write_config  # noqa: E402
 
 REPLACEMENTS = ("revised", "postponed", "regional", "2027", "none", "several", "disputed")
 
@@ -183,13 +181,7 @@ def bench_shapes(runs: int = 5) -> None:
 def bench_report() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         collection = Collection(Path(tmp) / "demo")
-        with SampleNetwork(revision=1) as network:
-            write_config(collection, (), network.url)
-            for revision in (1, 2):
-                network.set_revision(revision)
-                subprocess.run(crawl_command(collection, "--delay", "0"), check=True,
-                               capture_output=True)
-        update(collection)
+        crawl_both_revisions(collection)
         start = time.perf_counter()
         report = change_report(collection)
         cold = time.perf_counter() - start

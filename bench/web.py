@@ -29,10 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.catalog import Catalog  # noqa: E402
 from index.collection import Collection  # noqa: E402
-from index.indexer import update  # noqa: E402
-from palimpsest.demo import crawl_command  # noqa: E402
-from palimpsest.sample_network import SampleNetwork  # noqa: E402
-from palimpsest.setup import write_config  # noqa: E402
+from palimpsest.demo import crawl_both_revisions  # noqa: E402
 
 QUERIES = ['"on behalf of"', "alliance", "security cooperation", "title:summit", "site:allyvia",
            "regional OR humanitarian", "recruit*", "mediation -ceasefire"]
@@ -40,13 +37,7 @@ QUERIES = ['"on behalf of"', "alliance", "security cooperation", "title:summit",
 
 def build_demo(root: Path) -> Collection:
     collection = Collection(root)
-    with SampleNetwork(revision=1) as network:
-        write_config(collection, (), network.url)
-        for revision in (1, 2):
-            network.set_revision(revision)
-            subprocess.run(crawl_command(collection, "--delay", "0"), check=True,
-                           capture_output=True)
-    update(collection)
+    crawl_both_revisions(collection)
     return collection
 
 
