@@ -7,8 +7,9 @@ collection (WARCs hard-linked, catalog copied) whose config names the engine, an
 web apps are served at once, each by waitress in a child process on loopback, and
 bench/index.py's query mix goes to `/api/search` from one client over keep-alive connections
 (as browsers and API clients keep theirs), alternating between the two servers so that
-whatever else runs on the machine weighs on both alike: a first pass (the first search after
-start reads the catalog's captures into memory), then `--repeat` timed runs of each query.
+whatever else runs on the machine weighs on both alike: a first pass (its first query is
+asked the moment the server listens, while it is still reading the catalog's captures into
+memory), then `--repeat` timed runs of each query.
 p50/p95 are end to end: HTTP, engine, catalog, facets, snippets, JSON. The same mix is then
 timed in this process through `index.search.search` (no HTTP, no Flask), alternating too.
 Prints both engines and Tantivy's ratios to Whoosh; never asserts.
@@ -74,20 +75,17 @@ def index_one(engine: str, out: Path) -> dict:
 
 
 def serve_one(engine: str, out: Path) -> None:
-    """Serve the engine's copy on a free loopback port (in this process): prints the port,
-    serves until stdin closes."""
+    """Serve the engine's copy as `palimpsest serve` does (in this process) on a free
+    loopback port: prints the port, serves until stdin closes."""
     import threading
 
-    from waitress import create_server
+    from web import serve
 
-    from web import create_app
-
-    app = create_app({"COLLECTION": str(out / f"engine-{engine}")})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    print(server.effective_port, flush=True)
+    threading.Thread(target=serve, args=(out / f"engine-{engine}", "127.0.0.1", 0),
+                     kwargs={"ready": lambda url: print(url.rsplit(":", 1)[1].strip("/"),
+                                                        flush=True)},
+                     daemon=True).start()
     sys.stdin.read()
-    server.close()
 
 
 def ask(client: http.client.HTTPConnection, path: str) -> tuple[float, int]:

@@ -22,6 +22,8 @@ from index.collection import Collection
 from index.errors import CaptureNotFound, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
 
+# the meta key naming the full-text engine that holds the catalog's texts
+ENGINE_META = "fulltext_engine"
 CATALOG_NAME = "catalog.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (

@@ -20,7 +20,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
+from operator import lshift, or_
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from index.collection import ENGINE_ENV
 from index.errors import QueryError, UsageError
@@ -52,6 +56,50 @@ class TextDoc:
     description: str = ""
     language: str | None = None
     published: datetime | None = None
+
+
+def text_number(text_key: str) -> int:
+    """The number of a text: its key's 96 bits (numbers hash and compare faster)."""
+    return int(text_key, 16)
+
+
+def text_key_of(number: int) -> str:
+    """The text key (24 hex digits) of a text number."""
+    return f"{number:024x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Every document a query matched, in no particular order, as numpy columns: the text
+    number's high 64 and low 32 bits, and the score (higher is better). A query can match
+    every page of a large archive: columns cross from Rust to Python, and are counted by
+    index.search, without a Python object per match."""
+
+    high: np.ndarray  # uint64
+    low: np.ndarray  # uint64
+    scores: np.ndarray  # float64
+
+    @classmethod
+    def of(cls, high: Sequence[int], low: Sequence[int], scores: Sequence[float]) -> Matches:
+        return cls(np.array(high, np.uint64), np.array(low, np.uint64),
+                   np.array(scores, np.float64))
+
+    @classmethod
+    def of_keys(cls, keys: Sequence[str], scores: Sequence[float]) -> Matches:
+        return cls.of([int(k[:16], 16) for k in keys], [int(k[16:], 16) for k in keys],
+                      scores)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def numbers(self) -> list[int]:
+        return list(map(or_, map(lshift, self.high.tolist(), repeat(32)), self.low.tolist()))
+
+    def by_number(self) -> dict[int, float]:
+        return dict(zip(self.numbers(), self.scores.tolist(), strict=True))
+
+
+NO_MATCHES = Matches.of([], [], [])
 
 
 @dataclass(frozen=True)
@@ -321,8 +369,8 @@ class TextIndex(ABC):
         """Make the current batch durable and searchable."""
 
     @abstractmethod
-    def match(self, query: TextQuery) -> dict[str, float]:
-        """Every matching document's key and score (higher is better), without snippets."""
+    def match(self, query: TextQuery) -> Matches:
+        """Every matching document's number and score, without snippets."""
 
     @abstractmethod
     def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
@@ -338,7 +386,7 @@ class TextIndex(ABC):
 
     def search(self, query: TextQuery, limit: int | None = 10) -> list[TextHit]:
         """The best `limit` matches (all if None), best first, with titles and snippets."""
-        scores = self.match(query)
+        scores = {text_key_of(n): s for n, s in self.match(query).by_number().items()}
         best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
         described = self.describe(query, best)
         return [TextHit(k, scores[k], described[k].snippet_html, described[k].title)
@@ -351,10 +399,21 @@ class TextIndex(ABC):
         self.close()
 
 
+def engine_name(config: NetworkConfig | None) -> str:
+    """The engine the config names; without a config (a collection of imported WARCs
+    only), $PALIMPSEST_ENGINE or whoosh."""
+    return config.search.engine if config else os.environ.get(ENGINE_ENV) or "whoosh"
+
+
+def engine_moved(held: str, engine: str) -> str:
+    """What to do when the catalog's texts are in another engine than the configured one."""
+    return (f"the full-text index is in {held}, but the config names {engine}: run "
+            f"`palimpsest index --rebuild` to rebuild it in {engine}")
+
+
 def open_index(collection: Collection, config: NetworkConfig | None) -> TextIndex:
-    """The collection's full-text index in the engine the config names (created if absent).
-    Without a config (a collection of imported WARCs only), $PALIMPSEST_ENGINE or whoosh."""
-    engine = config.search.engine if config else os.environ.get(ENGINE_ENV) or "whoosh"
+    """The collection's full-text index in the engine the config names (created if absent)."""
+    engine = engine_name(config)
     if engine == "whoosh":
         from index.whoosh_engine import WhooshIndex
 

@@ -27,10 +27,11 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 from warcio.timeutils import iso_date_to_timestamp
 
-from index.catalog import Catalog
-from index.collection import ENGINE_ENV, Collection
-from index.config import NetworkConfig, Search
+from index.catalog import ENGINE_META, Catalog
+from index.collection import Collection
+from index.config import NetworkConfig
 from index.errors import DamagedRecord, UsageError
+from index.fulltext import engine_moved, engine_name, open_index
 from index.surt_key import surt_key
 from index.warc_reader import Damage, WarcReader, WarcRecord, looks_like_warc, read_payload
 
@@ -112,6 +113,8 @@ def update(collection: Collection, *, fulltext: bool = True, progress: bool = Fa
     summary = IndexSummary()
     config = collection.load_config() if collection.config_path.exists() else None
     with Catalog.open(collection) as catalog:
+        if fulltext:
+            claim_engine(collection, catalog, config)
         _refresh_sites(catalog, config)
         known = catalog.indexed_files()
         on_disk = {p.relative_to(collection.root).as_posix(): p for p in collection.warc_files()}
@@ -267,7 +270,7 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
     full-text index is committed before the catalog records what went into it, so a kill
     leaves at worst a document that the next run finds already there."""
     from index.extract import HTML_TYPES, TEXT_TYPES
-    from index.fulltext import TextDoc, open_index
+    from index.fulltext import TextDoc
 
     db = catalog.db
     with catalog.transaction():
@@ -286,7 +289,7 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
     jobs = [[(u, d, str(collection.root / f), o, n, m) for u, d, f, o, n, m, _ in
              todo[i:i + _TEXT_JOB]] for i in range(0, len(todo), _TEXT_JOB)]
     done: list[tuple[str, str, str | None]] = []
-    with open_index(collection, _engine_config(collection, config)) as texts, \
+    with open_index(collection, config) as texts, \
             tqdm(total=len(todo), desc="full text", disable=not progress) as bar:
 
         def flush() -> None:
@@ -330,7 +333,7 @@ def rebuild_fulltext(collection: Collection, *, progress: bool = False,
     import time
 
     config = collection.load_config() if collection.config_path.exists() else None
-    engine = _engine_config(collection, config).search.engine
+    engine = engine_name(config)
     summary = IndexSummary()
     started = time.perf_counter()
     with Catalog.open(collection) as catalog:
@@ -338,9 +341,35 @@ def rebuild_fulltext(collection: Collection, *, progress: bool = False,
         with catalog.transaction():
             catalog.db.execute("DELETE FROM texts")
             catalog.db.execute("UPDATE captures SET text_key = NULL")
+            catalog.set_meta(ENGINE_META, engine)
         _index_texts(collection, catalog, config, summary, workers=workers, progress=progress)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def claim_engine(collection: Collection, catalog: Catalog, config: NetworkConfig | None
+                 ) -> None:
+    """Check that the catalog's texts are in the engine the config names, and record it
+    for a catalog without texts yet. A collection switched to another engine must be
+    rebuilt first: indexing on would put only the new texts in the new engine, and its
+    searches would silently miss the older ones. Raises UsageError then."""
+    engine = engine_name(config)
+    held = catalog.get_meta(ENGINE_META)
+    if held is None:
+        # a catalog from before the engine was recorded: its texts are in the engine whose
+        # index is not empty
+        has_texts = catalog.db.execute(
+            "SELECT 1 FROM texts WHERE text_key IS NOT NULL LIMIT 1").fetchone()
+        if has_texts:
+            with open_index(collection, config) as texts:
+                held = engine if texts.count() else "another engine"
+        else:
+            held = engine
+        if held == engine:
+            with catalog.transaction():
+                catalog.set_meta(ENGINE_META, engine)
+    if held != engine:
+        raise UsageError(engine_moved(held, engine))
 
 
 def text_key(url: str, full_text: str) -> str:
@@ -370,14 +399,6 @@ def _extract(items: list[tuple]) -> list[tuple[str, str, Any, Damage | None]]:
         charset = _CHARSET.search(head.get_header("Content-Type") or "")
         out.append((url, digest, extract(body, mime, url, charset and charset.group(1)), None))
     return out
-
-
-def _engine_config(collection: Collection, config: NetworkConfig | None) -> NetworkConfig:
-    """The config naming the search engine; a collection of imported WARCs may have none."""
-    if config is not None:
-        return config
-    engine = os.environ.get(ENGINE_ENV) or "whoosh"
-    return NetworkConfig(name=collection.root.name, sites=(), search=Search(engine=engine))
 
 
 def _refresh_sites(catalog: Catalog, config: NetworkConfig | None) -> None:

@@ -17,24 +17,33 @@ import sqlite3
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain, compress
-from operator import itemgetter, lt
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index import text_captures
-from index.catalog import CATALOG_NAME, iso_date, pad_timestamp
+from index.catalog import CATALOG_NAME, ENGINE_META, iso_date, pad_timestamp
 from index.collection import ENGINE_ENV, Collection
 from index.config import NetworkConfig
-from index.errors import QueryError, UsageError
-from index.fulltext import TextQuery, open_index
+from index.errors import PalimpsestError, QueryError, UsageError
+from index.fulltext import (
+    Matches,
+    TextQuery,
+    engine_moved,
+    engine_name,
+    open_index,
+    text_key_of,
+)
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
 _SEPARATORS = re.compile(r"[-:T\sZ]")
 _DATE_HELP = "YYYY, YYYY-MM, YYYY-MM-DD or a 14-digit timestamp"
 _FIRST, _LAST = "0" * 14, "9" * 14
-# from this many matching texts on, a plain collapsed search counts per URL (see _by_url)
+# from this many matching texts on, a search reads the whole catalog (once per process) and
+# works on its columns (_by_capture) rather than on the matching texts' captures
 BULK = 2000
 
 
@@ -74,26 +83,39 @@ def search(collection: Collection, request: SearchRequest,
     if config is None:
         config = _config(collection)
     with open_index(collection, config) as engine:
-        scores = engine.match(query)
-        db = sqlite3.connect(catalog_path.as_uri() + "?mode=ro", uri=True)
-        try:
-            if not scores and engine.count() == 0 and db.execute(
-                    "SELECT 1 FROM captures WHERE text_key IS NOT NULL LIMIT 1").fetchone():
-                # e.g. the config names another engine than the one the texts went into
-                raise UsageError("the full-text index is empty but the catalog has texts: "
-                                 "run `palimpsest index --rebuild`")
-            found = _group(text_captures.for_catalog(catalog_path), db, scores, bounds,
-                           request)
-            page = _results(db, found.page[request.offset:])
-            described = engine.describe(query, list(dict.fromkeys(r["text_key"] for r in page)))
-        finally:
-            db.close()
+        matches = engine.match(query)
+        db = text_captures.reader(catalog_path)
+        held = db.execute("SELECT value FROM meta WHERE key = ?", (ENGINE_META,)).fetchone()
+        if held and held[0] != engine_name(config):
+            raise UsageError(engine_moved(held[0], engine_name(config)))
+        if not matches and engine.count() == 0 and db.execute(
+                "SELECT 1 FROM captures WHERE text_key IS NOT NULL LIMIT 1").fetchone():
+            # a catalog from before the engine was recorded in it
+            raise UsageError("the full-text index is empty but the catalog has texts: "
+                             "run `palimpsest index --rebuild`")
+        found = _group(text_captures.for_catalog(catalog_path), db, matches, bounds, request)
+        page = _results(db, found.page[request.offset:])
+        described = engine.describe(query, list(dict.fromkeys(r["text_key"] for r in page)))
     for result in page:
         hit = described.get(result.pop("text_key"))
         result["title"] = (hit.title if hit else "") or result["url"]
         result["snippet"] = hit.snippet_html if hit else ""
     return {"total": found.total, "results": page,
             "facets": _facets(found.sites, found.site_months)}
+
+
+def prepare(collection: Collection) -> None:
+    """Read what searches need from the catalog and open the full-text index ahead of the
+    first search (a server does this as it starts); nothing if nothing is indexed."""
+    catalog_path = collection.derived_dir / CATALOG_NAME
+    if not catalog_path.exists():
+        return
+    try:
+        config = _config(collection)
+        text_captures.for_catalog(catalog_path).columns(text_captures.reader(catalog_path))
+        open_index(collection, config).close()
+    except (PalimpsestError, sqlite3.Error):
+        pass  # the first search reports it, on the page that asked
 
 
 _CONFIGS: dict[Path, tuple[tuple, NetworkConfig]] = {}
@@ -144,7 +166,7 @@ def _bound(value: str, name: str, *, up: bool = False) -> str:
     return pad_timestamp(digits, up=True) if up else start
 
 
-# A result before formatting: [order key, capture id, text key, site, url, timestamp, score,
+# A result before formatting: [order key, capture id, text number, site, url, timestamp, score,
 # versions (texts), captures, first seen, last seen]; the order key is (score, timestamp, url)
 # for relevance, (timestamp, score, url) for date. Collapsed, the best capture of the URL's
 # matching texts (a text's best is its latest capture, in either order) and counts over them.
@@ -161,20 +183,19 @@ class _Grouped:
     page: list[Entry]
 
 
-def _group(captures: text_captures.TextCaptures, db: sqlite3.Connection,
-           scores: dict[str, float], bounds: tuple[str, str, str | None],
-           request: SearchRequest) -> _Grouped:
+def _group(captures: text_captures.TextCaptures, db: sqlite3.Connection, matches: Matches,
+           bounds: tuple[str, str, str | None], request: SearchRequest) -> _Grouped:
     """The matching texts' captures that pass the filters, grouped into results."""
-    if (request.collapse and request.sort == "relevance" and len(scores) > BULK
-            and bounds == (_FIRST, _LAST, None)):
-        return _by_url(captures.complete(db), scores, request)
-    return _by_text(captures, db, scores, bounds, request)
+    if captures.complete or len(matches) > BULK:
+        return _by_capture(captures.columns(db), matches, bounds, request)
+    return _by_text(captures, db, matches.by_number(), bounds, request)
 
 
 def _by_text(captures: text_captures.TextCaptures, db: sqlite3.Connection,
-             scores: dict[str, float], bounds: tuple[str, str, str | None],
+             scores: dict[int, float], bounds: tuple[str, str, str | None],
              request: SearchRequest) -> _Grouped:
-    """Any search, in one pass over the matching texts (not over their captures)."""
+    """Any search, in one pass over the matching texts (not over their captures): for a
+    process that has not read the whole catalog, e.g. a one-off search of a rare word."""
     start, end, as_of = bounds
     shown = captures.texts(db, scores)
     standing = None
@@ -231,69 +252,106 @@ def _by_text(captures: text_captures.TextCaptures, db: sqlite3.Connection,
                      for row in heapq.nlargest(need, rows, key=itemgetter(0))])
 
 
-def _by_url(captures: text_captures.TextCaptures, scores: dict[str, float],
-            request: SearchRequest) -> _Grouped:
-    """A collapsed search by relevance without date filters, over many matching texts:
-    the same results as _by_text, counted per URL by C-level passes (Counter, map) over the
-    whole catalog's numbered URLs, and only the page's URLs looked at one by one (at 23,000
-    matching texts: ~4x faster)."""
-    urls = captures.urls
-    counts = Counter(map(captures.url_of.get, scores))  # URL number -> its matching texts
-    counts.pop(None, None)  # texts without a live capture
+def _by_capture(columns: text_captures.Columns, matches: Matches,
+                bounds: tuple[str, str, str | None], request: SearchRequest) -> _Grouped:
+    """Any search, as vector operations over the whole catalog's live captures (numpy
+    columns, sorted by text and time): which captures of the matching texts pass the
+    filters, then per text and per URL their counts, first and last times and best text.
+    The same results as _by_text, in a few milliseconds however much the query matches."""
+    start, end, as_of = bounds
+    rows = columns.rows(matches)
+    live = rows >= 0  # texts without a live capture are not results
+    text_score = np.full(len(columns.numbers), np.nan)
+    text_score[rows[live]] = matches.scores[live]
+    cap = columns.captures
+    # each text's captures together, oldest first: gathered for a few texts, else a mask
+    at = cap.of_rows(rows[live]) if 8 * len(rows) < len(columns.numbers) \
+        else np.flatnonzero(~np.isnan(text_score[cap.row]))
     if request.site is not None:
-        counts = Counter({u: n for u, n in counts.items() if urls.site[u] == request.site})
-    periods = Counter(chain.from_iterable(map(urls.periods.__getitem__, counts)))
-    # a URL of which only some texts match counts in the months of those texts only
-    for url in compress(counts, map(lt, counts.values(), map(len, map(urls.keys.__getitem__,
-                                                                          counts)))):
-        periods.subtract(urls.periods[url])
-        periods.update({urls.period_number[urls.site[url], m] for k in urls.keys[url]
-                        if k in scores for m in captures.shown[k].months})
-    # the page: URLs in order of their best text's score, down to the score at which enough
-    # URLs are found; ties at that score all taken, then each URL's best worked out exactly
+        at = at[cap.site[at] == columns.site_number.get(request.site, -1)]
+    if start != _FIRST or end != _LAST:
+        at = at[(cap.time[at] >= int(start)) & (cap.time[at] <= int(end))]
+    if as_of is not None:
+        # the capture a visitor would have seen: the URL's latest at that date, whatever
+        # its status; an error page or a redirect then means the page was not live
+        at = at[cap.time[at] == columns.standing(int(as_of))[cap.url[at]]]
+    row, time, url = cap.row[at], cap.time[at], cap.url[at]
+    score = text_score[row]
+    relevance = request.sort == "relevance"
+    # per text: its chosen captures' count, first and last
+    ends = np.flatnonzero(np.r_[row[1:] != row[:-1], True]) if len(at) else at
+    starts = np.r_[0, ends[:-1] + 1] if len(at) else at
+    t_url, t_last, t_score = url[ends], time[ends], score[ends]
+    # per URL: versions (texts), captures, first and last seen
+    urls = len(columns.url_name)
+    versions = np.bincount(t_url, minlength=urls)
+    counts = np.bincount(url, minlength=urls)
+    first = np.full(urls, np.iinfo(np.int64).max)
+    np.minimum.at(first, t_url, time[starts])
+    last = np.zeros(urls, np.int64)
+    np.maximum.at(last, t_url, t_last)
+    found = np.flatnonzero(versions)
     need = request.offset + request.limit
-    taken: dict[int, None] = {}
-    boundary, size = None, 4 * need
-    while True:
-        best = heapq.nlargest(size, scores.items(), key=itemgetter(1))
-        for key, score in best:
-            if boundary is not None and score < boundary:
-                break
-            url = captures.url_of.get(key)
-            if url in counts and url not in taken:
-                taken[url] = None
-                if len(taken) == need:
-                    boundary = score
-        if len(best) < size or (boundary is not None and best[-1][1] < boundary):
-            break
-        taken, boundary, size = {}, None, size * 4
-    entries = [_url_entry(captures, url, scores) for url in taken]
-    return _Grouped(len(counts), Counter(map(urls.site.__getitem__, counts)),
-                    Counter({urls.period[p]: n for p, n in periods.items() if n > 0}),
-                    heapq.nlargest(need, entries, key=itemgetter(0)))
+
+    def entry(capture: int, text_row: int, u: int, t: int, s: float) -> Entry:
+        stamp, name = _stamp(t), columns.url_name[u]
+        number = columns.numbers[text_row]
+        return [(s, stamp, name) if relevance else (stamp, s, name), int(cap.id[capture]),
+                number, columns.shown[number].site, name, stamp, s, int(versions[u]),
+                int(counts[u]), _stamp(first[u]), _stamp(last[u])]
+
+    if request.collapse:
+        # each URL's best text: the highest (score, last time), or (last time, score)
+        primary, secondary = (t_score, t_last) if relevance else (t_last, t_score)
+        best = _best_per_url(urls, t_url, primary, secondary)
+        b_url = np.flatnonzero(best >= 0)
+        best = best[b_url]
+        b_primary, b_secondary = primary[best], secondary[best]
+        if len(best) > need:  # only the URLs that may be on the page are sorted
+            floor = np.partition(b_primary, len(best) - need)[len(best) - need]
+            kept = b_primary >= floor
+            best, b_url, b_primary, b_secondary = (best[kept], b_url[kept], b_primary[kept],
+                                                   b_secondary[kept])
+        # URL numbers follow the URLs' order, so ties sort as the URL strings do
+        page = best[np.lexsort((b_url, b_secondary, b_primary))[::-1][:need]]
+        entries = [entry(at[ends[i]], row[ends[i]], t_url[i], t_last[i], float(t_score[i]))
+                   for i in page.tolist()]
+        sites = np.bincount(columns.url_site[found], minlength=len(columns.site_number))
+        # a URL counts once in each month it has a chosen capture in
+        slots = np.zeros(len(columns.slot_period), bool)
+        slots[cap.slot[at]] = True
+        periods = np.bincount(columns.slot_period[slots], minlength=len(columns.period))
+        total = len(found)
+    else:
+        page = np.lexsort((url, time, score) if relevance else (url, score, time))[::-1][:need]
+        entries = [entry(at[i], row[i], url[i], time[i], float(score[i]))
+                   for i in page.tolist()]
+        sites = np.bincount(columns.url_site[url], minlength=len(columns.site_number))
+        periods = np.bincount(cap.period[at], minlength=len(columns.period))
+        total = len(at)
+    names = list(columns.site_number)
+    return _Grouped(total, Counter({names[s]: n for s, n in enumerate(sites.tolist()) if n}),
+                    Counter({columns.period[p]: n for p, n in enumerate(periods.tolist()) if n}),
+                    entries)
 
 
-def _url_entry(captures: text_captures.TextCaptures, number: int,
-               scores: dict[str, float]) -> Entry:
-    """The collapsed result of URL `number` by relevance, over all its matching texts."""
-    entry: Entry = []
-    url = captures.urls.name[number]
-    for key in captures.urls.keys[number]:
-        score = scores.get(key)
-        if score is None:
-            continue
-        text = captures.shown[key]
-        last = text.stamps[-1]
-        if not entry:
-            entry = [(score, last, url), text.ids[-1], key, text.site, url, last, score,
-                     1, len(text.stamps), text.stamps[0], last]
-            continue
-        if (score, last, url) > entry[0]:
-            entry[0:7] = (score, last, url), text.ids[-1], key, text.site, url, last, score
-        entry[7] += 1
-        entry[8] += len(text.stamps)
-        entry[9], entry[10] = min(entry[9], text.stamps[0]), max(entry[10], last)
-    return entry
+def _best_per_url(urls: int, url: np.ndarray, primary: np.ndarray, secondary: np.ndarray
+                  ) -> np.ndarray:
+    """Per URL number (of `urls`), the position of its item with the highest (primary,
+    secondary), -1 for a URL without items: two passes of maxima, no sort."""
+    top = np.full(urls, -np.inf)
+    np.maximum.at(top, url, primary)
+    tied = np.flatnonzero(primary == top[url])
+    second = np.full(urls, -np.inf)
+    np.maximum.at(second, url[tied], secondary[tied])
+    chosen = tied[secondary[tied] == second[url[tied]]]
+    best = np.full(urls, -1, np.int64)
+    best[url[chosen]] = chosen  # (equal items: the last wins)
+    return best
+
+
+def _stamp(time: int) -> str:
+    return f"{time:014d}"
 
 
 def _facets(sites: Counter[str | None], site_months: Counter[tuple[str | None, str]]
@@ -326,7 +384,8 @@ def _results(db: sqlite3.Connection, entries: list[Entry]) -> list[dict[str, Any
         warc_date, crawl = found[capture_id]
         page.append({
             "url": url, "timestamp": timestamp, "date": iso_date(warc_date, timestamp),
-            "site": site, "crawl": crawl, "text_key": text_key, "score": round(score, 4),
+            "site": site, "crawl": crawl, "text_key": text_key_of(text_key),
+            "score": round(score, 4),
             "versions": texts, "captures": captures,
             # first and last seen are timestamps only: iso_date formats them as such
             "first_seen": iso_date("", first), "last_seen": iso_date("", last)})

@@ -15,13 +15,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 
 import tantivy
 
 from index.errors import UsageError
 from index.fulltext import (
+    NO_MATCHES,
     And,
+    Matches,
     Node,
     Not,
     Or,
@@ -171,31 +174,30 @@ class TantivyIndex(TextIndex):
 
     # -- searching -------------------------------------------------------------------------
 
-    def match(self, query: TextQuery) -> dict[str, float]:
+    def match(self, query: TextQuery) -> Matches:
         searcher = self._get_searcher()
         compiled = self._compile(query.root)
         if compiled is None or searcher.num_docs == 0:
-            return {}
+            return NO_MATCHES
         hits = searcher.search(compiled, limit=searcher.num_docs, count=False).hits
-        addresses = [address for _, address in hits]
-        high = searcher.fast_field_values("key_hi", addresses)
-        low = searcher.fast_field_values("key_lo", addresses)
-        # to_bytes().hex() is 2.5x faster than formatting two hex numbers, on every hit
-        return {((h << 32) | lo).to_bytes(12, "big").hex(): score
-                for (score, _), h, lo in zip(hits, high, low, strict=True)}
+        # the keys from fast fields, in C-level passes (no Python loop over the hits)
+        addresses = list(map(itemgetter(1), hits))
+        return Matches.of(searcher.fast_field_values("key_hi", addresses),
+                          searcher.fast_field_values("key_lo", addresses),
+                          list(map(itemgetter(0), hits)))
 
     def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
         searcher = self._get_searcher()
         marked = self._highlights(query.root)
         snippets = _Snippets(None if marked is None else tantivy.SnippetGenerator.create(
             searcher, marked, self._schema, "text"), self._prefixes(query.root))
+        wanted = _any([tantivy.Query.term_query(self._schema, "text_key", k) for k in text_keys])
+        if wanted is None:
+            return {}
         described = {}
-        for key in text_keys:
-            found = searcher.search(tantivy.Query.term_query(self._schema, "text_key", key),
-                                    1, count=False).hits
-            if not found:
-                continue
-            doc = searcher.doc(found[0][1])
+        for _, address in searcher.search(wanted, len(text_keys), count=False).hits:
+            doc = searcher.doc(address)
+            key = _stored(doc, "text_key")
             snippet = snippets.html(_stored(doc, "main_text"), _stored(doc, "text"),
                                     _stored(doc, "description"))
             described[key] = TextHit(key, 0.0, snippet, _stored(doc, "title"))

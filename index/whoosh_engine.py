@@ -37,7 +37,9 @@ from whoosh.system import pack_uint
 
 from index.errors import UsageError
 from index.fulltext import (
+    NO_MATCHES,
     And,
+    Matches,
     Node,
     Not,
     Or,
@@ -214,16 +216,17 @@ class WhooshIndex(TextIndex):
 
     # -- searching -------------------------------------------------------------------------
 
-    def match(self, query_: TextQuery) -> dict[str, float]:
+    def match(self, query_: TextQuery) -> Matches:
         searcher = self._get_searcher()
         compiled = self._compile(query_.root, searcher.reader())
         if compiled is None:
-            return {}
+            return NO_MATCHES
         results = searcher.search(compiled, limit=None)
         if not results.top_n:
-            return {}
+            return NO_MATCHES  # (an empty index has no column to read)
         keys = searcher.reader().column_reader("text_key")
-        return {keys[docnum]: score for score, docnum in results.top_n}
+        return Matches.of_keys([keys[docnum] for _, docnum in results.top_n],
+                               [score for score, _ in results.top_n])
 
     def describe(self, query_: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
         searcher = self._get_searcher()

@@ -78,3 +78,27 @@ def test_reindexing_changes_nothing_and_verify_passes(indexed, capsys):
     again = update(indexed.collection)
     assert again.captures == 0 and again.documents == 0
     assert main(["verify", "--collection", str(indexed.collection.root)]) == 0
+
+
+@pytest.mark.parametrize("options", [
+    {"limit": 50}, {"collapse": False, "limit": 500}, {"sort": "date", "limit": 50},
+    {"site": "cognitura"}, {"as_of": "2100"}, {"as_of": "2100", "collapse": False}])
+def test_both_grouping_paths_agree_on_the_network(indexed, monkeypatch, options):
+    # the sample network's three crawls: revisits, calendar pages reached in one crawl
+    # only, error pages, a dropped and an added page; both grouping paths of index/search.py
+    # (the matching texts' captures, or the whole catalog's columns) give the same answer
+    from index import search as search_module
+    from index import text_captures
+
+    first = indexed.crawls[1].crawl_id
+    totals = []
+    for q in ("foreign", "disclosure OR calendar", "news", "site:paxpoint", "url:events"):
+        for extra in ({}, {"date_from": first[:8]}):
+            wanted = SearchRequest(q=q, **options, **extra)
+            monkeypatch.setattr(search_module, "BULK", 10 ** 9)
+            monkeypatch.setattr(text_captures, "_CACHES", {})
+            by_text = search(indexed.collection, wanted)
+            monkeypatch.setattr(search_module, "BULK", 0)
+            assert search(indexed.collection, wanted) == by_text, wanted
+            totals.append(by_text["total"])
+    assert min(totals[:2]) > 0 and len(set(totals)) > 2  # (not all empty, nor all alike)

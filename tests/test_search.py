@@ -16,6 +16,7 @@ from whoosh import fields
 
 from index import fulltext
 from index import search as search_module
+from index import text_captures
 from index.collection import ENGINE_ENV, Collection
 from index.config import render_template
 from index.errors import QueryError, UsageError
@@ -369,6 +370,31 @@ def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path,
             assert switched["facets"] == found["facets"], q
 
 
+def test_switching_engines_without_a_rebuild_is_refused_not_half_indexed(archive, tmp_path,
+                                                                         monkeypatch, capsys):
+    import shutil
+
+    copy = Collection(tmp_path / "copy")
+    shutil.copytree(archive.root, copy.root)
+    engine = copy.load_config().search.engine
+    other = "tantivy" if engine == "whoosh" else "whoosh"
+    expected = urls(ask(archive, "harbour"))
+    monkeypatch.setenv(ENGINE_ENV, other)  # (the config names no engine: the env decides)
+    copy.config_path.write_text(copy.config_path.read_text().replace(
+        f'engine = "{engine}"\n', ""))
+    # indexing on would put only new texts in the other engine: refused, in one line
+    assert main(["index", "--collection", str(copy.root)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(f"the full-text index is in {engine}, but the config names {other}: "
+                          f"run `palimpsest index --rebuild` to rebuild it in {other}")
+    assert "\n" not in error and not (copy.derived_dir / f"fulltext-{other}").exists()
+    with pytest.raises(UsageError, match=f"is in {engine}, but the config names {other}"):
+        ask(copy, "harbour")
+    assert main(["index", "--collection", str(copy.root), "--rebuild"]) == 0
+    assert urls(ask(copy, "harbour")) == expected
+    assert main(["index", "--collection", str(copy.root)]) == 0  # and on, in the new engine
+
+
 def test_search_in_an_engine_not_yet_filled_says_to_rebuild(archive, monkeypatch):
     engine = archive.load_config().search.engine
     monkeypatch.setenv(ENGINE_ENV, "tantivy" if engine == "whoosh" else "whoosh")
@@ -376,14 +402,21 @@ def test_search_in_an_engine_not_yet_filled_says_to_rebuild(archive, monkeypatch
         ask(archive, "harbour")
 
 
-@pytest.mark.parametrize("options", [{}, {"site": "ally"}, {"limit": 1, "offset": 1}])
-def test_many_matches_counted_per_url_give_the_same_results(archive, monkeypatch, options):
-    # a plain search matching many texts is grouped per URL by another path (_by_url)
-    for q in ("rabat", "harbour", "aviv", "negotiate OR cooperation", "observers"):
+@pytest.mark.parametrize("options", [
+    {}, {"site": "ally"}, {"limit": 1, "offset": 1}, {"collapse": False},
+    {"sort": "date"}, {"sort": "date", "collapse": False, "limit": 2},
+    {"date_from": "2024-02", "date_to": "2024-03-15"}, {"as_of": "2024-03"},
+    {"as_of": "2024-03", "collapse": False, "site": "pax"}])
+def test_searches_on_the_whole_catalogs_columns_give_the_same_results(archive, monkeypatch,
+                                                                      options):
+    # one path reads only the matching texts' captures (a one-off search of a few texts);
+    # the other, the whole catalog's columns (a server, or a query that matches many)
+    for q in ("rabat", "harbour", "aviv", "negotiate OR cooperation", "observers", "zzzz"):
         monkeypatch.setattr(search_module, "BULK", 10 ** 9)
+        monkeypatch.setattr(text_captures, "_CACHES", {})
         by_text = ask(archive, q, **options)
         monkeypatch.setattr(search_module, "BULK", 0)
-        assert ask(archive, q, **options) == by_text, q
+        assert ask(archive, q, **options) == by_text, (q, options)
 
 
 def test_search_sees_a_new_crawl_at_once(archive, tmp_path, monkeypatch):

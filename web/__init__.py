@@ -6,6 +6,7 @@ crawls or writes. Every page has a JSON twin built from the same objects as the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
@@ -18,6 +19,7 @@ from index.catalog import Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import CaptureNotFound, QueryError, UsageError
+from index.search import prepare as prepare_search
 
 # our pages: scripts and styles only from our static files (inline style attributes are
 # allowed for the chart's colours), frames only of the archive itself
@@ -151,6 +153,9 @@ def serve(collection_root: Path, host: str = "127.0.0.1", port: int = 8080, *,
         settings["TRUSTED_HOSTS"] = list(LOOPBACK)
     app = create_app(settings)
     server = create_server(app, host=host, port=port, threads=8, ident="palimpsest")
+    # the first search would otherwise read the catalog (~1 s at 100,000 captures)
+    threading.Thread(target=prepare_search, args=(Collection.locate(collection_root),),
+                     name="prepare-search", daemon=True).start()
     if ready is not None:
         ready(f"http://{host}:{server.effective_port}/")
     try:
