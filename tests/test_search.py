@@ -14,9 +14,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from whoosh import fields
 
-from index import fulltext
+from index import fulltext, text_captures
 from index import search as search_module
-from index import text_captures
 from index.collection import ENGINE_ENV, Collection
 from index.config import render_template
 from index.errors import QueryError, UsageError
