@@ -22,6 +22,7 @@ import tantivy
 
 from index.errors import UsageError
 from index.fulltext import (
+    MAX_WORD_BYTES,
     NO_MATCHES,
     And,
     Matches,
@@ -43,7 +44,6 @@ TITLE_BOOST = 2.0
 HEAP_BYTES = 128_000_000
 SNIPPET_CHARS = 200  # about as much as the Whoosh engine shows
 FALLBACK_CHARS = 240
-_MAX_WORD = 40  # Tantivy's en_stem and default tokenizers drop longer words
 _WINDOWS = 6  # places around which a snippet is looked for first
 _SPACE = re.compile(r"\s")
 _SHORT_STEM = 3
@@ -55,7 +55,7 @@ def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
     """The analysis chain of Tantivy's `en_stem` (stem) or `default` tokenizer, to analyse
     query words exactly as the field's text was analysed."""
     builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(
-        tantivy.Filter.remove_long(_MAX_WORD)).filter(tantivy.Filter.lowercase())
+        tantivy.Filter.remove_long(MAX_WORD_BYTES)).filter(tantivy.Filter.lowercase())
     return (builder.filter(tantivy.Filter.stemmer("english")) if stem else builder).build()
 
 

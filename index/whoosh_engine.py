@@ -4,6 +4,12 @@ Fields: `text` (the full visible text: menus and footers hold things researchers
 as disclosure lines), `title` (counts double), `url` (split into words), `site` (exact name).
 The texts themselves are stored zlib-compressed in one field, for snippets.
 
+Words are analysed exactly as the Tantivy engine analyses them (Tantivy's `en_stem` and
+`default` chains): runs of letters and digits, words of 40 bytes or more dropped, lower-cased,
+in `text` and `title` stemmed by Snowball English (PyStemmer: the same algorithm, in C), and no
+stop words, so that "on behalf of" is a phrase of three words and both engines find the same
+pages. tests/test_search.py checks the two chains agree word for word.
+
 Whoosh spends most of its indexing time per token and per posting in Python. Two things keep
 bulk loads fast: one writer per batch (no per-document commits), and `StemmedText`, which
 indexes exactly the terms and positions of the stemming analyzer in one tight loop instead of
@@ -21,22 +27,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from pickle import dumps
 
+import Stemmer
 from whoosh import fields, index, query
-from whoosh.analysis import (
-    STOP_WORDS,
-    IDAnalyzer,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemmingAnalyzer,
-)
-from whoosh.analysis.tokenizers import default_pattern
+from whoosh.analysis import Filter, IDAnalyzer, RegexTokenizer, StemFilter
 from whoosh.highlight import ContextFragmenter, Formatter, get_text, highlight
 from whoosh.index import LockError
-from whoosh.lang.porter import stem
 from whoosh.system import pack_uint
 
 from index.errors import UsageError
 from index.fulltext import (
+    MAX_WORD_BYTES,
     NO_MATCHES,
     And,
     Matches,
@@ -54,8 +54,43 @@ from index.fulltext import (
     wildcard_prefix,
 )
 
-STEM = StemmingAnalyzer(cachesize=-1)
-URL_WORDS = RegexTokenizer(r"[^\W_]+") | LowercaseFilter()
+WORD = r"[^\W_]+"  # Tantivy's simple tokenizer: a word is a run of letters and digits
+# the analysis this index was written with: an index written otherwise must be rebuilt
+ANALYSIS = "letter-and-digit words under 40 bytes, lower-cased, Snowball English, no stop words"
+_ANALYSIS_FILE = "analysis.txt"
+_SNOWBALL = Stemmer.Stemmer("english")
+
+
+def snowball_stem(word: str) -> str:
+    """The Snowball English stem of a lower-cased word, as Tantivy's en_stem gives it."""
+    return _SNOWBALL.stemWord(word)
+
+
+class DropLongWords(Filter):
+    """Drops words of MAX_WORD_BYTES bytes or more in UTF-8, keeping the others' positions
+    (as Tantivy's RemoveLongFilter does)."""
+
+    def __call__(self, tokens):
+        for token in tokens:
+            if len(token.text.encode()) < MAX_WORD_BYTES:
+                yield token
+
+
+def lower(word: str) -> str:
+    """A word in lower case letter by letter, as Tantivy's LowerCaser does: Python's
+    str.lower() alone would make a final capital sigma the final form ς."""
+    return (word.replace("Σ", "σ") if "Σ" in word else word).lower()
+
+
+class LowerCase(Filter):
+    def __call__(self, tokens):
+        for token in tokens:
+            token.text = lower(token.text)
+            yield token
+
+
+URL_WORDS = RegexTokenizer(WORD) | DropLongWords() | LowerCase()
+STEM = URL_WORDS | StemFilter(stemfn=snowball_stem, cachesize=-1)
 TITLE_BOOST = 2.0
 WRITER_LIMIT_MB = 256
 _SNIPPET_FRAGMENTS = 2
@@ -64,14 +99,12 @@ _TERM_CACHE_LIMIT = 500_000
 
 
 class StemmedText(fields.TEXT):
-    """The `text` field: indexed with exactly the terms and positions of STEM
-    (RegexTokenizer | LowercaseFilter | StopFilter(minsize=2, renumber) | StemFilter), in one
-    loop over the words instead of a chain of generators over token objects. Searching and
+    """The `text` field: indexed with exactly the terms and positions of STEM, in one loop
+    over the words instead of a chain of generators over token objects. Searching and
     highlighting still run STEM itself."""
 
-    # Whoosh's default token pattern without its capturing group, so findall gives the words
-    _words = re.compile(default_pattern.pattern.replace("(\\.", "(?:\\."), re.UNICODE).findall
-    # word as written -> its term in UTF-8 (b"" for a stop word): one lookup per word
+    _words = re.compile(WORD).findall
+    # word as written -> its term in UTF-8 (b"" for a word too long): one lookup per word
     _terms: dict[str, bytes] = {}
 
     def __init__(self) -> None:
@@ -81,21 +114,14 @@ class StemmedText(fields.TEXT):
         cache = self._terms
         if len(cache) > _TERM_CACHE_LIMIT:
             cache.clear()
-        terms = []
-        first = None  # stop words before the first kept word still take their positions
-        for i, word in enumerate(self._words(value)):
+        positions: dict[bytes, list[int]] = defaultdict(list)
+        for pos, word in enumerate(self._words(value)):
             term = cache.get(word)
             if term is None:
-                low = word.lower()
-                term = cache[word] = (b"" if len(low) < 2 or low in STOP_WORDS
-                                      else stem(low).encode())
+                term = cache[word] = (b"" if len(word.encode()) >= MAX_WORD_BYTES
+                                      else snowball_stem(lower(word)).encode())
             if term:
-                if first is None:
-                    first = i
-                terms.append(term)
-        positions: dict[bytes, list[int]] = defaultdict(list)
-        for pos, term in enumerate(terms, first or 0):
-            positions[term].append(pos)
+                positions[term].append(pos)
         boost = self.format.field_boost
         for term, poslist in positions.items():
             # Positions.encode, inlined: the count, then the pickled gaps between positions
@@ -156,10 +182,15 @@ class WhooshIndex(TextIndex):
 
     def __init__(self, directory: Path, *, limitmb: int = WRITER_LIMIT_MB) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        marker = directory / _ANALYSIS_FILE
         if index.exists_in(directory):
+            if not marker.is_file() or marker.read_text().strip() != ANALYSIS:
+                raise UsageError(f"the full-text index in {directory} was written by another "
+                                 "version: run `palimpsest index --rebuild`")
             self._ix = index.open_dir(directory)
         else:
             self._ix = index.create_in(directory, _schema())
+            marker.write_text(ANALYSIS + "\n")
         self._limitmb = limitmb
         self._writer = None
         self._searcher = None
@@ -260,20 +291,23 @@ class WhooshIndex(TextIndex):
             self._searcher = None
 
     def _compile(self, node: Node, reader) -> query.Query | None:
-        """Our query tree as a Whoosh query; None where nothing can match (e.g. stop words)."""
+        """Our query tree as a Whoosh query; None where nothing can match (punctuation)."""
         if isinstance(node, Or):
             kept = [q for c in node.children if (q := self._compile(c, reader)) is not None]
             return query.Or(kept) if kept else None
         if isinstance(node, And):
-            # a required word that analyses to nothing (a stop word) is no constraint
+            # a required word that analyses to nothing (punctuation) is no constraint
             positive = [q for c in node.children if not isinstance(c, Not)
                         and (q := self._compile(c, reader)) is not None]
             negative = [q for c in node.children if isinstance(c, Not)
                         and (q := self._compile(c.child, reader)) is not None]
             if not positive:
                 return None
-            found = query.And(positive) if len(positive) > 1 else positive[0]
-            return query.AndNot(found, query.Or(negative)) if negative else found
+            if negative:
+                # not query.AndNot: its matcher keeps the first positive document when the
+                # excluded words' first document comes before it (Whoosh issue #419)
+                positive.append(query.Not(query.Or(negative)))
+            return query.And(positive) if len(positive) > 1 else positive[0]
         if isinstance(node, Not):
             inner = self._compile(node.child, reader)
             return None if inner is None else query.Not(inner)
