@@ -6,12 +6,12 @@ collection (WARCs hard-linked, catalog copied) whose config names the engine, an
 `index --rebuild` timed (pages/s into the engine, extraction included). Then both engines'
 web apps are served at once, each by waitress in a child process on loopback, and
 bench/index.py's query mix goes to `/api/search` from one client over keep-alive connections
-(as browsers and API clients keep theirs), alternating between the two servers so that
-whatever else runs on the machine weighs on both alike: a first pass (its first query is
-asked the moment the server listens, while it is still reading the catalog's captures into
-memory), then `--repeat` timed runs of each query.
+(as browsers and API clients keep theirs): a first query to each (asked the moment the
+server listens, while it is still reading the catalog's captures into memory), a warm-up
+pass, then `--repeat` timed passes of the whole mix, alternating between the two servers
+pass by pass so that whatever else runs on the machine weighs on both alike.
 p50/p95 are end to end: HTTP, engine, catalog, facets, snippets, JSON. The same mix is then
-timed in this process through `index.search.search` (no HTTP, no Flask), alternating too.
+timed in this process through `index.search.search` (no HTTP, no Flask), passes alternating.
 Prints both engines and Tantivy's ratios to Whoosh; never asserts.
 
     .venv/bin/python bench/search.py --captures 20000
@@ -121,7 +121,7 @@ def percentiles(runs: dict[str, list[float]]) -> tuple[float, float]:
 
 
 def in_process(captures: int, repeat: int, out: Path) -> dict[str, dict]:
-    """The query mix through index.search.search, alternating between the engines."""
+    """The query mix through index.search.search, passes alternating between the engines."""
     from index.search import search
 
     _, prose, crawl_ids = bench_index.build(out, captures)
@@ -130,8 +130,8 @@ def in_process(captures: int, repeat: int, out: Path) -> dict[str, dict]:
     configs = {engine: c.load_config() for engine, c in collections.items()}
     runs = {engine: {name: [] for name, _ in mix} for engine in ENGINES}
     for rep in range(repeat + 1):
-        for name, wanted in mix:
-            for engine, collection in collections.items():
+        for engine, collection in collections.items():
+            for name, wanted in mix:
                 began = time.perf_counter()
                 search(collection, wanted, configs[engine])
                 if rep:  # the first round warms up, as the HTTP pass did
@@ -141,7 +141,7 @@ def in_process(captures: int, repeat: int, out: Path) -> dict[str, dict]:
 
 
 def query(captures: int, repeat: int, out: Path) -> dict[str, dict]:
-    """Both engines' servers at once, the query mix alternating between them."""
+    """Both engines' servers at once, passes of the query mix alternating between them."""
     _, prose, crawl_ids = bench_index.build(out, captures)
     paths = {}
     for name, wanted in bench_index.query_mix(prose, crawl_ids):
@@ -156,14 +156,17 @@ def query(captures: int, repeat: int, out: Path) -> dict[str, dict]:
         for engine, server in servers.items()}
     first = {engine: ask(client, paths[next(iter(paths))])[0]
              for engine, client in clients.items()}
-    for path in paths.values():
-        for client in clients.values():
+    for client in clients.values():
+        for path in paths.values():
             ask(client, path)
     runs = {engine: {name: [] for name in paths} for engine in ENGINES}
     totals = {engine: {} for engine in ENGINES}
+    # whole passes of the mix alternate, not single queries: a query asked right after 40 ms
+    # of the other server's work finds the caches cold and its threads asleep (+1.3 ms a
+    # Tantivy query here), which is not how a server that has the machine to itself runs
     for _ in range(repeat):
-        for name, path in paths.items():
-            for engine, client in clients.items():
+        for engine, client in clients.items():
+            for name, path in paths.items():
                 took, totals[engine][name] = ask(client, path)
                 runs[engine][name].append(took)
     results = {}
