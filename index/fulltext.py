@@ -41,8 +41,6 @@ MAX_TERMS = 64
 MIN_WILDCARD_PREFIX = 2
 # a wildcard may stand for at most this many indexed words, whatever the engine
 MAX_EXPANSIONS = 2000
-# both engines drop words of this many bytes or more (Tantivy's en_stem and default chains do)
-MAX_WORD_BYTES = 40
 
 
 @dataclass(frozen=True)

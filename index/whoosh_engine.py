@@ -4,11 +4,8 @@ Fields: `text` (the full visible text: menus and footers hold things researchers
 as disclosure lines), `title` (counts double), `url` (split into words), `site` (exact name).
 The texts themselves are stored zlib-compressed in one field, for snippets.
 
-Words are analysed exactly as the Tantivy engine analyses them (Tantivy's `en_stem` and
-`default` chains): runs of letters and digits, words of 40 bytes or more dropped, lower-cased,
-in `text` and `title` stemmed by Snowball English (PyStemmer: the same algorithm, in C), and no
-stop words, so that "on behalf of" is a phrase of three words and both engines find the same
-pages. tests/test_search.py checks the two chains agree word for word.
+Words are analysed as index.analysis says, exactly as the Tantivy engine analyses them, so
+that both engines find the same pages.
 
 Whoosh spends most of its indexing time per token and per posting in Python. Two things keep
 bulk loads fast: one writer per batch (no per-document commits), and `StemmedText`, which
@@ -19,24 +16,20 @@ lengths for the segment flush.
 
 from __future__ import annotations
 
-import html
-import re
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from pickle import dumps
 
-import Stemmer
 from whoosh import fields, index, query
 from whoosh.analysis import Filter, IDAnalyzer, RegexTokenizer, StemFilter
-from whoosh.highlight import ContextFragmenter, Formatter, get_text, highlight
 from whoosh.index import LockError
 from whoosh.system import pack_uint
 
+from index.analysis import ANALYSIS, WORD, is_long, lower, snowball_stem, stem_of
 from index.errors import UsageError
 from index.fulltext import (
-    MAX_WORD_BYTES,
     NO_MATCHES,
     And,
     Matches,
@@ -53,80 +46,57 @@ from index.fulltext import (
     expand_wildcard,
     wildcard_prefix,
 )
+from index.snippets import Wanted
 
-WORD = r"[^\W_]+"  # Tantivy's simple tokenizer: a word is a run of letters and digits
-# the analysis this index was written with: an index written otherwise must be rebuilt
-ANALYSIS = "letter-and-digit words under 40 bytes, lower-cased, Snowball English, no stop words"
 _ANALYSIS_FILE = "analysis.txt"
-_SNOWBALL = Stemmer.Stemmer("english")
-
-
-def snowball_stem(word: str) -> str:
-    """The Snowball English stem of a lower-cased word, as Tantivy's en_stem gives it."""
-    return _SNOWBALL.stemWord(word)
 
 
 class DropLongWords(Filter):
-    """Drops words of MAX_WORD_BYTES bytes or more in UTF-8, keeping the others' positions
-    (as Tantivy's RemoveLongFilter does)."""
+    """Drops the words the engines drop for their length, keeping the others' positions."""
 
     def __call__(self, tokens):
         for token in tokens:
-            if len(token.text.encode()) < MAX_WORD_BYTES:
+            if not is_long(token.text):
                 yield token
 
 
-def lower(word: str) -> str:
-    """A word in lower case letter by letter, as Tantivy's LowerCaser does: Python's
-    str.lower() alone would make a final capital sigma the final form ς."""
-    return (word.replace("Σ", "σ") if "Σ" in word else word).lower()
-
-
 class LowerCase(Filter):
+    """Lower case as index.analysis.lower gives it."""
+
     def __call__(self, tokens):
         for token in tokens:
             token.text = lower(token.text)
             yield token
 
 
-URL_WORDS = RegexTokenizer(WORD) | DropLongWords() | LowerCase()
+URL_WORDS = RegexTokenizer(WORD.pattern) | DropLongWords() | LowerCase()
 STEM = URL_WORDS | StemFilter(stemfn=snowball_stem, cachesize=-1)
 TITLE_BOOST = 2.0
 WRITER_LIMIT_MB = 256
-_SNIPPET_FRAGMENTS = 2
-_FALLBACK_CHARS = 240
-_TERM_CACHE_LIMIT = 500_000
 
 
 class StemmedText(fields.TEXT):
     """The `text` field: indexed with exactly the terms and positions of STEM, in one loop
-    over the words instead of a chain of generators over token objects. Searching and
-    highlighting still run STEM itself."""
+    over the words instead of a chain of generators over token objects. Queries still run
+    STEM itself."""
 
-    _words = re.compile(WORD).findall
-    # word as written -> its term in UTF-8 (b"" for a word too long): one lookup per word
-    _terms: dict[str, bytes] = {}
+    _words = WORD.findall
 
     def __init__(self) -> None:
         super().__init__(analyzer=STEM, phrase=True)
 
     def index(self, value: str, **kwargs: object) -> Iterator[tuple[bytes, int, float, bytes]]:
-        cache = self._terms
-        if len(cache) > _TERM_CACHE_LIMIT:
-            cache.clear()
-        positions: dict[bytes, list[int]] = defaultdict(list)
+        positions: dict[str, list[int]] = defaultdict(list)
         for pos, word in enumerate(self._words(value)):
-            term = cache.get(word)
-            if term is None:
-                term = cache[word] = (b"" if len(word.encode()) >= MAX_WORD_BYTES
-                                      else snowball_stem(lower(word)).encode())
+            term = stem_of(word)
             if term:
                 positions[term].append(pos)
         boost = self.format.field_boost
         for term, poslist in positions.items():
             # Positions.encode, inlined: the count, then the pickled gaps between positions
             gaps = [b - a for a, b in zip([0, *poslist], poslist, strict=False)]
-            yield term, len(poslist), len(poslist) * boost, pack_uint(len(gaps)) + dumps(gaps, 2)
+            yield (term.encode(), len(poslist), len(poslist) * boost,
+                   pack_uint(len(gaps)) + dumps(gaps, 2))
 
 
 class _LengthsCache:
@@ -163,18 +133,6 @@ def _schema() -> fields.Schema:
         language=fields.ID(stored=True),
         published=fields.STORED(),
     )
-
-
-class _MarkFormatter(Formatter):
-    """Escapes everything from the page and wraps each hit in <mark>."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=False)
-
-    def format_token(self, text: str, token: object, replace: bool = False) -> str:
-        return "<mark>" + html.escape(get_text(text, token, replace), quote=False) + "</mark>"
 
 
 class WhooshIndex(TextIndex):
@@ -262,12 +220,7 @@ class WhooshIndex(TextIndex):
     def describe(self, query_: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
         searcher = self._get_searcher()
         reader = searcher.reader()
-        compiled = self._compile(query_.root, reader)
-        # not compiled.existing_terms(): in Whoosh 2.7.5 it skips every field after the first
-        terms = set() if compiled is None else {
-            text.decode() if isinstance(text, bytes) else text
-            for leaf in compiled.leaves() for field, text in leaf.terms(phrases=True)
-            if field in ("text", "title")}
+        wanted = Wanted.of(query_.root, lambda node: _expand(reader, "text", node.pattern))
         described = {}
         for key in text_keys:
             docnum = searcher.document_number(text_key=key)
@@ -275,8 +228,8 @@ class WhooshIndex(TextIndex):
                 continue
             stored = searcher.stored_fields(docnum)
             main, _, full = zlib.decompress(stored["texts"]).decode().partition("\0")
-            described[key] = TextHit(key, 0.0, _snippet(terms, main, full,
-                                                        stored.get("description", "")),
+            described[key] = TextHit(key, 0.0, wanted.html(main, full,
+                                                           stored.get("description", "")),
                                      stored.get("title", ""))
         return described
 
@@ -341,18 +294,3 @@ def _expand(reader, field: str, pattern: str) -> list[str]:
     prefixed = map(bytes.decode, reader.expand_prefix(field, wildcard_prefix(pattern)))
     return expand_wildcard(pattern, prefixed, lambda term: (field, term) in reader,
                            stemmed=field in ("text", "title"))
-
-
-def _snippet(terms: set[str], main: str, full: str, description: str) -> str:
-    """The best fragments with hits, from the main text if it has any, else the full text;
-    without hits (e.g. a url: or site: match), the description or the text's beginning."""
-    fragmenter = ContextFragmenter(maxchars=300, surround=70)
-    for text in (main, full):
-        if terms and text:
-            found = highlight(text, terms, STEM, fragmenter, _MarkFormatter(),
-                              top=_SNIPPET_FRAGMENTS)
-            if found:
-                return " ".join(found.split())
-    lead = " ".join((description or main or full).split())
-    return html.escape(lead[:_FALLBACK_CHARS], quote=False) + \
-        ("…" if len(lead) > _FALLBACK_CHARS else "")

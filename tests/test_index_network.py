@@ -64,6 +64,19 @@ def test_search_finds_the_disclosure_line_on_every_site_and_filters_by_site(inde
     assert only["total"] and {r["site"] for r in only["results"]} == {"allyvia"}
 
 
+def test_a_phrase_snippet_shows_the_phrase_wherever_it_stands(indexed):
+    # the disclosure stands in the footer, outside the main text, and its words "on" and
+    # "of" stand everywhere: each snippet shows the line itself, and marks nothing else
+    words = manifest(1).disclosure.split()[6:12]
+    assert " ".join(words) == "LLC on behalf of a foreign"
+    found = search(indexed.collection, SearchRequest(q=f'"{" ".join(words[1:])}"', limit=50))
+    marked = " ".join(f"<mark>{word}</mark>" for word in words[1:])
+    assert len(found["results"]) == 50
+    for result in found["results"]:
+        assert f"LLC {marked} principal" in result["snippet"], result["url"]
+        assert result["snippet"].count("<mark>") == 5, result["url"]
+
+
 def test_search_as_of_the_second_revision_misses_the_dropped_disclosure(indexed):
     dropped = manifest(1).disclosure_sites - manifest(2).disclosure_sites
     assert dropped == {"allyvia"}
@@ -137,7 +150,9 @@ def test_both_engines_find_the_same_captures_on_the_network(indexed, tmp_path, m
         found = [search(c, wanted) for c in (whoosh, tantivy)]
         assert found[0]["total"] == found[1]["total"], q
         assert found[0]["facets"] == found[1]["facets"], q
-        assert [{(r["url"], r["timestamp"]) for r in f["results"]} for f in found] == [
-            {(r["url"], r["timestamp"]) for r in found[0]["results"]}] * 2, q
+        # and the same titles and snippets, made by the same code from the same texts
+        assert [{(r["url"], r["timestamp"], r["title"], r["snippet"]) for r in f["results"]}
+                for f in found] == [{(r["url"], r["timestamp"], r["title"], r["snippet"])
+                                     for r in found[0]["results"]}] * 2, q
         totals.append(found[0]["total"])
     assert all(totals) and len(set(totals)) > 5  # (every query finds something, not the same)

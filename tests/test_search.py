@@ -246,6 +246,22 @@ def test_snippets_mark_short_words_and_phrases(archive):
     assert "the <mark>alliance</mark> deepen" in ties["snippet"]
 
 
+def test_snippets_mark_a_phrase_only_where_it_stands(archive):
+    # "on", "of" and "a" stand all over the pages; the phrase, in the footer only
+    found = ask(archive, '"on behalf of a foreign principal"')
+    assert found["total"] == 3
+    for result in found["results"]:
+        assert "<mark>on</mark> <mark>behalf</mark> <mark>of</mark> <mark>a</mark> " \
+               "<mark>foreign</mark> <mark>principal</mark>" in result["snippet"]
+        assert result["snippet"].count("<mark>") == 6
+
+
+def test_snippets_show_words_far_apart_in_two_fragments(archive):
+    (talks,) = ask(archive, "rabat aviv", date_from="2024-03")["results"]
+    first, second = talks["snippet"].split(" … ")
+    assert "<mark>Rabat</mark>" in first and "<mark>Aviv</mark>" in second
+
+
 def test_snippets_escape_the_page_and_mark_only_hits(archive):
     (result,) = ask(archive, "injections")["results"]
     snippet = result["snippet"]
