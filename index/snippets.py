@@ -19,7 +19,6 @@ import html
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from index.analysis import WORD, stem_of, stemmed_words, stems
 from index.fulltext import And, Node, Not, Or, Wildcard
@@ -34,17 +33,16 @@ _SHORT = 2
 # Snowball English's exceptional words whose stem does not begin like them
 _EXCEPTIONS = {"die": "dy", "lie": "ly", "tie": "ty"}  # dying, lying, tying
 
-
-
 Item = tuple[str, ...]  # a wanted term (one stem) or phrase (several)
 Hit = tuple[int, int, Item]  # where a word of an item stands in the text, and the item
 
 
-@dataclass(frozen=True)
 class Wanted:
     """What a query's snippets look for: terms and phrases, as tuples of stems."""
 
-    items: frozenset[Item]
+    def __init__(self, items: Iterable[Item]) -> None:
+        self.items = frozenset(items)
+        self._finder = _Finder(self.items) if self.items else None
 
     @classmethod
     def of(cls, root: Node, expand: Callable[[Wildcard], Iterable[str]]) -> Wanted:
@@ -65,15 +63,14 @@ class Wanted:
                     items.add(found)
 
         walk(root)
-        return cls(frozenset(items))
+        return cls(items)
 
     def html(self, main: str, full: str, description: str) -> str:
         """The snippet of a page with these texts, as HTML."""
-        if self.items:
-            finder = _Finder(self.items)
-            found = finder.hits(main)
+        if self._finder is not None:
+            found = self._finder.hits(main)
             if len({item for _, _, item in found}) < len(self.items):
-                in_full = finder.hits(full)
+                in_full = self._finder.hits(full)
                 if len({i for _, _, i in in_full}) > len({i for _, _, i in found}):
                     main, found = full, in_full
             if found:
@@ -89,7 +86,10 @@ class _Finder:
     def __init__(self, items: frozenset[Item]) -> None:
         self.items = items
         # a phrase is looked for at each word of its first stem
-        self.first = {item[0] for item in items}
+        self.first: dict[str, list[Item]] = {}
+        for item in sorted(items):
+            self.first.setdefault(item[0], []).append(item)
+        self.longest = max(map(len, items))
         probes = {s if len(s) <= _SHORT else s[:-1] for s in self.first}
         probes.update(_EXCEPTIONS[s] for s in self.first if s in _EXCEPTIONS)
         # shortest first: a probe that begins with another finds nothing more
@@ -119,18 +119,13 @@ class _Finder:
             if word is None:
                 continue
             done = word.end()
-            stem = stem_of(word.group())
-            if stem not in self.first:
-                continue
             following = None
-            for item in self.items:
-                if item[0] != stem:
-                    continue
+            for item in self.first.get(stem_of(word.group()), ()):
                 if len(item) == 1:
                     found.append((at, done, item))
                     continue
                 if following is None:
-                    following = _following(text, done, max(map(len, self.items)) - 1)
+                    following = _following(text, done, self.longest - 1)
                 rest = following[:len(item) - 1]
                 if tuple(s for _, _, s in rest) == item[1:]:
                     found.append((at, done, item))
@@ -154,7 +149,7 @@ def _render(text: str, hits: list[Hit]) -> str:
     windows = [_best_window(text, hits)]
     shown = {item for start, end, item in hits if windows[0][0] <= start and end <= windows[0][1]}
     missing = [hit for hit in hits if hit[2] not in shown]
-    if missing and len(windows) < MAX_FRAGMENTS:
+    if missing:  # (MAX_FRAGMENTS: this one and the first)
         other = _best_window(text, missing)
         if other[0] <= windows[0][1] and windows[0][0] <= other[1]:  # overlapping: one
             windows = [(min(other[0], windows[0][0]), max(other[1], windows[0][1]))]
@@ -191,7 +186,7 @@ def _best_window(text: str, hits: list[Hit]) -> tuple[int, int]:
         if score > best_score:
             best, best_score = (hits[first][0], end), score
     start, end = best
-    # the hits about mid-fragment, then out to the nearest spaces
+    # the hits about mid-fragment, the ends trimmed to whole words
     spare = max(0, FRAGMENT_CHARS - (end - start))
     start = max(0, start - spare // 2)
     end = min(len(text), end + spare - (best[0] - start))
