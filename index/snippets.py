@@ -16,25 +16,32 @@ wanted stem begins with, and only the words found there are stemmed.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
-from index.analysis import WORD, stem_of, stemmed_words, stems
+import regex
+
+from index.analysis import WORD, WORD_CHAR, lower, stem_of, stems
 from index.fulltext import And, Node, Not, Or, Wildcard
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 2
 FALLBACK_CHARS = 240
+# enough places of each wanted word or phrase to choose a fragment from
+MAX_PLACES = 50
+# a fragment's ends are moved in to a word's edge, but by no more than this (a text may have
+# no spaces, as Japanese has none, or long runs of tags)
+MAX_TRIM = 20
 # a stem is its word cut short ("negoti" for negotiations), or with its last letter changed
 # ("polici" for policy, "cri" for cry): words are looked for by the stem less its last letter
 # (whole, for a stem of two letters or one: those are words as written)
 _SHORT = 2
-# Snowball English's exceptional words whose stem does not begin like them
-_EXCEPTIONS = {"die": "dy", "lie": "ly", "tie": "ty"}  # dying, lying, tying
 
 Item = tuple[str, ...]  # a wanted term (one stem) or phrase (several)
-Hit = tuple[int, int, Item]  # where a word of an item stands in the text, and the item
+# where one term or phrase stands: its start and end in the text, the item, and each word
+Place = tuple[int, int, Item, tuple[tuple[int, int], ...]]
 
 
 class Wanted:
@@ -68,14 +75,15 @@ class Wanted:
     def html(self, main: str, full: str, description: str) -> str:
         """The snippet of a page with these texts, as HTML."""
         if self._finder is not None:
-            found = self._finder.hits(main)
-            if len({item for _, _, item in found}) < len(self.items):
-                in_full = self._finder.hits(full)
-                if len({i for _, _, i in in_full}) > len({i for _, _, i in found}):
+            found = self._finder.places(main)
+            if len({item for _, _, item, _ in found}) < len(self.items):
+                in_full = self._finder.places(full)
+                if len({i for _, _, i, _ in in_full}) > len({i for _, _, i, _ in found}):
                     main, found = full, in_full
             if found:
                 return _render(main, found)
-        lead = " ".join((description or main or full).split())
+        # (a page's beginning, not the whole page, is split into words)
+        lead = " ".join((description or main or full)[:4 * FALLBACK_CHARS].split())
         return html.escape(lead[:FALLBACK_CHARS], quote=False) + \
             ("…" if len(lead) > FALLBACK_CHARS else "")
 
@@ -84,14 +92,13 @@ class _Finder:
     """Finds where a set of terms and phrases stand in texts."""
 
     def __init__(self, items: frozenset[Item]) -> None:
-        self.items = items
         # a phrase is looked for at each word of its first stem
         self.first: dict[str, list[Item]] = {}
         for item in sorted(items):
             self.first.setdefault(item[0], []).append(item)
-        self.longest = max(map(len, items))
         probes = {s if len(s) <= _SHORT else s[:-1] for s in self.first}
-        probes.update(_EXCEPTIONS[s] for s in self.first if s in _EXCEPTIONS)
+        # Snowball's consonant + "ying": "vying" is "vie", "dying" "die"
+        probes.update(s[0] + "y" for s in self.first if len(s) == 3 and s.endswith("ie"))
         # shortest first: a probe that begins with another finds nothing more
         kept: list[str] = []
         for probe in sorted(probes, key=len):
@@ -99,99 +106,141 @@ class _Finder:
                 kept.append(probe)
         self.probes = [re.compile(re.escape(probe)) for probe in kept]
 
-    def hits(self, text: str) -> list[Hit]:
-        """Every word of a wanted term or phrase in `text`, in order."""
-        lower = text.lower()
-        if len(lower) == len(text):
+    def places(self, text: str) -> list[Place]:
+        """Where the wanted terms and phrases stand in `text` (up to MAX_PLACES of each),
+        in order."""
+        lowered = lower(text)
+        if len(lowered) == len(text):
             # where a word begins with a probe (a literal search: ~30x faster than a
             # pattern that also asks for the word's beginning)
             starts: Iterable[int] = sorted(
-                at for probe in self.probes for m in probe.finditer(lower)
-                if not (at := m.start()) or not lower[at - 1].isalnum())
-        else:  # a letter's lower case may be longer: offsets would shift
+                at for probe in self.probes for m in probe.finditer(lowered)
+                if not (at := m.start()) or not _in_word(text[at - 1]))
+        else:  # a letter's lower case is longer: offsets would shift
             starts = (m.start() for m in WORD.finditer(text))
-        found: list[Hit] = []
-        done = 0  # where the last word looked at ends
+        words = _Words(text)
+        found: list[Place] = []
+        count: Counter[Item] = Counter()
+        covered: dict[Item, int] = {}  # a phrase's words marked up to here (repeats overlap)
         for at in starts:
-            if at < done:
-                continue
-            word = WORD.match(text, at)
-            if word is None:
-                continue
-            done = word.end()
-            following = None
-            for item in self.first.get(stem_of(word.group()), ()):
-                if len(item) == 1:
-                    found.append((at, done, item))
+            stem = words.stem_at(at)
+            for item in self.first.get(stem, ()) if stem else ():
+                if count[item] == MAX_PLACES:
                     continue
-                if following is None:
-                    following = _following(text, done, self.longest - 1)
-                rest = following[:len(item) - 1]
-                if tuple(s for _, _, s in rest) == item[1:]:
-                    found.append((at, done, item))
-                    found.extend((start, end, item) for start, end, _ in rest)
-        return sorted(set(found))
+                spans = [words.spans[words.index[at]]] if len(item) == 1 \
+                    else words.phrase_at(at, item)
+                if spans is None:
+                    continue
+                count[item] += 1
+                shown = tuple(span for span in spans if span[0] >= covered.get(item, 0))
+                covered[item] = spans[-1][1]
+                found.append((spans[0][0], spans[-1][1], item, shown))
+        return sorted(found)
 
 
-def _following(text: str, start: int, count: int) -> list[tuple[int, int, str]]:
-    """The next `count` words of `text` from `start` on, with their terms."""
-    words = []
-    for word in stemmed_words(text, start):
-        words.append(word)
-        if len(words) == count:
-            break
-    return words
+class _Words:
+    """The words of a text from a given place on, each stemmed once: the run of words read
+    from a place a phrase was looked for at serves the places after it that it reaches (a
+    phrase repeated back to back costs one pass, not one per repeat)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.spans: list[tuple[int, int]] = []
+        self.stems: list[str] = []
+        self.index: dict[int, int] = {}  # a word's start -> its place in the run
+        self.rest: Iterator[regex.Match[str]] | None = None
+
+    def stem_at(self, at: int) -> str | None:
+        """The term of the word that begins at `at` (None if none does)."""
+        found = self.index.get(at)
+        if found is not None:
+            return self.stems[found]
+        word = WORD.match(self.text, at)  # beyond the run: a new run from here
+        if word is None:
+            return None
+        self.spans, self.stems, self.index = [word.span()], [stem_of(word.group())], {at: 0}
+        self.rest = None
+        return self.stems[0]
+
+    def phrase_at(self, at: int, item: Item) -> list[tuple[int, int]] | None:
+        """Each word's span if `item` stands at the word beginning at `at`, else None."""
+        first = self.index[at]
+        more = first + len(item) - len(self.stems)
+        if more > 0:
+            if self.rest is None:
+                self.rest = WORD.finditer(self.text, self.spans[-1][1])
+            self._read(more)
+        if self.stems[first:first + len(item)] != list(item):
+            return None
+        return self.spans[first:first + len(item)]
+
+    def _read(self, count: int) -> None:
+        for word in itertools.islice(self.rest, count):
+            self.index[word.start()] = len(self.spans)
+            self.spans.append(word.span())
+            self.stems.append(stem_of(word.group()))
 
 
-def _render(text: str, hits: list[Hit]) -> str:
-    """Up to MAX_FRAGMENTS fragments of `text` about its hits, as HTML with <mark>s: the one
-    with the most wanted items, then, if some are found only elsewhere, one for those."""
-    windows = [_best_window(text, hits)]
-    shown = {item for start, end, item in hits if windows[0][0] <= start and end <= windows[0][1]}
-    missing = [hit for hit in hits if hit[2] not in shown]
+def _in_word(char: str) -> bool:
+    """Whether a character is part of a word (str.isalnum answers for ASCII, faster)."""
+    return char.isalnum() if char.isascii() else WORD_CHAR.match(char) is not None
+
+
+def _render(text: str, places: list[Place]) -> str:
+    """Up to MAX_FRAGMENTS fragments of `text` about these places, as HTML with <mark>s: the
+    one with the most wanted items, then, if some stand only elsewhere, one for those."""
+    windows = [_best_window(text, places)]
+    shown = {item for start, end, item, _ in places
+             if windows[0][0] <= start and end <= windows[0][1]}
+    missing = [place for place in places if place[2] not in shown]
     if missing:  # (MAX_FRAGMENTS: this one and the first)
         other = _best_window(text, missing)
         if other[0] <= windows[0][1] and windows[0][0] <= other[1]:  # overlapping: one
             windows = [(min(other[0], windows[0][0]), max(other[1], windows[0][1]))]
         else:
             windows.append(other)
+    marks = sorted({span for _, _, _, spans in places for span in spans})
     parts = []
     for start, end in sorted(windows):
         out, at = [], start
-        for hit_start, hit_end, _ in hits:
-            if hit_start < at or hit_end > end:
+        for mark_start, mark_end in marks:
+            if mark_start < at or mark_end > end:
                 continue
-            out.append(html.escape(text[at:hit_start], quote=False))
-            out.append("<mark>" + html.escape(text[hit_start:hit_end], quote=False) + "</mark>")
-            at = hit_end
+            out.append(html.escape(text[at:mark_start], quote=False))
+            out.append("<mark>" + html.escape(text[mark_start:mark_end], quote=False)
+                       + "</mark>")
+            at = mark_end
         out.append(html.escape(text[at:end], quote=False))
         parts.append(" ".join("".join(out).split()))
     return " … ".join(parts)
 
 
-def _best_window(text: str, hits: list[Hit]) -> tuple[int, int]:
+def _best_window(text: str, places: list[Place]) -> tuple[int, int]:
     """The stretch of about FRAGMENT_CHARS of `text` that holds the most distinct items of
-    `hits` (then the most hits; the first such), widened to whole words."""
+    `places` whole (then the most places; the first such), its ends at words' edges."""
     best, best_score = (0, 0), (-1, -1)
     inside: Counter[Item] = Counter()
     first = 0
-    for last, (_, end, item) in enumerate(hits):
+    for last, (_, end, item, _) in enumerate(places):
         inside[item] += 1
-        while end - hits[first][0] > FRAGMENT_CHARS and first < last:
-            inside[hits[first][2]] -= 1
-            if not inside[hits[first][2]]:
-                del inside[hits[first][2]]
+        while end - places[first][0] > FRAGMENT_CHARS and first < last:
+            inside[places[first][2]] -= 1
+            if not inside[places[first][2]]:
+                del inside[places[first][2]]
             first += 1
         score = (len(inside), last - first)
         if score > best_score:
-            best, best_score = (hits[first][0], end), score
+            best, best_score = (places[first][0], max(p[1] for p in places[first:last + 1])),\
+                score
     start, end = best
-    # the hits about mid-fragment, the ends trimmed to whole words
+    # the places about mid-fragment, the ends moved in to words' edges
     spare = max(0, FRAGMENT_CHARS - (end - start))
     start = max(0, start - spare // 2)
     end = min(len(text), end + spare - (best[0] - start))
-    while 0 < start < best[0] and not text[start - 1].isspace():
+    limit = start + MAX_TRIM
+    while 0 < start < min(best[0], limit) and _in_word(text[start - 1]):
         start += 1
-    while best[1] < end < len(text) and not text[end].isspace():
+    limit = end - MAX_TRIM
+    while max(best[1], limit) < end < len(text) and _in_word(text[end]):
         end -= 1
     return start, end

@@ -69,7 +69,7 @@ class LowerCase(Filter):
             yield token
 
 
-URL_WORDS = RegexTokenizer(WORD.pattern) | DropLongWords() | LowerCase()
+URL_WORDS = RegexTokenizer(WORD) | DropLongWords() | LowerCase()
 STEM = URL_WORDS | StemFilter(stemfn=snowball_stem, cachesize=-1)
 TITLE_BOOST = 2.0
 WRITER_LIMIT_MB = 256

@@ -22,6 +22,7 @@ from index.errors import QueryError, UsageError
 from index.fulltext import TextDoc, TextQuery, open_index
 from index.indexer import update
 from index.search import SearchRequest, search
+from index.snippets import Wanted
 from index.tantivy_engine import TantivyIndex
 from index.whoosh_engine import STEM, StemmedText
 from palimpsest.cli import main
@@ -538,3 +539,53 @@ def test_a_whoosh_index_analysed_otherwise_asks_for_a_rebuild(archive, tmp_path,
         "--rebuild`" in error
     assert main(["index", "--collection", str(copy.root), "--rebuild"]) == 0
     assert urls(ask(copy, "harbour")) == urls(ask(archive, "harbour"))
+
+
+def test_words_split_as_tantivy_splits_them_in_every_script():
+    # every code point: Tantivy's tokenizer (Rust's is_alphanumeric) and ours agree on what
+    # makes a word, except letters assigned in a Unicode newer than Tantivy's
+    import unicodedata
+
+    import tantivy
+
+    from index.analysis import WORD
+    from index.tantivy_engine import _ANALYZERS
+
+    chars = " ".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    theirs = set(tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).build()
+                 .analyze(chars))
+    ours = set(WORD.findall(chars))
+    assert theirs <= ours and len(theirs) > 140_000
+    assert all(unicodedata.category(c) == "Cn" for c in ours - theirs)
+    for text in ("नमस्ते दुनिया, हिंदी", "كَتَبَ الوَلَدُ", "ⓐⓑⓒ ½ x²", "Ο ΟΣ ΟΔΟΣ1"):
+        assert [t.text for t in STEM(text)] == _ANALYZERS["text"].analyze(text), text
+
+
+@pytest.mark.parametrize("query, text, marked", [
+    ("vying", "Rivals are vying for the prize.", "<mark>vying</mark>"),  # stem "vie"
+    ("ΟΣ", "Ο ΟΣ", "<mark>ΟΣ</mark>"),  # lower case letter by letter: σ, not ς
+    ("दुनिया", "नमस्ते दुनिया", "<mark>दुनिया</mark>"),  # vowel signs inside the word
+    ("東京", "日本の都市は大阪、名古屋、札幌、神戸、京都、広島、福岡などである。東京、日本の首都。",
+     "福岡などである。<mark>東京</mark>、日本の"),  # no spaces: ends are not trimmed away
+])
+def test_snippets_mark_what_the_engines_match(query, text, marked):
+    snippet = Wanted.of(TextQuery.parse(query).root, lambda node: ()).html(text, text, "")
+    assert marked in snippet
+
+
+def test_snippets_keep_a_phrase_whole_in_its_fragment():
+    text = "alpha " + "x" * 185 + " on behalf of a foreign principal, and more " + "y " * 50
+    query = TextQuery.parse('alpha "on behalf of a foreign principal"')
+    snippet = Wanted.of(query.root, lambda node: ()).html(text, text, "")
+    assert "<mark>on</mark> <mark>behalf</mark> <mark>of</mark> <mark>a</mark> " \
+           "<mark>foreign</mark> <mark>principal</mark>" in snippet
+    assert "<mark>alpha</mark>" in snippet
+
+
+def test_snippets_of_a_long_phrase_on_a_page_that_repeats_it_stay_small():
+    # each repeat of a 400-word phrase is compared in one step, and its words marked once:
+    # the snippet is the first repeat, whole
+    phrase = " ".join(["a"] * 400)
+    snippet = Wanted.of(TextQuery.parse(f'"{phrase}"').root, lambda node: ()).html(
+        "a " * 16_000, "", "")
+    assert snippet == " ".join(["<mark>a</mark>"] * 400)
