@@ -31,6 +31,8 @@ MAX_FRAGMENTS = 2
 FALLBACK_CHARS = 240
 # enough places of each wanted word or phrase to choose a fragment from
 MAX_PLACES = 50
+# places where a phrase's first word stands but not the phrase, before it is given up
+MAX_MISSES = 1000
 # a fragment's ends are moved in to a word's edge, but by no more than this (a text may have
 # no spaces, as Japanese has none, or long runs of tags)
 MAX_TRIM = 20
@@ -96,9 +98,10 @@ class _Finder:
         self.first: dict[str, list[Item]] = {}
         for item in sorted(items):
             self.first.setdefault(item[0], []).append(item)
-        probes = {s if len(s) <= _SHORT else s[:-1] for s in self.first}
-        # Snowball's consonant + "ying": "vying" is "vie", "dying" "die"
-        probes.update(s[0] + "y" for s in self.first if len(s) == 3 and s.endswith("ie"))
+        probes = {probe for stem in self.first for probe in _probes(stem)}
+        # the probes of the phrases' words, to skip a phrase a text cannot hold
+        self.phrase_probes = {stem: _probes(stem) for item in items if len(item) > 1
+                              for stem in item}
         # shortest first: a probe that begins with another finds nothing more
         kept: list[str] = []
         for probe in sorted(probes, key=len):
@@ -118,20 +121,32 @@ class _Finder:
                 if not (at := m.start()) or not _in_word(text[at - 1]))
         else:  # a letter's lower case is longer: offsets would shift
             starts = (m.start() for m in WORD.finditer(text))
+        # a phrase some of whose words the text cannot hold is not looked for
+        absent = {stem for stem, probes in self.phrase_probes.items()
+                  if not any(probe in lowered for probe in probes)}
+        looked_for = {first: kept for first, items in self.first.items()
+                      if (kept := [i for i in items if absent.isdisjoint(i)])}
+        open_items = sum(map(len, looked_for.values()))
         words = _Words(text)
         found: list[Place] = []
         count: Counter[Item] = Counter()
+        misses: Counter[Item] = Counter()
         covered: dict[Item, int] = {}  # a phrase's words marked up to here (repeats overlap)
         for at in starts:
+            if not open_items:
+                break
             stem = words.stem_at(at)
-            for item in self.first.get(stem, ()) if stem else ():
-                if count[item] == MAX_PLACES:
+            for item in looked_for.get(stem, ()) if stem else ():
+                if count[item] == MAX_PLACES or misses[item] == MAX_MISSES:
                     continue
                 spans = [words.spans[words.index[at]]] if len(item) == 1 \
                     else words.phrase_at(at, item)
                 if spans is None:
+                    misses[item] += 1  # (a long phrase on a page full of its first word)
+                    open_items -= misses[item] == MAX_MISSES
                     continue
                 count[item] += 1
+                open_items -= count[item] == MAX_PLACES
                 shown = tuple(span for span in spans if span[0] >= covered.get(item, 0))
                 covered[item] = spans[-1][1]
                 found.append((spans[0][0], spans[-1][1], item, shown))
@@ -179,6 +194,14 @@ class _Words:
             self.index[word.start()] = len(self.spans)
             self.spans.append(word.span())
             self.stems.append(stem_of(word.group()))
+
+
+def _probes(stem: str) -> set[str]:
+    """What the words with this stem begin with, lower-cased."""
+    found = {stem if len(stem) <= _SHORT else stem[:-1]}
+    if len(stem) == 3 and stem.endswith("ie"):  # consonant + "ying": "vying" is "vie"
+        found.add(stem[0] + "y")
+    return found
 
 
 def _in_word(char: str) -> bool:
