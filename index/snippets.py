@@ -124,8 +124,9 @@ class _Finder:
         # a phrase some of whose words the text cannot hold is not looked for
         absent = {stem for stem, probes in self.phrase_probes.items()
                   if not any(probe in lowered for probe in probes)}
-        looked_for = {first: kept for first, items in self.first.items()
-                      if (kept := [i for i in items if absent.isdisjoint(i)])}
+        looked_for = self.first if not absent else {
+            first: kept for first, items in self.first.items()
+            if (kept := [i for i in items if absent.isdisjoint(i)])}
         open_items = sum(map(len, looked_for.values()))
         words = _Words(text)
         found: list[Place] = []
