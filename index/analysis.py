@@ -4,16 +4,13 @@ One analysis for all engines, so that they find the same pages: Tantivy's `en_st
 (for `text` and `title`) and its `default` chain (for `url`). A word is a run of what Rust
 calls alphanumeric (Unicode's Alphabetic property, which takes in the vowel signs of Indic
 scripts, and its numbers); a word of MAX_WORD_BYTES bytes or more in UTF-8 is dropped (its
-position stays
-empty); words are lower-cased letter by letter; `en_stem` then takes the Snowball English
-stem. No stop words: "on behalf of" is a phrase of three words. The Whoosh engine builds its
-analyser from these functions, snippets find query words with them, and tests/test_search.py
-checks them word for word against Tantivy's own chains.
+position stays empty); words are lower-cased letter by letter; `en_stem` then takes the
+Snowball English stem. No stop words: "on behalf of" is a phrase of three words. The Whoosh
+engine builds its analyser from these functions, snippets find query words with them, and
+tests/test_search.py checks them word for word against Tantivy's own chains.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import regex
 import Stemmer
@@ -65,9 +62,3 @@ def stems(text: str) -> list[str]:
     """The terms of a text in a stemmed field, in order (dropped words left out)."""
     return [s for word in WORD.findall(text) if (s := stem_of(word))]
 
-
-def stemmed_words(text: str, start: int = 0) -> Iterator[tuple[int, int, str]]:
-    """Each word of `text` from `start` on: where it begins and ends, and its term ("" for a
-    word the engines drop, which still takes a position)."""
-    for m in WORD.finditer(text, start):
-        yield m.start(), m.end(), stem_of(m.group())

@@ -78,9 +78,10 @@ class Wanted:
         """The snippet of a page with these texts, as HTML."""
         if self._finder is not None:
             found = self._finder.places(main)
-            if len({item for _, _, item, _ in found}) < len(self.items):
+            held = _items(found)
+            if held < len(self.items):
                 in_full = self._finder.places(full)
-                if len({i for _, _, i, _ in in_full}) > len({i for _, _, i, _ in found}):
+                if _items(in_full) > held:
                     main, found = full, in_full
             if found:
                 return _render(main, found)
@@ -195,6 +196,11 @@ class _Words:
             self.index[word.start()] = len(self.spans)
             self.spans.append(word.span())
             self.stems.append(stem_of(word.group()))
+
+
+def _items(places: list[Place]) -> int:
+    """How many distinct items these places are of."""
+    return len({item for _, _, item, _ in places})
 
 
 def _probes(stem: str) -> set[str]:

@@ -241,7 +241,6 @@ class TantivyIndex(TextIndex):
             return query
         return tantivy.Query.boost_query(query, boost)
 
-
     def _expand(self, node: Wildcard, field: str) -> list[str]:
         """The indexed terms of `field` that a wildcard stands for."""
         searcher = self._get_searcher()

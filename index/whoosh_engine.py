@@ -23,11 +23,11 @@ from pathlib import Path
 from pickle import dumps
 
 from whoosh import fields, index, query
-from whoosh.analysis import Filter, IDAnalyzer, RegexTokenizer, StemFilter
+from whoosh.analysis import Filter, IDAnalyzer, RegexTokenizer
 from whoosh.index import LockError
 from whoosh.system import pack_uint
 
-from index.analysis import ANALYSIS, WORD, is_long, lower, snowball_stem, stem_of
+from index.analysis import ANALYSIS, WORD, is_long, lower, stem_of
 from index.errors import UsageError
 from index.fulltext import (
     NO_MATCHES,
@@ -69,8 +69,20 @@ class LowerCase(Filter):
             yield token
 
 
+class Stem(Filter):
+    """Each word as index.analysis.stem_of indexes it in a stemmed field (long ones dropped,
+    keeping the others' positions)."""
+
+    def __call__(self, tokens):
+        for token in tokens:
+            term = stem_of(token.text)
+            if term:
+                token.text = term
+                yield token
+
+
 URL_WORDS = RegexTokenizer(WORD) | DropLongWords() | LowerCase()
-STEM = URL_WORDS | StemFilter(stemfn=snowball_stem, cachesize=-1)
+STEM = RegexTokenizer(WORD) | Stem()
 TITLE_BOOST = 2.0
 WRITER_LIMIT_MB = 256
 

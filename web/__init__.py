@@ -67,12 +67,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def collection() -> Collection:
     """The collection this app serves (located once per app: resolving its path takes a few
     system calls, a tenth of a millisecond of every request)."""
-    located = current_app.extensions.get("palimpsest.collection")
-    if located is None or located[0] != current_app.config["COLLECTION"]:
-        given = current_app.config["COLLECTION"]
-        located = current_app.extensions["palimpsest.collection"] = (
-            given, Collection.locate(given))
-    return located[1]
+    given = current_app.config["COLLECTION"]
+    located = current_app.extensions.setdefault("palimpsest.collections", {})
+    if given not in located:
+        located[given] = Collection.locate(given)
+    return located[given]
 
 
 def network_config() -> NetworkConfig | None:
