@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import select
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -128,10 +131,12 @@ def update(collection: Collection, *, fulltext: bool = True, progress: bool = Fa
                 jobs.append(_FileJob(path, rel, crawl_of(rel), stat.st_size, stat.st_mtime_ns,
                                      config))
         total = sum(j.size for j in jobs)
+        parallel = total >= _PARALLEL_MIN_BYTES
+        # closing: an exception here stops the workers now, not when the generator is freed
         with tqdm(total=total, unit="B", unit_scale=True, desc="catalog",
-                  disable=not progress or not jobs) as bar:
-            parallel = total >= _PARALLEL_MIN_BYTES
-            for result in map_jobs(_read_file, jobs, workers, parallel=parallel):
+                  disable=not progress or not jobs) as bar, \
+                closing(map_jobs(_read_file, jobs, workers, parallel=parallel)) as results:
+            for result in results:
                 job = result.job
                 summary.captures += catalog.store_file(
                     job.rel, job.size, job.mtime_ns, job.crawl, result.rows, result.cdx_only,
@@ -290,7 +295,8 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
              todo[i:i + _TEXT_JOB]] for i in range(0, len(todo), _TEXT_JOB)]
     done: list[tuple[str, str, str | None]] = []
     with open_index(collection, config) as texts, \
-            tqdm(total=len(todo), desc="full text", disable=not progress) as bar:
+            tqdm(total=len(todo), desc="full text", disable=not progress) as bar, \
+            closing(map_jobs(_extract, jobs, workers, parallel=len(jobs) > 1)) as batches:
 
         def flush() -> None:
             texts.commit()
@@ -300,7 +306,7 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
                                [(key, url, digest) for url, digest, key in done])
             done.clear()
 
-        for results in map_jobs(_extract, jobs, workers, parallel=len(jobs) > 1):
+        for results in batches:
             for url, digest, extracted, problem in results:
                 summary.texts += 1
                 if problem:
@@ -416,16 +422,46 @@ def _refresh_sites(catalog: Catalog, config: NetworkConfig | None) -> None:
 
 
 def map_jobs(fn: Callable[[_T], _R], jobs: list[_T], workers: int | None, *,
-         parallel: bool) -> Iterator[_R]:
+             parallel: bool) -> Iterator[_R]:
     """`fn` over `jobs`, results in order; in worker processes when `parallel` is set and
-    more than one worker is allowed (default: one per CPU)."""
+    more than one worker is allowed (default: one per CPU). The workers never outlive this
+    process: they stop when it leaves the loop, by an exception too, and die when it dies,
+    even by kill -9."""
     count = min(workers or os.cpu_count() or 1, len(jobs))
     if not parallel or count < 2:
         yield from map(fn, jobs)
         return
     # forkserver: workers start clean, not as forks of a process that may run threads
-    with ProcessPoolExecutor(count, mp_context=get_context("forkserver")) as pool:
+    pool = ProcessPoolExecutor(count, mp_context=get_context("forkserver"),
+                               initializer=_die_with, initargs=(os.getpid(),))
+    try:
         yield from pool.map(fn, jobs)
+    except BaseException:
+        # a task already running would otherwise be waited for (at exit too)
+        for process in list(pool._processes.values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _die_with(parent: int) -> None:
+    """Make this worker exit as soon as process `parent` ends (a pool initializer).
+
+    The workers are children of multiprocessing's forkserver, not of `parent`, and each
+    holds the forkserver's keep-alive pipe and both ends of its task queue: killed, the
+    parent would leave them (and so the forkserver) waiting for tasks for good. A pidfd
+    becomes readable when its process ends, whoever ends it."""
+    try:
+        watched = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)
+
+    def watch() -> None:
+        select.select([watched], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
