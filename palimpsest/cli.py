@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -143,11 +144,19 @@ def index_command(collection_dir: str, workers: int | None, catalog_only: bool,
 
     collection = _collection(collection_dir)
     progress = sys.stderr.isatty() and not as_json
+    signal.signal(signal.SIGTERM, _stop_indexing)
     summary = update(collection, fulltext=not catalog_only and not rebuild, workers=workers,
                      progress=progress)
     if rebuild:
         summary = rebuild_fulltext(collection, progress=progress, workers=workers)
     print_json(summary.to_json()) if as_json else click.echo(str(summary))
+
+
+def _stop_indexing(signum: int, frame: object) -> None:
+    """SIGTERM during `palimpsest index`: unwind as an error does (the catalog transaction
+    under way rolls back, the full-text batch is dropped, the workers stop)."""
+    raise _Failure("palimpsest index stopped by SIGTERM: what it finished is kept; run it "
+                   "again to finish", 1)
 
 
 @cli.command()
