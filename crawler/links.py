@@ -13,6 +13,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from index.extract import sniff_utf16
+
 # elements whose link is something the page needs to be displayed
 _EMBED_TAGS = {"img", "script", "source", "video", "audio", "track", "iframe", "frame",
                "embed", "object", "input", "image", "use"}
@@ -41,8 +43,10 @@ _LINK_ATTRS = etree.XPath(
 def html_outlinks(body: bytes, base_url: str, encoding: str | None = None) -> list[Outlink]:
     """Every http(s) outlink of an HTML document, absolute, without fragments, in document
     order and without repeats."""
+    # libxml2 neither sniffs UTF-16 without a byte order mark nor reads a "utf-16" label as
+    # big-endian; the bytes tell which it is
     try:
-        doc = lxml.html.document_fromstring(body, parser=_parser(encoding))
+        doc = lxml.html.document_fromstring(body, parser=_parser(sniff_utf16(body) or encoding))
     except (etree.ParserError, ValueError):
         return []
     found: list[Outlink] = []

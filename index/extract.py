@@ -31,6 +31,18 @@ MAX_TEXT_BYTES = 5_000_000
 _TITLE_CHARS = 300
 # detect_fast's rank above this is, per its docs, usually a false result
 _LANG_MAX_RANK = 1200
+# how much of a body the UTF-16 sniffing reads, and how many of its code units must be
+# ASCII (markup, even on a page of CJK prose, is well over this)
+_SNIFF_BYTES = 4096
+_UTF16_ASCII_SHARE = 0.2
+# WHATWG decodes these encodings as the supersets Windows wrote (and their labels name)
+_DECODERS = {"shift_jis": "cp932", "euc_kr": "cp949", "gbk": "gb18030", "big5": "big5hkscs",
+             "iso8859-11": "cp874"}
+# bytes that are valid in one of these are evidence for it, as they are for UTF-8: a
+# single-byte encoding decodes almost any bytes
+_MULTIBYTE = frozenset({"shift_jis", "euc_jp", "iso2022_jp", "gbk", "gb18030", "big5", "euc_kr"})
+# uchardet's names that are no WHATWG label
+_DETECTED = {"cp949": "euc_kr"}
 _DATE_METAS = ("article:published_time", "og:published_time", "datepublished", "date",
                "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date", "pubdate",
                "publish-date", "publication_date", "sailthru.date")
@@ -60,7 +72,7 @@ def extract(body: bytes, mime: str, url: str, charset: str | None = None) -> Ext
     body = body[:MAX_TEXT_BYTES]
     if kind in TEXT_TYPES:
         return _plain(decode(body, charset))
-    text = decode(body, charset, _meta_charset(body))
+    text = decode(body, charset, html=True)
     try:
         return _html(HTMLTree.parse(text), url)
     except HTMLParserException:
@@ -68,28 +80,75 @@ def extract(body: bytes, mime: str, url: str, charset: str | None = None) -> Ext
         return Extracted("", "", "", "", None, None, ())
 
 
-def decode(body: bytes, header: str | None, meta: str | None = None) -> str:
-    """`body` as text, in the encoding the bytes bear out.
+def decode(body: bytes, header: str | None, html: bool = False) -> str:
+    """`body` as text, decoded as a browser would, but trusting a label only where the bytes
+    bear it out. `header` is the HTTP charset label; with `html`, a <meta> label counts too.
 
-    Valid UTF-8 wins over any label (non-ASCII bytes that all form UTF-8 sequences are UTF-8 in
-    practice, whatever the server claims). Otherwise a declared label (meta tag, then header)
-    is kept if the bytes decode with it and uchardet agrees, or if it names a specific encoding;
-    the generic Western label (ISO-8859-1, windows-1252) is what servers send by default, so
-    there uchardet's guess wins."""
+    The steps are WHATWG's sniffing order, each checked against the bytes: a byte order mark;
+    UTF-16 without one, told by its zero bytes; valid UTF-8, which wins over any label
+    (non-ASCII bytes that all form UTF-8 sequences are UTF-8 in practice, whatever the server
+    claims); the HTTP label, then the <meta> label, each kept if the bytes decode with it;
+    uchardet's guess; windows-1252. Labels map as WHATWG maps them (latin1, ascii -> windows-1252).
+    The generic Western label is what servers send by default, so there uchardet's guess wins;
+    a single-byte label also yields to a guessed multi-byte encoding the bytes are valid in, as
+    it does to UTF-8."""
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"),
                       (codecs.BOM_UTF16_BE, "utf-16")):
         if body.startswith(bom):
             return bytes_to_str(body, name, errors="replace")
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    declared = dict.fromkeys(e for e in (_label(meta), _label(header)) if e and e != "utf-8")
+    utf16 = sniff_utf16(body)
+    if utf16:
+        return body.decode(utf16, errors="replace")
+    # ISO-2022-JP is 7-bit, so valid UTF-8 too: its escapes tell it apart (looking for one
+    # byte is a memchr, for two a scan twenty times slower)
+    if b"\x1b" not in body or _detect(body) != "iso2022_jp":
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    # only now is the <meta> label wanted: looking for it costs more than all the above
+    meta = _meta_charset(body) if html else None
+    encoding = _declared_or_guessed(body, (_label(header), _label(meta)))
+    return bytes_to_str(body, _DECODERS.get(encoding, encoding), errors="replace")
+
+
+def sniff_utf16(body: bytes) -> str | None:
+    """"utf-16le" or "utf-16be" (names both Python and libxml2 know) if the first kilobytes of
+    `body` read as UTF-16 of mostly ASCII text, else None."""
+    sample = body[:_SNIFF_BYTES]
+    if b"\x00" not in sample:
+        return None
+    # ASCII in UTF-16LE puts its zero bytes at odd offsets, in UTF-16BE at even ones;
+    # binary data has zeros at both, text in other encodings has none
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    units = len(sample) // 2
+    if odd >= units * _UTF16_ASCII_SHARE and even * 16 <= odd:
+        return "utf-16le"
+    if even >= units * _UTF16_ASCII_SHARE and odd * 16 <= even:
+        return "utf-16be"
+    return None
+
+
+def _declared_or_guessed(body: bytes, labels: tuple[str | None, ...]) -> str:
+    """The encoding of a body that is neither UTF-8 nor UTF-16, from its labels (HTTP first,
+    as WHATWG orders them) and uchardet's guess."""
+    # The bytes ruled out UTF-8 and UTF-16 already (and WHATWG reads a <meta> naming UTF-16
+    # as UTF-8 anyway)
+    declared = dict.fromkeys(e for e in labels if e and not e.startswith("utf-"))
     fitting = [e for e in declared if _fits(body, e)]
-    guess = detect_encoding(body)
+    guess = _detect(body) or "cp1252"
+    if guess in fitting:
+        return guess
+    if guess in _MULTIBYTE and _fits(body, guess):
+        fitting = [e for e in fitting if e in _MULTIBYTE]
     specific = [e for e in fitting if e != "cp1252"]
-    encoding = guess if guess in fitting or not specific else specific[0]
-    return bytes_to_str(body, encoding, errors="replace")
+    return specific[0] if specific else guess
+
+
+def _detect(body: bytes) -> str | None:
+    """uchardet's guess as a WHATWG name, or None if it has none."""
+    found = detect_encoding(body, html5_compatible=False)
+    return _DETECTED.get(found) or _label(found)
 
 
 def _label(label: str | None) -> str | None:
@@ -108,7 +167,7 @@ def _label(label: str | None) -> str | None:
 
 def _fits(body: bytes, encoding: str) -> bool:
     try:
-        body.decode(encoding)
+        body.decode(_DECODERS.get(encoding, encoding))
     except (UnicodeDecodeError, LookupError):
         return False
     return True
