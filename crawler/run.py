@@ -22,6 +22,7 @@ from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
 from crawler.spider import NetworkSpider
 from index.collection import Collection
 from index.config import Site
+from index.crawl_status import status_from_summary
 from index.errors import UsageError
 
 
@@ -35,6 +36,11 @@ class CrawlResult:
     @property
     def finished(self) -> bool:
         return self.summary.get("finish_reason") == "finished"
+
+    @property
+    def unreached(self) -> list[str]:
+        """The sites this crawl captured nothing of."""
+        return sorted(status_from_summary(self.crawl_id, self.summary).unreached)
 
 
 def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:

@@ -5,7 +5,9 @@ Pages are HTML captures that answered 2xx. Payload digests from the catalog tell
 pages apart at no cost; only pages whose payload differs are read and compared, and a page
 whose bytes differ but whose text, links and metadata do not (a new token, noise the rules
 remove) counts as unchanged. A page one crawl did not fetch because of that crawl's own limits
-(its crawl log says so: a trap guard, the page or depth limit) is neither added nor removed.
+(its crawl log says so: a trap guard, the page or depth limit) or because that crawl is
+incomplete (stopped early, or it captured nothing of the page's site) is neither added nor
+removed. Incomplete crawls are skipped unless asked for by name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from index.catalog import Capture, Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
+from index.crawl_status import CrawlStatus, crawl_status
 from index.diff import Options, compare, load_version, rules_for
 from index.errors import UsageError
 from index.watch import html_pages, watch_between
@@ -27,27 +30,31 @@ LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
 
 
-def crawl_pair(catalog: Catalog, from_crawl: str | None, to_crawl: str | None
-               ) -> tuple[str, str]:
-    """The two crawls to compare: those asked for, else the last two (or the one given and
-    its neighbour)."""
-    crawls = catalog.crawls()
+def crawl_pair(crawls: list[str], complete: set[str], from_crawl: str | None,
+               to_crawl: str | None) -> tuple[str, str]:
+    """The two crawls to compare: those asked for, else the last two complete ones (or the one
+    given and its nearest complete neighbour). `crawls` oldest first."""
     for crawl in (from_crawl, to_crawl):
         if crawl and crawl not in crawls:
             raise UsageError(f"no crawl {crawl!r} in the catalog (crawls: "
                              f"{', '.join(crawls) or 'none'})")
     if from_crawl and to_crawl:
         return from_crawl, to_crawl
-    if len(crawls) < 2:
-        raise UsageError("the change report needs two crawls; the catalog has "
-                         f"{len(crawls)} (run `palimpsest crawl` and `palimpsest index`)")
+    usable = [c for c in crawls if c in complete]
     if to_crawl:
-        at = crawls.index(to_crawl)
-        return crawls[at - 1] if at else to_crawl, to_crawl
+        before = [c for c in usable if crawls.index(c) < crawls.index(to_crawl)]
+        return before[-1] if before else to_crawl, to_crawl
     if from_crawl:
-        later = crawls[crawls.index(from_crawl) + 1:]
+        later = [c for c in usable if crawls.index(c) > crawls.index(from_crawl)]
         return from_crawl, later[-1] if later else from_crawl
-    return crawls[-2], crawls[-1]
+    if len(usable) < 2:
+        skipped = len(crawls) - len(usable)
+        raise UsageError(
+            f"the change report needs two complete crawls; the catalog has {len(usable)}"
+            + (f" and {skipped} incomplete (name one with --from/--to to compare it anyway, "
+               "or finish it with `palimpsest crawl --resume`)" if skipped else
+               " (run `palimpsest crawl` and `palimpsest index`)"))
+    return usable[-2], usable[-1]
 
 
 def change_report(collection: Collection, from_crawl: str | None = None,
@@ -59,33 +66,39 @@ def change_report(collection: Collection, from_crawl: str | None = None,
         config = collection.load_config()
     with Catalog.open(collection) as catalog:
         crawls = catalog.crawls()
-        old_crawl, new_crawl = crawl_pair(catalog, from_crawl, to_crawl)
+        statuses = {c: crawl_status(collection, c) for c in crawls}
+        old_crawl, new_crawl = crawl_pair(
+            crawls, {c for c, s in statuses.items() if s.complete}, from_crawl, to_crawl)
         old_all, new_all = _last_by_url(catalog.by_crawl(old_crawl)), _last_by_url(
             catalog.by_crawl(new_crawl))
     old, new = html_pages(list(old_all.values())), html_pages(list(new_all.values()))
     log_old, log_new = _crawl_log(collection, old_crawl), _crawl_log(collection, new_crawl)
+    status_old, status_new = statuses[old_crawl], statuses[new_crawl]
     report: dict[str, Any] = {"from": old_crawl, "to": new_crawl, "crawls": crawls,
+                              "incomplete": {c: s.to_json() for c, s in statuses.items()
+                                             if not s.complete},
                               "added": [], "removed": [], "changed": [], "status_changes": [],
                               "unchanged": 0, "crawl_limited": []}
     for url in sorted(new.keys() - old.keys()):
-        why = None if url in old_all else log_old.why_not_fetched(new[url])
-        if why and why.startswith(_LIMITS):
+        missed = None if url in old_all else _missed(status_old, log_old, new[url])
+        if missed:
             report["crawl_limited"].append({**_entry(new[url]), "not_fetched_in": old_crawl,
-                                            "why": why})
+                                            "why": missed})
         else:
             report["added"].append({**_entry(new[url]), "title": _title(collection, new[url])})
     for url in sorted(old.keys() - new.keys()):
         after = new_all.get(url)
-        not_fetched = None if after else log_new.why_not_fetched(old[url])
-        if not_fetched and not_fetched.startswith(_LIMITS):
+        missed = None if after else _missed(status_new, log_new, old[url])
+        if missed:
             report["crawl_limited"].append({**_entry(old[url]), "not_fetched_in": new_crawl,
-                                            "why": not_fetched})
+                                            "why": missed})
             continue
         if after is not None:
             why = f"answered {after.status}" + (f" ({after.mime})" if after.status and
                                                 after.status < 300 else "")
         else:
-            why = f"not fetched: {not_fetched}" if not_fetched else "not reached"
+            excluded = log_new.why_not_fetched(old[url])
+            why = f"not fetched: {excluded}" if excluded else "not reached"
         report["removed"].append({**_entry(old[url]), "title": _title(collection, old[url]),
                                   "after": after.status if after else None, "why": why})
     unchanged_by_site: dict[str, int] = defaultdict(int)
@@ -128,9 +141,19 @@ def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConf
     return {**_entry(b), "title": diff["to"]["title"], "ratio": diff["ratio"],
             "changes": diff["changes"], "from": a.timestamp, "diff": diff["receipt"]["permalink"],
             "title_changed": "title" in metadata, "old_title": diff["from"]["title"],
-            "text": diff["options"]["text"],
+            "text": diff["options"]["text"], "text_why": diff["options"]["text_why"],
             "links_added": len(diff["links"]["added"]),
             "links_removed": len(diff["links"]["removed"])}
+
+
+def _missed(status: CrawlStatus, log: _CrawlLog, capture: Capture) -> str | None:
+    """Why a crawl has no capture of this page for a reason of its own, not the site's: it
+    stopped early, reached nothing of the site, or a limit of its own cut the page off."""
+    incomplete = status.not_reached(capture.site)
+    if incomplete:
+        return incomplete
+    why = log.why_not_fetched(capture)
+    return why if why and why.startswith(_LIMITS) else None
 
 
 def _last_by_url(captures: list[Capture]) -> dict[str, Capture]:

@@ -36,6 +36,11 @@ from index.warc_reader import read_payload
 CSS_PREFIX = "css:"
 HEADERS_COMPARED = ("Content-Type", "Content-Language", "Last-Modified", "Location",
                     "X-Robots-Tag", "Link")
+# why a comparison of the full text was chosen over that of the main text
+OUTSIDE_MAIN = "only text outside the main text changed"
+EXTRACTION_DIFFERS = ("the main text's diff counts {main} changed words, the full text's "
+                      "{full}: the main text was extracted differently from the two captures, "
+                      "so the full text is compared")
 # extracted payloads kept per process: a capture's payload never changes, and the change
 # report, the timeline and the watch phrases read the same ones again and again
 _CACHED_VERSIONS = 512
@@ -95,7 +100,8 @@ def compare(collection: Collection, a: Capture, b: Capture, options: Options = O
     """The diff JSON object of DESIGN.md for captures `a` (older) and `b` (newer)."""
     old = load_version(collection, a, options.selectors)
     new = load_version(collection, b, options.selectors)
-    result, full, hidden = _text_diff(old, new, options)
+    chosen = _text_diff(old, new, options)
+    result, full = chosen.result, chosen.full
     old_links = set(old.text.outlinks if old.text else ())
     new_links = set(new.text.outlinks if new.text else ())
     return {
@@ -108,8 +114,9 @@ def compare(collection: Collection, a: Capture, b: Capture, options: Options = O
         "metadata": _metadata(old, new),
         "changes": result.changes,
         "words": {"changed": result.changed_words, "total": result.total_words},
-        "rules": [{"rule": rule, "hidden": hidden[rule]} for rule in options.rules],
-        "options": {"text": "full" if full else "main", "ignore_case": options.ignore_case,
+        "rules": [{"rule": rule, "hidden": chosen.hidden[rule]} for rule in options.rules],
+        "options": {"text": "full" if full else "main", "text_why": chosen.why,
+                    "ignore_case": options.ignore_case,
                     "ignore_whitespace": options.ignore_whitespace,
                     "case_changes_hidden": result.case_hidden,
                     "whitespace_changes_hidden": result.whitespace_hidden},
@@ -127,14 +134,17 @@ def change_ratio(collection: Collection, a: Capture, b: Capture,
     options = Options(rules=rules)
     old = load_version(collection, a, options.selectors)
     new = load_version(collection, b, options.selectors)
-    return _text_diff(old, new, options)[0].ratio
+    return _text_diff(old, new, options).result.ratio
 
 
 def permalink(a: Capture, b: Capture, options: Options = Options(), full: bool = False
               ) -> str:
-    """The permanent URL of a comparison; options other than the defaults ride on the second
-    timestamp, as Wayback modifiers do (`_full`, `_case`, `_breaks`)."""
-    flags = "".join(flag for flag, on in (("_full", full), ("_case", options.ignore_case),
+    """The permanent URL of a comparison as asked for; options other than the defaults ride
+    on the second timestamp, as Wayback modifiers do (`_full`, `_main`, `_case`, `_breaks`).
+    A text left to choose stays unpinned, so the page says why it compared the one it did."""
+    flags = "".join(flag for flag, on in (("_full", full or options.full is True),
+                                          ("_main", options.full is False),
+                                          ("_case", options.ignore_case),
                                           ("_breaks", not options.ignore_whitespace)) if on)
     return f"/diff/{a.timestamp}/{b.timestamp}{flags}/{b.url}"
 
@@ -148,7 +158,7 @@ def receipt(old: Version, new: Version, options: Options, full: bool) -> dict[st
     command += ["--count-breaks"] if not options.ignore_whitespace else []
     return {
         "software": f"Palimpsest/{__version__}", "version": __version__,
-        "permalink": permalink(a, b, options, full),
+        "permalink": permalink(a, b, options),
         "command": shlex.join(command),
         "from": _record(a), "to": _record(b),
         "rules": list(options.rules), "text": "full" if full else "main",
@@ -184,39 +194,56 @@ def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | N
                      "compare")
 
 
-def _text_diff(old: Version, new: Version, options: Options
-               ) -> tuple[TextDiff, bool, Counter[str]]:
-    """The word diff of the texts the options pick, after the noise rules; whether the full
-    text was compared; and how many differences each rule hid."""
-    hidden: Counter[str] = Counter()
+@dataclass(frozen=True)
+class _TextDiff:
+    """The word diff of the text chosen, which text that was, why, and what the rules hid."""
+
+    result: TextDiff
+    full: bool
+    why: str | None  # why the full text was compared when the options left it open
+    hidden: Counter[str]
+
+
+def _text_diff(old: Version, new: Version, options: Options) -> _TextDiff:
+    """The word diff of the texts the options pick (or, with `options.full` None, the text
+    that tells the truth about the page), after the noise rules."""
+    selected: Counter[str] = Counter()
     for selector in options.selectors:
-        hidden[CSS_PREFIX + selector] = _differing(
+        selected[CSS_PREFIX + selector] = _differing(
             [t for s, t in old.dropped if s == selector], [t for s, t in new.dropped
                                                            if s == selector])
     patterns = [(rule, _compile(rule)) for rule in options.rules
                 if not rule.startswith(CSS_PREFIX)]
 
-    def texts(full: bool) -> tuple[str, str]:
+    def diff(full: bool, why: str | None = None) -> _TextDiff:
         old_text, new_text = _text(old, full), _text(new, full)
-        for _, pattern in patterns:
+        hidden = selected.copy()
+        for rule, pattern in patterns:
+            hidden[rule] = _differing(pattern.findall(old_text), pattern.findall(new_text))
             old_text, new_text = pattern.sub(" ", old_text), pattern.sub(" ", new_text)
-        return old_text, new_text
+        result = diff_words(old_text, new_text, ignore_case=options.ignore_case,
+                            ignore_whitespace=options.ignore_whitespace)
+        return _TextDiff(result, full, why, hidden)
 
-    full = options.full
-    if full is None:
-        # the full text if the main text is the same once the rules ran and the rest of
-        # the page differs (before the rules, so that what they hide there is counted)
+    if options.full is not None:
+        return diff(options.full)
+    main = diff(False)
+    if not main.result.changed_words:
+        # the full text if the rest of the page differs (before the rules, so that what
+        # they hide there is counted)
         fold = str.lower if options.ignore_case else str
-        main_old, main_new = texts(False)
-        full = fold(main_old).split() == fold(main_new).split() and \
-            fold(_text(old, True)).split() != fold(_text(new, True)).split()
-    old_text, new_text = _text(old, full), _text(new, full)
-    for rule, pattern in patterns:
-        hidden[rule] = _differing(pattern.findall(old_text), pattern.findall(new_text))
-        old_text, new_text = pattern.sub(" ", old_text), pattern.sub(" ", new_text)
-    result = diff_words(old_text, new_text, ignore_case=options.ignore_case,
-                        ignore_whitespace=options.ignore_whitespace)
-    return result, full, hidden
+        if fold(_text(old, True)).split() != fold(_text(new, True)).split():
+            return diff(True, OUTSIDE_MAIN)
+        return main
+    full = diff(True)
+    if full.result.changed_words < main.result.changed_words:
+        # the main text is part of the full text: a real edit to it changes the full text
+        # as much, so words that changed in the main text alone are the extractor drawing
+        # the main text's bounds differently in the two captures (a teaser card kept in
+        # one and not the other), not a change to the page
+        return _TextDiff(full.result, True, EXTRACTION_DIFFERS.format(
+            main=main.result.changed_words, full=full.result.changed_words), full.hidden)
+    return main
 
 
 @lru_cache(maxsize=_CACHED_VERSIONS)
@@ -236,7 +263,8 @@ def _read(path: Path, offset: int, length: int, digest: str | None,
     dropped: list[tuple[str, str]] = []
     if selectors and kind in HTML_TYPES:
         body, dropped = _drop_elements(body, selectors)
-    status = int(head.get_statuscode() or status or 0)
+    stated = head.get_statuscode() or ""
+    status = int(stated) if stated.isdigit() and len(stated) == 3 else status
     return status, headers, extract(body, kind, url, charset), tuple(dropped)
 
 

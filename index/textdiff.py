@@ -70,7 +70,9 @@ class _Text:
         folded = [w.lower() for w in self.words] if ignore_case else self.words
         self.keys = folded if ignore_whitespace else [
             w + s for w, s in zip(folded, self.sep, strict=True)]
-        starts = [0, *self.ends[:-1]]
+        # a text without words (an empty body, a page whose text was all removed) has no
+        # paragraphs, and every paragraph of the other side is an insertion or a deletion
+        starts = [0, *self.ends[:-1]] if self.ends else []
         self.paragraphs = [" ".join(folded[s:e]) for s, e in zip(starts, self.ends, strict=True)]
         self.starts = starts + [len(self.words)]  # word index where paragraph n starts
 

@@ -14,6 +14,7 @@ from typing import Any
 from index.catalog import Capture, Catalog
 from index.collection import Collection
 from index.config import NetworkConfig, Watch
+from index.crawl_status import crawl_status
 from index.diff import Options, load_version, permalink
 from index.errors import UsageError
 
@@ -89,17 +90,25 @@ def watch_between(collection: Collection, watch: Watch, old: dict[str, Capture],
     }
 
 
-def watch_history(collection: Collection, watch: Watch) -> dict[str, Any]:
-    """The watched phrase in every crawl: pages carrying it, coverage per site, and where it
-    appeared or disappeared since the crawl before."""
+def watch_history(collection: Collection, watch: Watch, *, incomplete: bool = False
+                  ) -> dict[str, Any]:
+    """The watched phrase in every complete crawl (with `incomplete`, in every crawl): pages
+    carrying it, coverage per site, and where it appeared or disappeared since the crawl
+    before. A crawl that stopped early or reached nothing of a site would show the phrase's
+    coverage falling where the crawl only fell short: it is skipped and named in `skipped`,
+    or, when asked for, marked; either way a page it did not reach is no disappearance."""
     pattern = watch_pattern(watch)
     with Catalog.open(collection) as catalog:
-        crawls = [(crawl, html_pages(catalog.by_crawl(crawl))) for crawl in catalog.crawls()]
+        statuses = [crawl_status(collection, crawl) for crawl in catalog.crawls()]
+        crawls = [(status, html_pages(catalog.by_crawl(status.crawl))) for status in statuses
+                  if incomplete or status.complete]
     history, previous, carried = [], None, set()
-    for crawl, pages in crawls:
+    for status, pages in crawls:
+        crawl = status.crawl
         carrying = {u for u, c in pages.items() if carries(collection, c, pattern)}
         entry: dict[str, Any] = {
-            "crawl": crawl, "pages": len(pages), "carrying": sorted(carrying),
+            "crawl": crawl, "complete": status.complete, "why_incomplete": status.why,
+            "pages": len(pages), "carrying": sorted(carrying),
             "coverage": dict(sorted(_coverage(pages, carrying).items())),
             "appeared": [], "disappeared": []}
         if previous is not None:
@@ -110,7 +119,8 @@ def watch_history(collection: Collection, watch: Watch) -> dict[str, Any]:
         history.append(entry)
         previous, carried = pages, carrying
     return {"name": watch.name, "phrase": watch.phrase, "pattern": watch.pattern,
-            "crawls": history}
+            "crawls": history,
+            "skipped": [s.to_json() for s in statuses if not (incomplete or s.complete)]}
 
 
 def _coverage(pages: dict[str, Capture], carrying: set[str]) -> dict[str, dict[str, Any]]:

@@ -99,6 +99,11 @@ def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int
     if not result.finished:
         click.echo("crawl interrupted: finish it with `palimpsest crawl --resume`", err=True)
         raise click.exceptions.Exit(1)
+    if result.unreached:
+        click.echo(f"crawl {result.crawl_id} captured nothing of {', '.join(result.unreached)}"
+                   " (every fetch failed or was refused: see the crawl log); comparisons "
+                   "skip this crawl", err=True)
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("sample-network")
@@ -359,6 +364,11 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     if as_json:
         print_json(report)
         return
+    for crawl, status in report["incomplete"].items():
+        used = crawl in (report["from"], report["to"])
+        click.echo(f"note: crawl {crawl} is incomplete ({status['why']}): "
+                   + ("pages it did not reach are not compared" if used else "skipped"),
+                   err=True)
     click.echo(f"Changes from crawl {report['from']} to crawl {report['to']}: "
                f"{len(report['added'])} added, {len(report['removed'])} removed, "
                f"{len(report['changed'])} changed, {report['unchanged']} unchanged")
@@ -392,8 +402,10 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
 @cli.command()
 @collection_option
 @click.argument("name", required=False)
+@click.option("--incomplete", is_flag=True,
+              help="Include incomplete crawls (stopped early, or a site not reached), marked.")
 @json_option
-def watch(collection_dir: str, name: str | None, as_json: bool) -> None:
+def watch(collection_dir: str, name: str | None, incomplete: bool, as_json: bool) -> None:
     """A watched phrase (NAME, from the network config's [[watch]]) in every crawl: pages
     carrying it per site, and where it appeared or disappeared. Without NAME, every one."""
     from index.watch import find_watch, watch_history
@@ -401,7 +413,7 @@ def watch(collection_dir: str, name: str | None, as_json: bool) -> None:
     collection = _collection(collection_dir)
     config = collection.load_config()
     watches = [find_watch(config, name)] if name else list(config.watch)
-    histories = [watch_history(collection, w) for w in watches]
+    histories = [watch_history(collection, w, incomplete=incomplete) for w in watches]
     if as_json:
         print_json(histories[0] if name else histories)
         return
@@ -412,12 +424,16 @@ def watch(collection_dir: str, name: str | None, as_json: bool) -> None:
         for crawl in history["crawls"]:
             sites = "  ".join(f"{site} {c['carrying']}/{c['pages']}"
                               for site, c in crawl["coverage"].items())
+            mark = "" if crawl["complete"] else f"  [incomplete: {crawl['why_incomplete']}]"
             click.echo(f"  crawl {crawl['crawl']}: {len(crawl['carrying'])}/{crawl['pages']} "
-                       f"pages  ({sites})")
+                       f"pages  ({sites}){mark}")
             for move in crawl["disappeared"]:
                 click.echo(f"    disappeared  {move['url']}  {move['diff']}")
             for move in crawl["appeared"]:
                 click.echo(f"    appeared     {move['url']}  {move['diff']}")
+        for skipped in history["skipped"]:
+            click.echo(f"  crawl {skipped['crawl']} skipped: incomplete ({skipped['why']}); "
+                       "--incomplete shows it")
 
 
 def main(args: list[str] | None = None) -> int:

@@ -54,8 +54,7 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
     ops = numbered(result["text"])
     return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
                            changes=result["changes"], rows=side_by_side(ops),
-                           excerpts=excerpts(ops), toggles=toggles,
-                           auto_full=full and options.full is None)
+                           excerpts=excerpts(ops), toggles=toggles)
 
 
 @bp.route("/diff/compare")

@@ -38,7 +38,7 @@ def _history(name: str) -> dict[str, Any]:
         watch = find_watch(network_config(), name)
     except UsageError as exc:
         abort(404, str(exc))
-    return watch_history(collection(), watch)
+    return watch_history(collection(), watch, incomplete=request.args.get("incomplete") == "1")
 
 
 @bp.route("/watch/<name>")
