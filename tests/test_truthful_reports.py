@@ -207,3 +207,14 @@ def test_watch_history_leaves_out_incomplete_crawls_and_marks_them_when_asked(fa
     cli = palimpsest("watch", "--collection", str(collection.root), "disclosure")
     assert f"crawl {interrupted} skipped" in cli.stdout
 
+
+
+def test_a_killed_crawl_without_summary_is_incomplete(tmp_path):
+    collection = Collection(tmp_path)
+    killed = collection.crawl_dir("20260101000000")
+    killed.mkdir(parents=True)
+    (killed / "crawl-log.jsonl").write_text("")
+    status = crawl_status(collection, "20260101000000")
+    assert not status.complete
+    assert "interrupted" in status.not_reached("allyvia")
+    assert crawl_status(collection, "imported/wget").complete  # no summary to judge by
