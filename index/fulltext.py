@@ -19,9 +19,10 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import repeat
 from operator import lshift, or_
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -411,15 +412,61 @@ def engine_moved(held: str, engine: str) -> str:
             f"`palimpsest index --rebuild` to rebuild it in {engine}")
 
 
-def open_index(collection: Collection, config: NetworkConfig | None) -> TextIndex:
-    """The collection's full-text index in the engine the config names (created if absent)."""
+def open_index(collection: Collection, config: NetworkConfig | None, *,
+               directory: Path | None = None) -> TextIndex:
+    """The collection's full-text index in the engine the config names (created if absent):
+    the one `index_dir` names, or the one in `directory`."""
     engine = engine_name(config)
+    directory = directory or index_dir(collection, engine)
     if engine == "whoosh":
         from index.whoosh_engine import WhooshIndex
 
-        return WhooshIndex(collection.derived_dir / "fulltext-whoosh")
+        return WhooshIndex(directory)
     if engine == "tantivy":
         from index.tantivy_engine import TantivyIndex
 
-        return TantivyIndex(collection.derived_dir / "fulltext-tantivy")
+        return TantivyIndex(directory)
     raise UsageError(f"unknown search engine {engine!r}")
+
+
+# -- where an engine's index is ------------------------------------------------------------
+# A rebuild writes a whole new index beside the one in use and then points readers at it, so
+# that searches meanwhile answer from the old one, complete, never from a half-built one. The
+# pointer is a file holding the directory's name, replaced in one rename; without one (as a
+# collection is until its first rebuild) the index is in `fulltext-<engine>`.
+
+
+def index_dir(collection: Collection, engine: str) -> Path:
+    """The directory of the engine's full-text index in use."""
+    pointer = _pointer(collection, engine)
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        name = ""
+    return collection.derived_dir / (name or f"fulltext-{engine}")
+
+
+def new_index_dir(collection: Collection, engine: str) -> Path:
+    """A directory, not yet existing, for a new index of the engine (`switch_index_dir`
+    makes it the one in use)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    return collection.derived_dir / f"fulltext-{engine}-{stamp}-{os.getpid()}"
+
+
+def switch_index_dir(collection: Collection, engine: str, directory: Path) -> list[Path]:
+    """Point readers at the index in `directory`, at once: a reader that opened the index
+    before keeps answering from the old one. Returns the engine's other directories, now
+    unused (the one replaced, those of rebuilds that were killed)."""
+    pointer = _pointer(collection, engine)
+    partial = pointer.with_name(pointer.name + ".part")
+    with open(partial, "w") as stream:
+        stream.write(directory.name + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(partial, pointer)
+    return [p for p in collection.derived_dir.glob(f"fulltext-{engine}*")
+            if p.is_dir() and p.name != directory.name]
+
+
+def _pointer(collection: Collection, engine: str) -> Path:
+    return collection.derived_dir / f"fulltext-{engine}.current"

@@ -34,7 +34,15 @@ from index.catalog import ENGINE_META, Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import DamagedRecord, UsageError
-from index.fulltext import engine_moved, engine_name, open_index
+from index.fulltext import (
+    TextDoc,
+    TextIndex,
+    engine_moved,
+    engine_name,
+    new_index_dir,
+    open_index,
+    switch_index_dir,
+)
 from index.surt_key import surt_key
 from index.warc_reader import Damage, WarcReader, WarcRecord, looks_like_warc, read_payload
 
@@ -45,6 +53,9 @@ _CAPTURE_TYPES = ("response", "revisit", "resource")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 _TEXT_JOB = 200  # payloads per worker task
 _TEXT_COMMIT = 2000  # documents per full-text commit (each Whoosh commit writes a segment)
+# how long a replaced full-text index is kept for the searches that opened it (they take
+# milliseconds, and hold its files open once they have begun)
+_READERS_GRACE = 1.0
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -274,38 +285,65 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
     is extracted once; later captures of it (recrawls, revisits) reuse the document. The
     full-text index is committed before the catalog records what went into it, so a kill
     leaves at worst a document that the next run finds already there."""
-    from index.extract import HTML_TYPES, TEXT_TYPES
-    from index.fulltext import TextDoc
-
     db = catalog.db
     with catalog.transaction():
         _apply_known_texts(db)
-    mimes = sorted(HTML_TYPES | TEXT_TYPES)
-    todo = db.execute(f"""
-        SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
-        FROM captures AS c WHERE text_key IS NULL AND payload_file IS NOT NULL
-        AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
-        AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
-        AND NOT EXISTS (SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)
-        GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes).fetchall()
+    todo = _texts_to_extract(db, missing_only=True)
     if not todo:
         return
+
+    def record(done: list[tuple[str, str, str | None]]) -> None:
+        with catalog.transaction():
+            _record_texts(db, done)
+
+    with open_index(collection, config) as texts:
+        _extract_texts(collection, todo, texts, summary, record, workers=workers,
+                       progress=progress)
+
+
+def _texts_to_extract(db: Any, *, missing_only: bool) -> list[tuple]:
+    """(url, digest, payload file, offset, length, mime, site) of each text-bearing
+    (URL, payload digest), in file order; with `missing_only`, of those not extracted yet."""
+    from index.extract import HTML_TYPES, TEXT_TYPES
+
+    mimes = sorted(HTML_TYPES | TEXT_TYPES)
+    missing = """AND text_key IS NULL AND NOT EXISTS (
+        SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)"""
+    return db.execute(f"""
+        SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
+        FROM captures AS c WHERE payload_file IS NOT NULL
+        AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
+        AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
+        {missing if missing_only else ""}
+        GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes).fetchall()
+
+
+def _record_texts(db: Any, done: list[tuple[str, str, str | None]]) -> None:
+    """Record in the catalog (inside a transaction) which document each (url, digest, key)
+    gave, for the pair and for every capture of it."""
+    db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", done)
+    db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
+                   [(key, url, digest) for url, digest, key in done])
+
+
+def _extract_texts(collection: Collection, todo: list[tuple], texts: TextIndex,
+                   summary: IndexSummary, record: Callable[[list[tuple]], None], *,
+                   workers: int | None, progress: bool) -> None:
+    """Extract the payloads of `todo` (as `_texts_to_extract` gives them) into `texts`,
+    committing every _TEXT_COMMIT payloads and then handing `record` the (url, digest, text
+    key or None) of each payload committed."""
     sites = {(url, digest): site for url, digest, *_, site in todo}
     jobs = [[(u, d, str(collection.root / f), o, n, m) for u, d, f, o, n, m, _ in
              todo[i:i + _TEXT_JOB]] for i in range(0, len(todo), _TEXT_JOB)]
     done: list[tuple[str, str, str | None]] = []
-    with open_index(collection, config) as texts, \
-            tqdm(total=len(todo), desc="full text", disable=not progress) as bar, \
+
+    def flush() -> None:
+        texts.commit()
+        record(list(done))
+        done.clear()
+
+    with tqdm(total=len(todo), desc="full text", disable=not progress) as bar, \
             closing(map_jobs(_extract, jobs, workers, parallel=len(jobs) > 1)) as batches:
-
-        def flush() -> None:
-            texts.commit()
-            with catalog.transaction():
-                db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", done)
-                db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
-                               [(key, url, digest) for url, digest, key in done])
-            done.clear()
-
         for results in batches:
             for url, digest, extracted, problem in results:
                 summary.texts += 1
@@ -332,23 +370,38 @@ def _index_texts(collection: Collection, catalog: Catalog, config: NetworkConfig
 def rebuild_fulltext(collection: Collection, *, progress: bool = False,
                      workers: int | None = None) -> IndexSummary:
     """Rebuild the full-text index of the configured engine from the catalog and the WARCs
-    (to switch engines, or to recover a lost index): its directory is emptied and every
-    text-bearing capture extracted again. Text keys depend only on URL and text, so the
-    catalog's links to documents come out the same."""
-    import shutil
-    import time
-
+    (to switch engines, or to recover a lost or outdated index): every text-bearing capture
+    is extracted again into a new index, beside the one in use, which searches keep
+    answering from meanwhile, complete. Then, in one catalog transaction, the catalog's
+    links to documents are replaced and readers are pointed at the new index; the old one
+    is removed once the searches that had it open are done. Text keys depend only on URL
+    and text, so the links usually come out the same. Two rebuilds of one collection must
+    not run at once."""
     config = collection.load_config() if collection.config_path.exists() else None
     engine = engine_name(config)
     summary = IndexSummary()
     started = time.perf_counter()
+    directory = new_index_dir(collection, engine)
     with Catalog.open(collection) as catalog:
-        shutil.rmtree(collection.derived_dir / f"fulltext-{engine}", ignore_errors=True)
-        with catalog.transaction():
-            catalog.db.execute("DELETE FROM texts")
-            catalog.db.execute("UPDATE captures SET text_key = NULL")
+        todo = _texts_to_extract(catalog.db, missing_only=False)
+        extracted: list[tuple[str, str, str | None]] = []
+        try:
+            with open_index(collection, config, directory=directory) as texts:
+                _extract_texts(collection, todo, texts, summary, extracted.extend,
+                               workers=workers, progress=progress)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        with catalog.transaction() as db:
+            db.execute("DELETE FROM texts")
+            db.execute("UPDATE captures SET text_key = NULL")
+            _record_texts(db, extracted)
             catalog.set_meta(ENGINE_META, engine)
-        _index_texts(collection, catalog, config, summary, workers=workers, progress=progress)
+            # last: should the switch fail, the catalog stays as the old index needs it
+            unused = switch_index_dir(collection, engine, directory)
+    time.sleep(_READERS_GRACE)
+    for old in unused:
+        shutil.rmtree(old, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -74,9 +74,11 @@ def _schema() -> tantivy.Schema:
 
 
 SCHEMA = _schema()
-# directory -> (meta.json's stamp when opened, the open index): opening one costs 0.5-2 ms,
-# a good part of a search; every commit rewrites meta.json, so a changed index is reopened
-_OPEN: dict[Path, tuple[tuple, tantivy.Index]] = {}
+# the folder holding an index -> (the index's directory, meta.json's stamp when opened, the
+# open index): opening one costs 0.5-2 ms, a good part of a search; every commit rewrites
+# meta.json, so a changed index is reopened. One per folder: once a rebuild has switched
+# directories, the replaced index is let go (and its removed files with it)
+_OPEN: dict[Path, tuple[Path, tuple, tantivy.Index]] = {}
 
 
 def _open(directory: Path) -> tantivy.Index:
@@ -86,9 +88,9 @@ def _open(directory: Path) -> tantivy.Index:
         stamp: tuple = (info.st_mtime_ns, info.st_size, info.st_ino)
     except FileNotFoundError:
         stamp = ()
-    cached = _OPEN.get(directory)
-    if cached is not None and stamp and cached[0] == stamp:
-        return cached[1]
+    cached = _OPEN.get(directory.parent)
+    if cached is not None and stamp and cached[:2] == (directory, stamp):
+        return cached[2]
     directory.mkdir(parents=True, exist_ok=True)
     try:
         index = tantivy.Index(SCHEMA, path=str(directory))
@@ -98,7 +100,7 @@ def _open(directory: Path) -> tantivy.Index:
         raise UsageError(f"the full-text index in {directory} was written by another "
                          "version: run `palimpsest index --rebuild`") from None
     if stamp:  # taken before opening: a commit meanwhile makes the next open reopen
-        _OPEN[directory] = (stamp, index)
+        _OPEN[directory.parent] = (directory, stamp, index)
     return index
 
 

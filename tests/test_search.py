@@ -19,7 +19,7 @@ from index import search as search_module
 from index.collection import ENGINE_ENV, Collection
 from index.config import render_template
 from index.errors import QueryError, UsageError
-from index.fulltext import TextDoc, TextQuery, open_index
+from index.fulltext import TextDoc, TextQuery, index_dir, open_index
 from index.indexer import update
 from index.search import SearchRequest, search
 from index.snippets import Wanted
@@ -393,7 +393,7 @@ def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path,
         f'engine = "{engine}"', f'engine = "{other}"'))
     summary = rebuild_fulltext(copy)
     assert summary.documents == 5
-    assert (copy.derived_dir / f"fulltext-{other}").is_dir()
+    assert index_dir(copy, other).is_dir()
     # or in the environment, through the command line
     again = Collection(tmp_path / "again")
     shutil.copytree(archive.root, again.root)
