@@ -28,6 +28,11 @@ class QueryError(PalimpsestError):
     exit_code = 2
 
 
+class QueryTooCostly(QueryError):
+    """A search would cost more than a search may (too long, too many words or wildcard
+    expansions, or past its deadline); the message says so and how to narrow it."""
+
+
 class CaptureNotFound(PalimpsestError):
     """No capture matches the URL (and time) asked for."""
 

@@ -28,15 +28,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.collection import ENGINE_ENV
-from index.errors import QueryError, UsageError
+from index.errors import QueryError, QueryTooCostly, UsageError
+from index.query_cost import Budget
 
 if TYPE_CHECKING:
     from index.collection import Collection
     from index.config import NetworkConfig
 
 FIELDS = ("title", "site", "url")
+# what a query may hold; index.query_cost bounds what one search may spend
 MAX_QUERY_CHARS = 1000
-MAX_TERMS = 64
+MAX_TERMS = 64  # words and phrases, not counting operators
 # a wildcard needs this many literal characters before its first * or ?: "a*" would expand
 # to a large part of the vocabulary and make every engine slow
 MIN_WILDCARD_PREFIX = 2
@@ -183,17 +185,19 @@ class _Parser:
 
     def __init__(self, text: str) -> None:
         if len(text) > MAX_QUERY_CHARS:
-            raise QueryError(f"query too long ({len(text)} characters, at most "
-                             f"{MAX_QUERY_CHARS})")
+            raise QueryTooCostly(f"query too costly: too long ({len(text):,} characters, at "
+                                 f"most {MAX_QUERY_CHARS:,}); narrow it")
         self.tokens = _lex(text)
         self.at = 0
 
     def parse(self) -> Node:
         if not self.tokens:
             raise QueryError('empty query: give a word or a "phrase" to search for')
-        terms = sum(1 for kind, _, _ in self.tokens if kind in ("word", "phrase"))
+        terms = sum(1 for kind, value, _ in self.tokens
+                    if kind == "phrase" or kind == "word" and value not in _OPERATORS)
         if terms > MAX_TERMS:
-            raise QueryError(f"query has {terms} terms, at most {MAX_TERMS}")
+            raise QueryTooCostly(f"query too costly: {terms} words and phrases, at most "
+                                 f"{MAX_TERMS}; narrow it")
         node = self._and()
         if self.at < len(self.tokens):  # only a stray ")" stops _and early
             raise QueryError(f"unmatched ')' at position {self.tokens[self.at][2] + 1}")
@@ -292,8 +296,8 @@ def _word(value: str, pos: int) -> Node:
             raise QueryError(f"{field}: at position {pos + 1} needs a word right after it")
     if "*" in value or "?" in value:
         if len(wildcard_prefix(value)) < MIN_WILDCARD_PREFIX:
-            raise QueryError(f"wildcard {value!r} needs at least {MIN_WILDCARD_PREFIX} "
-                             "letters before * or ?")
+            raise QueryTooCostly(f"query too costly: wildcard {value!r} needs at least "
+                                 f"{MIN_WILDCARD_PREFIX} letters before * or ?")
         return Wildcard(field, value.lower())
     return Term(field, value)
 
@@ -335,7 +339,7 @@ def expand_wildcard(pattern: str, prefixed: Iterable[str], indexed: Callable[[st
     `indexed(term)` says whether the field holds a term. A stemmed field holds stems, often
     shorter than the word typed: for `negotiat*` the index has `negoti` (from negotiations).
     So there a trailing-* prefix also matches a stem that is a prefix of it, cut by at most 3
-    letters (the stemmers' suffixes), but not shorter than 3. Raises QueryError if the
+    letters (the stemmers' suffixes), but not shorter than 3. Raises QueryTooCostly if the
     pattern stands for more than MAX_EXPANSIONS words."""
     literal = wildcard_prefix(pattern)
     regex = re.compile(".*".join(".".join(map(re.escape, part.split("?")))
@@ -345,8 +349,8 @@ def expand_wildcard(pattern: str, prefixed: Iterable[str], indexed: Callable[[st
         found += [literal[:cut] for cut in range(max(3, len(literal) - 3), len(literal))
                   if indexed(literal[:cut])]
     if len(found) > MAX_EXPANSIONS:
-        raise QueryError(f"wildcard {pattern!r} matches more than {MAX_EXPANSIONS} words: "
-                         "give more letters")
+        raise QueryTooCostly(f"query too costly: wildcard {pattern!r} matches more than "
+                             f"{MAX_EXPANSIONS:,} words; narrow it: give more letters")
     return found
 
 
@@ -370,12 +374,15 @@ class TextIndex(ABC):
         """Make the current batch durable and searchable."""
 
     @abstractmethod
-    def match(self, query: TextQuery) -> Matches:
-        """Every matching document's number and score, without snippets."""
+    def match(self, query: TextQuery, budget: Budget | None = None) -> Matches:
+        """Every matching document's number and score, without snippets. QueryTooCostly
+        if the search spends more than `budget` (default: a new query_cost.Budget)."""
 
     @abstractmethod
-    def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
-        """Title and highlighted snippet of these documents for this query (score 0)."""
+    def describe(self, query: TextQuery, text_keys: Sequence[str],
+                 budget: Budget | None = None) -> dict[str, TextHit]:
+        """Title and highlighted snippet of these documents for this query (score 0).
+        QueryTooCostly if the budget's deadline passes first."""
 
     @abstractmethod
     def count(self) -> int:
@@ -386,10 +393,12 @@ class TextIndex(ABC):
         """Release files and locks; an uncommitted batch is dropped."""
 
     def search(self, query: TextQuery, limit: int | None = 10) -> list[TextHit]:
-        """The best `limit` matches (all if None), best first, with titles and snippets."""
-        scores = {text_key_of(n): s for n, s in self.match(query).by_number().items()}
+        """The best `limit` matches (all if None), best first, with titles and snippets,
+        within one query_cost.Budget."""
+        budget = Budget()
+        scores = {text_key_of(n): s for n, s in self.match(query, budget).by_number().items()}
         best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
-        described = self.describe(query, best)
+        described = self.describe(query, best, budget)
         return [TextHit(k, scores[k], described[k].snippet_html, described[k].title)
                 for k in best if k in described]
 

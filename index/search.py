@@ -36,6 +36,7 @@ from index.fulltext import (
     open_index,
     text_key_of,
 )
+from index.query_cost import Budget
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
@@ -68,13 +69,17 @@ class SearchRequest:
 
 
 def search(collection: Collection, request: SearchRequest,
-           config: NetworkConfig | None = None) -> dict[str, Any]:
+           config: NetworkConfig | None = None, budget: Budget | None = None
+           ) -> dict[str, Any]:
     """Run `request` over the collection; the search JSON object of DESIGN.md:
     `{"total", "results": [{"url", "timestamp", "date", "site", "title", "snippet",
     "versions", "captures", "crawl", "first_seen", "last_seen", "score"}], "facets":
     {"site": {name: n}, "month": {"YYYY-MM": n}}}`. `total` and the facets count results
     (URLs when collapsed, else captures); a URL counts in every month it matched in.
-    Raises QueryError for a malformed query or parameter, UsageError if nothing is indexed."""
+    Raises QueryError for a malformed query or parameter, QueryTooCostly (a QueryError) for
+    one that would cost more than `budget` (default: index.query_cost's caps and deadline),
+    UsageError if nothing is indexed."""
+    budget = Budget() if budget is None else budget
     query = TextQuery.parse(request.q)
     bounds = _bounds(request)
     catalog_path = collection.derived_dir / CATALOG_NAME
@@ -83,7 +88,7 @@ def search(collection: Collection, request: SearchRequest,
     if config is None:
         config = _config(collection)
     with open_index(collection, config) as engine:
-        matches = engine.match(query)
+        matches = engine.match(query, budget)
         db = text_captures.reader(catalog_path)
         held = db.execute("SELECT value FROM meta WHERE key = ?", (ENGINE_META,)).fetchone()
         if held and held[0] != engine_name(config):
@@ -93,9 +98,15 @@ def search(collection: Collection, request: SearchRequest,
             # a catalog from before the engine was recorded in it
             raise UsageError("the full-text index is empty but the catalog has texts: "
                              "run `palimpsest index --rebuild`")
-        found = _group(text_captures.for_catalog(catalog_path), db, matches, bounds, request)
-        page = _results(db, found.page[request.offset:])
-        described = engine.describe(query, list(dict.fromkeys(r["text_key"] for r in page)))
+        # grouping costs milliseconds whatever the query matched (numpy columns, or a loop
+        # over at most BULK texts); what takes longer here is a process reading the catalog
+        # on its first searches, which every later search reuses: not this query's cost
+        with budget.paused():
+            found = _group(text_captures.for_catalog(catalog_path), db, matches, bounds,
+                           request)
+            page = _results(db, found.page[request.offset:])
+        described = engine.describe(query, list(dict.fromkeys(r["text_key"] for r in page)),
+                                    budget)
     for result in page:
         hit = described.get(result.pop("text_key"))
         result["title"] = (hit.title if hit else "") or result["url"]

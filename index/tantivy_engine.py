@@ -38,6 +38,7 @@ from index.fulltext import (
     expand_wildcard,
     wildcard_prefix,
 )
+from index.query_cost import Budget
 from index.snippets import Wanted
 
 TITLE_BOOST = 2.0
@@ -169,19 +170,27 @@ class TantivyIndex(TextIndex):
 
     # -- searching -------------------------------------------------------------------------
 
-    def match(self, query: TextQuery) -> Matches:
+    def match(self, query: TextQuery, budget: Budget | None = None) -> Matches:
+        budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
-        compiled = self._compile(query.root)
+        compiled = self._compile(query.root, budget)
         if compiled is None or searcher.num_docs == 0:
             return NO_MATCHES
+        budget.check("matching")
+        # (Tantivy's search runs in Rust, without a deadline: the budget's cap on terms
+        # keeps it short, and a search that still ran past the deadline fails here)
         hits = searcher.search(compiled, limit=searcher.num_docs, count=False).hits
         # the keys from fast fields, in C-level passes (no Python loop over the hits)
         addresses = list(map(itemgetter(1), hits))
-        return Matches.of(searcher.fast_field_values("key_hi", addresses),
-                          searcher.fast_field_values("key_lo", addresses),
-                          list(map(itemgetter(0), hits)))
+        matches = Matches.of(searcher.fast_field_values("key_hi", addresses),
+                             searcher.fast_field_values("key_lo", addresses),
+                             list(map(itemgetter(0), hits)))
+        budget.check("matching")
+        return matches
 
-    def describe(self, query: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
+    def describe(self, query: TextQuery, text_keys: Sequence[str],
+                 budget: Budget | None = None) -> dict[str, TextHit]:
+        budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
         wanted = Wanted.of(query.root, lambda node: self._expand(node, "text"))
         keys = _any([tantivy.Query.term_query(self._schema, "text_key", k) for k in text_keys])
@@ -189,6 +198,7 @@ class TantivyIndex(TextIndex):
             return {}
         described = {}
         for _, address in searcher.search(keys, len(text_keys), count=False).hits:
+            budget.check("making snippets")
             doc = searcher.doc(address)
             key = _stored(doc, "text_key")
             snippet = wanted.html(_stored(doc, "main_text"), _stored(doc, "text"),
@@ -203,37 +213,42 @@ class TantivyIndex(TextIndex):
 
     # -- our query tree as Tantivy queries -------------------------------------------------
 
-    def _compile(self, node: Node) -> tantivy.Query | None:
-        """Our query tree as a Tantivy query; None where nothing can match."""
+    def _compile(self, node: Node, budget: Budget) -> tantivy.Query | None:
+        """Our query tree as a Tantivy query; None where nothing can match. Every term
+        looked up is spent from `budget`."""
         if isinstance(node, Or):
-            kept = [q for c in node.children if (q := self._compile(c)) is not None]
+            kept = [q for c in node.children if (q := self._compile(c, budget)) is not None]
             return _any(kept)
         if isinstance(node, And):
             # a required word that analyses to nothing (punctuation) is no constraint
             clauses = [(tantivy.Occur.MustNot if isinstance(c, Not) else tantivy.Occur.Must, q)
                        for c in node.children
-                       if (q := self._compile(c.child if isinstance(c, Not) else c))
+                       if (q := self._compile(c.child if isinstance(c, Not) else c, budget))
                        is not None]
             if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
                 return None
             return tantivy.Query.boolean_query(clauses)
         if isinstance(node, Not):
-            inner = self._compile(node.child)
+            inner = self._compile(node.child, budget)
             return None if inner is None else tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, tantivy.Query.all_query()),
                  (tantivy.Occur.MustNot, inner)])
         fields = (("title", TITLE_BOOST), ("text", 1.0)) if node.field is None \
             else ((node.field, 1.0),)
-        return _any([q for field, boost in fields if (q := self._leaf(node, field, boost))])
+        return _any([q for field, boost in fields
+                     if (q := self._leaf(node, field, boost, budget))])
 
-    def _leaf(self, node: Term | Phrase | Wildcard, field: str, boost: float
-              ) -> tantivy.Query | None:
+    def _leaf(self, node: Term | Phrase | Wildcard, field: str, boost: float,
+              budget: Budget) -> tantivy.Query | None:
         if isinstance(node, Wildcard):
-            query = _any([tantivy.Query.term_query(self._schema, field, t)
-                          for t in self._expand(node, field)])
+            terms = self._expand(node, field)
+            budget.spend(len(terms))
+            query = _any([tantivy.Query.term_query(self._schema, field, t) for t in terms])
         elif field == "site":
+            budget.spend(1)
             query = tantivy.Query.term_query(self._schema, "site", node.text.lower())
         else:
+            budget.spend(1)
             words = _ANALYZERS[field].analyze(node.text)
             if not words:
                 return None

@@ -24,6 +24,7 @@ from pickle import dumps
 
 from whoosh import fields, index, query
 from whoosh.analysis import Filter, IDAnalyzer, RegexTokenizer
+from whoosh.collectors import WrappingCollector
 from whoosh.index import LockError
 from whoosh.system import pack_uint
 
@@ -46,6 +47,7 @@ from index.fulltext import (
     expand_wildcard,
     wildcard_prefix,
 )
+from index.query_cost import Budget
 from index.snippets import Wanted
 
 _ANALYSIS_FILE = "analysis.txt"
@@ -217,24 +219,31 @@ class WhooshIndex(TextIndex):
 
     # -- searching -------------------------------------------------------------------------
 
-    def match(self, query_: TextQuery) -> Matches:
+    def match(self, query_: TextQuery, budget: Budget | None = None) -> Matches:
+        budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
-        compiled = self._compile(query_.root, searcher.reader())
+        compiled = self._compile(query_.root, searcher.reader(), budget)
         if compiled is None:
             return NO_MATCHES
-        results = searcher.search(compiled, limit=None)
+        budget.check("matching")
+        collector = _DeadlineCollector(searcher.collector(limit=None), budget)
+        searcher.search_with_collector(compiled, collector)
+        results = collector.results()
         if not results.top_n:
             return NO_MATCHES  # (an empty index has no column to read)
         keys = searcher.reader().column_reader("text_key")
         return Matches.of_keys([keys[docnum] for _, docnum in results.top_n],
                                [score for score, _ in results.top_n])
 
-    def describe(self, query_: TextQuery, text_keys: Sequence[str]) -> dict[str, TextHit]:
+    def describe(self, query_: TextQuery, text_keys: Sequence[str],
+                 budget: Budget | None = None) -> dict[str, TextHit]:
+        budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
         reader = searcher.reader()
         wanted = Wanted.of(query_.root, lambda node: _expand(reader, "text", node.pattern))
         described = {}
         for key in text_keys:
+            budget.check("making snippets")
             docnum = searcher.document_number(text_key=key)
             if docnum is None:
                 continue
@@ -255,17 +264,19 @@ class WhooshIndex(TextIndex):
             self._searcher.close()
             self._searcher = None
 
-    def _compile(self, node: Node, reader) -> query.Query | None:
-        """Our query tree as a Whoosh query; None where nothing can match (punctuation)."""
+    def _compile(self, node: Node, reader, budget: Budget) -> query.Query | None:
+        """Our query tree as a Whoosh query; None where nothing can match (punctuation).
+        Every term looked up is spent from `budget`."""
         if isinstance(node, Or):
-            kept = [q for c in node.children if (q := self._compile(c, reader)) is not None]
+            kept = [q for c in node.children
+                    if (q := self._compile(c, reader, budget)) is not None]
             return query.Or(kept) if kept else None
         if isinstance(node, And):
             # a required word that analyses to nothing (punctuation) is no constraint
             positive = [q for c in node.children if not isinstance(c, Not)
-                        and (q := self._compile(c, reader)) is not None]
+                        and (q := self._compile(c, reader, budget)) is not None]
             negative = [q for c in node.children if isinstance(c, Not)
-                        and (q := self._compile(c.child, reader)) is not None]
+                        and (q := self._compile(c.child, reader, budget)) is not None]
             if not positive:
                 return None
             if negative:
@@ -274,22 +285,24 @@ class WhooshIndex(TextIndex):
                 positive.append(query.Not(query.Or(negative)))
             return query.And(positive) if len(positive) > 1 else positive[0]
         if isinstance(node, Not):
-            inner = self._compile(node.child, reader)
+            inner = self._compile(node.child, reader, budget)
             return None if inner is None else query.Not(inner)
         fields_ = (("title", TITLE_BOOST), ("text", 1.0)) if node.field is None \
             else ((node.field, 1.0),)
         per_field = [q for f, boost in fields_
-                     if (q := self._leaf(node, f, boost, reader)) is not None]
+                     if (q := self._leaf(node, f, boost, reader, budget)) is not None]
         if not per_field:
             return None
         return per_field[0] if len(per_field) == 1 else query.Or(per_field)
 
     def _leaf(self, node: Term | Phrase | Wildcard, field: str, boost: float,
-              reader) -> query.Query | None:
+              reader, budget: Budget) -> query.Query | None:
         if isinstance(node, Wildcard):
             terms = _expand(reader, field, node.pattern)
+            budget.spend(len(terms))
             return query.Or([query.Term(field, t, boost=boost) for t in terms]) \
                 if terms else None
+        budget.spend(1)  # a word or a phrase
         if field == "site":
             return query.Term("site", node.text.lower(), boost=boost)
         analyzer = URL_WORDS if field == "url" else STEM
@@ -299,6 +312,27 @@ class WhooshIndex(TextIndex):
         if len(words) == 1:
             return query.Term(field, words[0], boost=boost)
         return query.Phrase(field, words, boost=boost)
+
+
+class _DeadlineCollector(WrappingCollector):
+    """Collects what `child` collects, reading the budget's deadline at every matching
+    document and once each segment's matcher is built (for many terms, most of the time).
+    Not Whoosh's TimeLimitCollector: it starts a timer thread per search, and interrupts
+    with SIGALRM, which only the main thread may handle (not a server's worker threads)."""
+
+    def __init__(self, child, budget: Budget) -> None:
+        super().__init__(child)
+        self._budget = budget
+
+    def set_subsearcher(self, subsearcher, offset: int) -> None:
+        super().set_subsearcher(subsearcher, offset)
+        self._budget.check("matching")
+
+    def collect_matches(self) -> None:
+        check, collect = self._budget.check, self.child.collect
+        for sub_docnum in self.child.matches():
+            check("matching")
+            collect(sub_docnum)
 
 
 def _expand(reader, field: str, pattern: str) -> list[str]:
