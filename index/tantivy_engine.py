@@ -248,8 +248,8 @@ class TantivyIndex(TextIndex):
             budget.spend(1)
             query = tantivy.Query.term_query(self._schema, "site", node.text.lower())
         else:
-            budget.spend(1)
             words = _ANALYZERS[field].analyze(node.text)
+            budget.spend(len(words))  # a phrase looks up each of its words
             if not words:
                 return None
             query = tantivy.Query.term_query(self._schema, field, words[0]) \

@@ -302,11 +302,12 @@ class WhooshIndex(TextIndex):
             budget.spend(len(terms))
             return query.Or([query.Term(field, t, boost=boost) for t in terms]) \
                 if terms else None
-        budget.spend(1)  # a word or a phrase
         if field == "site":
+            budget.spend(1)
             return query.Term("site", node.text.lower(), boost=boost)
         analyzer = URL_WORDS if field == "url" else STEM
         words = [t.text for t in analyzer(node.text, mode="query")]
+        budget.spend(len(words))  # a phrase looks up each of its words
         if not words:
             return None
         if len(words) == 1:

@@ -101,6 +101,13 @@ def test_the_terms_a_query_looks_up_are_capped_across_its_wildcards(engine):
         engine.match(TextQuery.parse(few), Budget(clauses=100))
 
 
+def test_a_phrase_looks_up_each_of_its_words(engine):
+    phrase = '"' + " ".join(vocabulary()[:6]) + '"'
+    engine.match(TextQuery.parse(phrase), Budget(clauses=12))  # in the title and the text
+    with pytest.raises(QueryTooCostly, match="more than 11 terms"):
+        engine.match(TextQuery.parse(phrase), Budget(clauses=11))
+
+
 def test_operators_do_not_count_as_terms(engine):
     words = " OR ".join(vocabulary()[:MAX_TERMS])
     assert len(words) <= MAX_QUERY_CHARS
