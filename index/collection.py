@@ -3,7 +3,7 @@ derived from them.
 
     <collection>/palimpsest.toml          the network config
     <collection>/crawls/<crawl id>/       one folder per crawl: WARCs, crawl log, summary
-    <collection>/imported/<name>/         WARC files written by other tools (`palimpsest add`)
+    <collection>/imported/<name>/         WARC and ARC files of other tools (`palimpsest add`)
     <collection>/derived/                 catalog and full-text index, rebuilt from the WARCs
 
 Every path handed out here stays inside the collection directory.
@@ -23,7 +23,7 @@ from index.errors import UsageError
 
 COLLECTION_ENV = "PALIMPSEST_COLLECTION"
 ENGINE_ENV = "PALIMPSEST_ENGINE"
-WARC_SUFFIXES = (".warc", ".warc.gz")
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 _CRAWL_ID = re.compile(r"^[0-9]{14}(-[0-9]+)?$")
 
 
@@ -85,12 +85,12 @@ class Collection:
         return crawl_id
 
     def warc_files(self) -> Iterator[Path]:
-        """Every closed WARC file of the collection, in a stable order (files still being
-        written carry `.open` and are left out)."""
+        """Every closed WARC (or ARC) file of the collection, in a stable order (files still
+        being written carry `.open` and are left out)."""
         for top in (self.crawls_dir, self.imported_dir):
             if top.is_dir():
                 yield from sorted(p for p in top.rglob("*")
-                                  if p.is_file() and p.name.endswith(WARC_SUFFIXES))
+                                  if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES))
 
     def inside(self, relative: str) -> Path:
         """`relative` resolved against the collection; refuses any path that leaves it."""

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from warcio.timeutils import iso_date_to_timestamp
 
 from index.catalog import ENGINE_META, Catalog
-from index.collection import Collection
+from index.collection import ARCHIVE_SUFFIXES, Collection
 from index.config import NetworkConfig
 from index.errors import DamagedRecord, UsageError
 from index.fulltext import (
@@ -44,7 +44,15 @@ from index.fulltext import (
     switch_index_dir,
 )
 from index.surt_key import surt_key
-from index.warc_reader import Damage, WarcReader, WarcRecord, looks_like_warc, read_payload
+from index.warc_reader import (
+    Damage,
+    Quirk,
+    WarcReader,
+    WarcRecord,
+    is_arc,
+    looks_like_archive,
+    read_payload,
+)
 
 # below this much to read, starting worker processes costs more than it saves
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
@@ -73,12 +81,15 @@ class IndexSummary:
     documents: int = 0  # new documents in the full-text index
     files_removed: int = 0  # catalogued files no longer in the collection
     damaged: list[Damage] = field(default_factory=list)
+    warnings: list[Quirk] = field(default_factory=list)  # records read whole, but irregular
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**{k: v for k, v in vars(self).items() if k != "damaged"},
+        return {**{k: v for k, v in vars(self).items() if k not in ("damaged", "warnings")},
                 "damaged": [{"file": d.file, "offset": d.offset, "what": d.what,
-                             "resumed_at": d.resumed_at} for d in self.damaged]}
+                             "resumed_at": d.resumed_at} for d in self.damaged],
+                "warnings": [{"file": q.file, "offset": q.offset, "what": q.what}
+                             for q in self.warnings]}
 
     def __str__(self) -> str:
         rate = self.captures / self.seconds if self.seconds else 0.0
@@ -93,6 +104,10 @@ class IndexSummary:
         if self.damaged:
             lines.append(f"{len(self.damaged)} damaged stretches skipped:")
             lines += [f"  {d}" for d in self.damaged]
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warnings (records read whole, but not as "
+                         "the format says):")
+            lines += [f"  {q}" for q in self.warnings]
         return "\n".join(lines)
 
 
@@ -113,6 +128,7 @@ class _FileResult:
     rows: list[tuple]
     cdx_only: list[tuple]
     damage: list[Damage]
+    quirks: list[Quirk]
 
 
 def update(collection: Collection, *, fulltext: bool = True, progress: bool = False,
@@ -155,6 +171,7 @@ def update(collection: Collection, *, fulltext: bool = True, progress: bool = Fa
                 summary.files += 1
                 summary.records += result.records
                 summary.damaged += result.damage
+                summary.warnings += result.quirks
                 bar.update(job.size)
         summary.revisits_resolved, summary.revisits_unresolved = catalog.resolve_revisits()
         if fulltext:
@@ -167,24 +184,32 @@ def update(collection: Collection, *, fulltext: bool = True, progress: bool = Fa
 def add_warcs(collection: Collection, paths: Iterable[str | os.PathLike], *,
               name: str | None = None, progress: bool = False,
               fulltext: bool = True) -> IndexSummary:
-    """Copy WARC files written by any tool into `<collection>/imported/<name>/` (`name`
-    defaults to each file's name without its extension), then `update()`. A file already
-    there with the same bytes is not copied twice; a different file of the same name is
-    never overwritten. Raises UsageError, before copying anything, for a file that is
-    missing, is not a WARC, or would clash."""
+    """Copy WARC (or ARC) files written by any tool into `<collection>/imported/<name>/`
+    (`name` defaults to each file's name without its extension), then `update()`. A file
+    already there with the same bytes is not copied twice; a different file of the same name
+    is never overwritten. Raises UsageError, before copying anything, for a file that is
+    missing, is not a WARC or ARC, or would clash."""
     plan: list[tuple[Path, Path]] = []
     for given in paths:
         source = Path(given)
         if not source.is_file():
             raise UsageError(f"{source}: no such file")
-        if not source.name.endswith((".warc", ".warc.gz")):
-            raise UsageError(f"{source}: a WARC file's name ends in .warc or .warc.gz")
-        if not looks_like_warc(source):
-            raise UsageError(f"{source}: not a WARC file (it does not begin with a WARC record)")
-        folder = name or re.sub(r"\.warc(\.gz)?$", "", source.name)
-        if not re.fullmatch(r"[\w.-]+", folder) or folder.strip(".") == "":
+        if not source.name.endswith(ARCHIVE_SUFFIXES):
+            raise UsageError(f"{source}: a WARC file's name ends in .warc or .warc.gz (an "
+                             "ARC file's in .arc or .arc.gz)")
+        try:
+            readable = looks_like_archive(source)
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot be read ({exc.strerror})") from None
+        if not readable:
+            kind = "an ARC" if is_arc(source) else "a WARC"
+            raise UsageError(f"{source}: not {kind} file (it does not begin with {kind} "
+                             "record)")
+        folder = name or re.sub(r"\.w?arc(\.gz)?$", "", source.name)
+        # `~` too: our crawler's file names hold one (…-00000-<pid>~<host>.warc.gz)
+        if not re.fullmatch(r"[\w.~-]+", folder) or folder.strip(".") == "":
             raise UsageError(f"{folder!r} cannot name an import folder (letters, digits, "
-                             "'.', '_' and '-' only)")
+                             "'.', '_', '~' and '-' only)")
         target = collection.inside(f"imported/{folder}/{source.name}")
         if target.exists() and not _same_bytes(source, target):
             raise UsageError(f"{target.relative_to(collection.root)} already holds a different "
@@ -241,7 +266,7 @@ def _read_file(job: _FileJob) -> _FileResult:
         else:
             rows.append(_capture_row(record, timestamp, job))
     # the reader's damage goes first: it is what a reader of the file meets first
-    return _FileResult(job, count, rows, cdx_only, reader.damage + damage)
+    return _FileResult(job, count, rows, cdx_only, reader.damage + damage, reader.quirks)
 
 
 def _listed(record: WarcRecord) -> bool:

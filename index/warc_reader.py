@@ -1,13 +1,18 @@
-"""Reading WARC files written by any tool, record by record, without losing what follows damage.
+"""Reading WARC and ARC files written by any tool, record by record, without losing what
+follows damage.
 
 `WarcReader` streams a `.warc` or `.warc.gz` file (WARC 1.0 or 1.1; wget, Heritrix, warcio,
-Browsertrix and our crawler alike) through warcio's iterator and yields one small `WarcRecord`
-per record, with the offset and length a CDXJ line would give it. Where warcio would print a
-warning and guess (a wrong Content-Length, a broken gzip member), this reader stops, reports a
-`Damage` (file, offset, what was wrong) and resumes at the next record boundary it can prove:
-a gzip member that decodes to a `WARC/` line, or an uncompressed `WARC/1.x` header whose
-Content-Length lands on the blank line ending the record. So no intact record after the damage
-is lost.
+Browsertrix and our crawler alike), or an `.arc` or `.arc.gz` file (ARC 1.0, as the Internet
+Archive's and old Heritrix crawls wrote them; its records come as WARC records, as warcio's
+arc2warc gives them), through warcio's iterator and yields one small `WarcRecord` per record,
+with the offset and length a CDXJ line would give it. Where warcio would print a warning and
+guess (a wrong Content-Length, a broken gzip member), this reader stops, reports a `Damage`
+(file, offset, what was wrong) and resumes at the next record boundary it can prove: a gzip
+member that decodes to a `WARC/` (or ARC header) line, or an uncompressed `WARC/1.x` header
+whose Content-Length lands on the blank line ending the record. So no intact record after the
+damage is lost. What other tools read without a word but is not as the format says (a record
+not followed by its blank lines, or by stray bytes before the next record) is read and
+reported as a `Quirk`.
 
 `read_payload` gives one record's HTTP head and entity body, decoded (chunking and
 Content-Encoding gzip/deflate/br removed), for text extraction, replay and comparison.
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import brotli
-from warcio.archiveiterator import WARCIterator
+from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.limitreader import LimitReader
@@ -37,12 +42,24 @@ from index.errors import DamagedRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_MEMBER = b"\x1f\x8b\x08"  # magic + deflate: how every gzip member of a WARC begins
-_WARC_LINE = re.compile(rb"WARC/[01]\.\d+\r?\n")
+# some tools end their header lines in CR CR LF; warcio reads them, and so do we
+_WARC_LINE = re.compile(rb"WARC/[01]\.\d+\r*\n")
+# an ARC 1.0 header line: URL (spaces and all), IP address, 14-digit date, type, length
+_ARC_LINE = re.compile(rb"[a-zA-Z][\w+.-]*:[^\r\n]* \S+ \d{14} \S+ (\d+)\r?\n")
+ARC_SUFFIXES = (".arc", ".arc.gz")
+# where a record may begin, by (gzipped, ARC); group 1 is the candidate
+_BOUNDARIES = {(True, False): re.compile(rb"(\x1f\x8b\x08)"),
+               (True, True): re.compile(rb"(\x1f\x8b\x08)"),
+               (False, False): re.compile(rb"(WARC/)"),
+               (False, True): re.compile(rb"\n([a-zA-Z][\w+.-]*:)")}
 _BLOCK = 64 * 1024
 _SCAN = 1024 * 1024
+_OVERLAP = 64  # of one scanned window with the next, so that no boundary falls between them
 _MAX_HEADER = 256 * 1024
 # record types whose payload digest cdxj-indexer computes when the WARC does not carry one
 _DIGESTED_TYPES = ("response", "resource", "metadata")
+_CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?\r\n")  # size, extensions
+_WRONG_END = "record does not end where its Content-Length says (a wrong length, or bytes cut out)"
 
 
 class _Damage(Exception):
@@ -92,8 +109,21 @@ class Damage:
         return f"{self.file} at offset {self.offset}: {self.what} ({after})"
 
 
+@dataclass(frozen=True, slots=True)
+class Quirk:
+    """A record read whole although the bytes around it are not as the format says."""
+
+    file: str
+    offset: int  # of the record
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.file} at offset {self.offset}: {self.what}"
+
+
 class WarcReader:
-    """Iterate the records of one WARC file; damage met on the way is in `.damage`.
+    """Iterate the records of one WARC or ARC file (ARC when its name ends in `.arc` or
+    `.arc.gz`); damage met on the way is in `.damage`, quirks in `.quirks`.
 
     Iterating never raises for malformed content: each stretch that cannot be read is
     appended to `damage` and skipped. With `check_digests`, each record's block and payload
@@ -104,23 +134,56 @@ class WarcReader:
         self.path = Path(path)
         self.check_digests = check_digests
         self.damage: list[Damage] = []
+        self.quirks: list[Quirk] = []
         self._loader = ArcWarcRecordLoader(verify_http=False, arc2warc=False)
 
     def __iter__(self) -> Iterator[WarcRecord]:
+        arc = is_arc(self.path)
         with open(self.path, "rb") as fh:
             gzipped = _is_gzipped(fh, self.path)
             pos: int | None = 0
             while pos is not None:
                 fh.seek(pos)
-                records = _StrictIterator(fh, gzipped)
+                records = _StrictIterator(fh, gzipped, arc=arc)
+                pos = None
                 try:
                     for record in records:
-                        yield self._read(record, records)
-                    return
+                        read = self._read(record, records)
+                        self.quirks += [Quirk(str(self.path), at, what)
+                                        for at, what in records.notes]
+                        records.notes.clear()
+                        if records.stray_at is None:
+                            yield read
+                            continue
+                        # a fresh start after the stray bytes; the iterator is past them
+                        pos = _resync(fh, read.offset + 1, gzipped, arc)
+                        stated = record.rec_headers.get_header("WARC-Block-Digest")
+                        intact = _block_intact(fh, read, stated)
+                        if self._whole(read, records.stray_at, pos, intact):
+                            yield read
+                        break
                 except _READ_ERRORS as exc:
                     bad = records.offset  # start of the record being read when it failed
-                    pos = _resync(fh, bad + 1, gzipped)
+                    pos = _resync(fh, bad + 1, gzipped, arc)
                     self.damage.append(Damage(str(self.path), bad, describe(exc), pos))
+
+    def _whole(self, read: WarcRecord, stray_at: int, resumed_at: int | None,
+               intact: bool) -> bool:
+        """Whether a record followed by stray bytes (at `stray_at`) was read whole, as other
+        tools read it: so it is, unless its block digest fails or the next record begins
+        inside it (a Content-Length too long, or bytes cut out, swallowed that record's
+        start). Reports which it was."""
+        if not intact or resumed_at is not None and resumed_at < stray_at:
+            self.damage.append(Damage(str(self.path), read.offset, _WRONG_END, resumed_at))
+            return False
+        end = self.path.stat().st_size if resumed_at is None else resumed_at
+        if end == stray_at:
+            what = "record is not followed by the blank lines that end a record"
+        else:
+            what = (f"record is followed by {end - stray_at} stray bytes (at offset {stray_at}) "
+                    "instead of the blank lines that end a record")
+        self.quirks.append(Quirk(str(self.path), read.offset, what))
+        return True
 
     def _read(self, record: ArcWarcRecord, records: _StrictIterator) -> WarcRecord:
         # one dict instead of warcio's linear scan per header; the first of a repeated name wins
@@ -167,7 +230,8 @@ class WarcReader:
             offset=offset,
             length=length,
             warc_type=kind,
-            record_id=named.get("warc-record-id"),
+            # an ARC record has no id: warcio's arc2warc makes up a new one at each reading
+            record_id=None if records.arc else named.get("warc-record-id"),
             target_uri=uri,
             warc_date=named.get("warc-date"),
             content_type=named.get("content-type"),
@@ -196,14 +260,14 @@ def read_payload(path: str | os.PathLike, offset: int, length: int
         fh.seek(offset)
         gzipped = fh.read(2) == GZIP_MAGIC
         fh.seek(offset)
-        records = _StrictIterator(LimitReader(fh, length), gzipped, no_record_parse=False,
-                                  ensure_http_headers=True)
+        records = _StrictIterator(LimitReader(fh, length), gzipped, arc=None,
+                                  no_record_parse=False, ensure_http_headers=True)
         try:
             record = next(iter(records))
             head = record.http_headers
             stream = record.raw_stream
             if (head.get_header("Transfer-Encoding") or "").lower() == "chunked":
-                stream = ChunkedDataReader(stream)
+                stream = _ChunkedOrStored(stream)
             body = stream.read()
             while record.raw_stream.read(_BLOCK):
                 pass
@@ -236,12 +300,18 @@ def decode_content(body: bytes, coding: str | None) -> bytes:
     return body
 
 
-def looks_like_warc(path: str | os.PathLike) -> bool:
-    """Whether the file begins with a WARC record (plain or gzipped)."""
+def looks_like_archive(path: str | os.PathLike) -> bool:
+    """Whether the file begins with a WARC record (plain or gzipped), or with an ARC record if
+    its name says ARC."""
     with open(path, "rb") as fh:
         start = fh.read(2)
         fh.seek(0)
-        return _record_starts_at(fh, 0, start == GZIP_MAGIC)
+        return _record_starts_at(fh, 0, start == GZIP_MAGIC, is_arc(path))
+
+
+def is_arc(path: str | os.PathLike) -> bool:
+    """Whether the file's name says ARC (`.arc`, `.arc.gz`)."""
+    return Path(path).name.endswith(ARC_SUFFIXES)
 
 
 def describe(exc: BaseException) -> str:
@@ -275,14 +345,25 @@ class _StrictReader(DecompressingBufferedReader):
         return data
 
 
-class _StrictIterator(WARCIterator):
-    """warcio's WARC iterator with the strict reader, and raising where a record is not
-    followed by the blank line that ends it (warcio warns on stderr and reads on)."""
+class _StrictIterator(ArchiveIterator):
+    """warcio's iterator of one format (WARC, ARC as WARC, or with `arc=None` whichever the
+    record is) with the strict reader, and noting what follows a record where its blank lines
+    belong (warcio warns on stderr, or takes it for the next record).
 
-    def __init__(self, fh: Any, gzipped: bool, *, no_record_parse: bool = True,
-                 **kwargs: Any) -> None:
-        super().__init__(fh, no_record_parse=no_record_parse, **kwargs)
+    After a record of a plain WARC comes something else than blank lines, the record's length
+    ends where that begins, `stray_at` says where, and the iterator cannot go on: the caller
+    decides whether the record was whole and where to resume. In a gzipped file the stray
+    bytes are the rest of the record's member, and are skipped. `notes` gets (record offset,
+    what) for each record read whole but not followed by its blank lines."""
+
+    def __init__(self, fh: Any, gzipped: bool, *, arc: bool | None,
+                 no_record_parse: bool = True, **kwargs: Any) -> None:
+        super().__init__(fh, no_record_parse=no_record_parse, arc2warc=True, **kwargs)
         self.reader = _StrictReader(self.fh, gzipped)
+        self.known_format = None if arc is None else "arc" if arc else "warc"
+        self.arc = arc
+        self.stray_at: int | None = None
+        self.notes: list[tuple[int, str]] = []
 
     def _consume_blanklines(self) -> tuple[bytes | None, int]:
         empty_size = 0
@@ -290,17 +371,61 @@ class _StrictIterator(WARCIterator):
         while True:
             line = self.reader.readline()
             if not line:
-                if first:
-                    raise _Damage("file ends inside a record (the blank line that ends "
-                                  "every record is missing)")
+                if first and not self.arc:
+                    self.notes.append((self.offset, "record is not followed by the blank "
+                                                    "lines that end a record"))
                 return None, empty_size
             if line.strip():
-                if first:
-                    raise _Damage("record does not end where its Content-Length says "
-                                  "(a wrong length, or bytes cut out)")
+                # an ARC record may be followed by no blank line at all: this is the next one
+                if first and not self.arc:
+                    self._stray(line)
+                    return None, empty_size
                 return line, empty_size
             empty_size += len(line)
             first = False
+
+    def _stray(self, line: bytes) -> None:
+        if self.reader.decompressor:
+            while self.reader.readline():
+                pass
+            self.notes.append((self.offset, "record is followed by stray bytes instead of "
+                                            "the blank lines that end a record, in its gzip "
+                                            "member"))
+        else:
+            self.stray_at = self.fh.tell() - self.reader.rem_length() - len(line)
+
+    def read_to_end(self, record: Any = None) -> None:
+        super().read_to_end(record)
+        if self.stray_at is not None and self.member_info:
+            start = self.member_info[0]
+            self.member_info = (start, self.stray_at - start)
+
+
+class _ChunkedOrStored(ChunkedDataReader):
+    """warcio's de-chunking reader, taking the body as stored unless it begins with a whole
+    chunk (a size line, that many bytes, CRLF). Tools keep a server's `Transfer-Encoding:
+    chunked` on bodies they stored de-chunked; warcio checks only the first size line, so a
+    body whose first line reads as hex ("2001", "cafe") lost that line and more."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.checked = False
+
+    def _try_decode(self, length_header: bytes) -> None:
+        if self.checked:
+            return super()._try_decode(length_header)
+        self.checked = True
+        size = _CHUNK_SIZE.fullmatch(length_header)
+        wanted = int(size[1], 16) + 2 if size else 0
+        # the first chunk is held whole to be checked; the stream caps it at the record's end
+        data = self.stream.read(wanted) if wanted else b""
+        if wanted and len(data) == wanted and data.endswith(b"\r\n"):
+            self.all_chunks_read = wanted == 2  # the size was 0: an empty body
+            self._process_read(data[:-2])
+            return None
+        self.not_chunked = True
+        self._process_read(length_header + data)
+        return None
 
 
 class _Tee:
@@ -320,6 +445,21 @@ class _Tee:
 
     def readline(self, size: int | None = None) -> bytes:
         return self._feed(self.stream.readline(size))
+
+
+def _block_intact(fh: BinaryIO, read: WarcRecord, stated: str | None) -> bool:
+    """Whether the block of the plain WARC record `read` matches its stated block digest
+    (True when it states none, or one of an unknown algorithm)."""
+    if not stated:
+        return True
+    digest = _new_hash(stated, "block", [])
+    if digest is None:
+        return True
+    fh.seek(read.offset)
+    record = next(iter(_StrictIterator(LimitReader(fh, read.length), False, arc=False)))
+    for data in iter(lambda: record.raw_stream.read(_BLOCK), b""):
+        digest.update(data)
+    return _same_digest(stated, digest)
 
 
 def _new_hash(stated: str, which: str, faults: list[str]) -> Any:
@@ -354,31 +494,32 @@ def _is_gzipped(fh: BinaryIO, path: Path) -> bool:
     return path.name.endswith(".gz")  # the first record is damaged: trust the name
 
 
-def _resync(fh: BinaryIO, start: int, gzipped: bool) -> int | None:
+def _resync(fh: BinaryIO, start: int, gzipped: bool, arc: bool) -> int | None:
     """The first offset at or after `start` where a whole record provably begins."""
-    needle = _GZIP_MEMBER if gzipped else b"WARC/"
-    pos = start
+    boundary = _BOUNDARIES[gzipped, arc]
+    pos = max(start - 1, 0)  # one byte back: an ARC header line is known by the newline before
     while True:
         fh.seek(pos)
-        window = fh.read(_SCAN + len(needle) - 1)
-        hit = window.find(needle)
-        while hit >= 0:
-            if _record_starts_at(fh, pos + hit, gzipped):
-                return pos + hit
-            hit = window.find(needle, hit + 1)
-        if len(window) < _SCAN + len(needle) - 1:
+        window = fh.read(_SCAN + _OVERLAP)
+        for hit in boundary.finditer(window):
+            at = pos + hit.start(1)
+            if at >= start and _record_starts_at(fh, at, gzipped, arc):
+                return at
+        if len(window) < _SCAN + _OVERLAP:
             return None
         pos += _SCAN
 
 
-def _record_starts_at(fh: BinaryIO, at: int, gzipped: bool) -> bool:
+def _record_starts_at(fh: BinaryIO, at: int, gzipped: bool, arc: bool) -> bool:
     if gzipped:
-        return _gzip_member_holds_warc(fh, at)
+        return _gzip_member_starts_record(fh, at, arc)
     if at > 0:
         fh.seek(at - 1)
         if fh.read(1) != b"\n":
             return False
     fh.seek(at)
+    if arc:
+        return _arc_record_at(fh, at)
     first = fh.readline(100)
     if not _WARC_LINE.fullmatch(first):
         return False
@@ -395,24 +536,36 @@ def _record_starts_at(fh: BinaryIO, at: int, gzipped: bool) -> bool:
         return False
     if length is None:
         return False
-    # the block must end exactly where a blank line (or the file) begins
+    # the block must end exactly where a blank line (or the file) begins, or where the next
+    # record does (a writer that left out the blank lines: other tools read on)
     fh.seek(at + size + length)
-    tail = fh.read(2)
-    return tail in (b"", b"\r\n") or tail.startswith(b"\n")
+    tail = fh.read(12)
+    return tail[:2] in (b"", b"\r\n") or tail.startswith(b"\n") or bool(_WARC_LINE.match(tail))
 
 
-def _gzip_member_holds_warc(fh: BinaryIO, at: int) -> bool:
+def _arc_record_at(fh: BinaryIO, at: int) -> bool:
+    """Whether an ARC header line is at `at` whose length lands on the newline ending its
+    record (or on the end of the file)."""
+    line = fh.readline(_MAX_HEADER)
+    found = _ARC_LINE.fullmatch(line)
+    if not found:
+        return False
+    fh.seek(at + len(line) + int(found[1]))
+    return fh.read(1) in (b"", b"\n")
+
+
+def _gzip_member_starts_record(fh: BinaryIO, at: int, arc: bool) -> bool:
     fh.seek(at)
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = b""
     for _ in range(16):
         chunk = fh.read(4096)
         if not chunk:
             break
         try:
-            out += inflate.decompress(chunk)
+            out += unzip.decompress(chunk)
         except zlib.error:
             return False
-        if len(out) >= 12 or inflate.eof:
+        if b"\n" in out or unzip.eof:
             break
-    return bool(_WARC_LINE.match(out))
+    return bool((_ARC_LINE if arc else _WARC_LINE).match(out))

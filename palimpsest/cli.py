@@ -166,11 +166,13 @@ def _stop_indexing(signum: int, frame: object) -> None:
 
 @cli.command()
 @collection_option
-@click.argument("warcs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("warcs", nargs=-1, required=True, metavar="WARC_OR_ARC...",
+                type=click.Path(dir_okay=False))
 @click.option("--name", help="Import folder under imported/ (default: each file's name).")
 @json_option
 def add(collection_dir: str, warcs: tuple[str, ...], name: str | None, as_json: bool) -> None:
-    """Bring WARC files written by any tool into the collection and index them."""
+    """Bring WARC (.warc, .warc.gz) and ARC (.arc, .arc.gz) files written by any tool into the
+    collection and index them."""
     from index.indexer import add_warcs
 
     summary = add_warcs(_collection(collection_dir), warcs, name=name,
