@@ -36,6 +36,8 @@ class CrawlLog:
         self._captures = 0
         self._bytes = 0
         self.summary: dict[str, Any] | None = None
+        self.signals: Any = None  # the crawler's, to report a failed write
+        self.failed = False  # a write of the crawl's files failed: nothing more is logged
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLog:
@@ -48,11 +50,19 @@ class CrawlLog:
                   settings.getbool("PALIMPSEST_PROGRESS"))
         crawler.signals.connect(ext.event, our_signals.crawl_event)
         crawler.signals.connect(ext.spider_closed, signals.spider_closed)
+        crawler.signals.connect(ext.write_failed, our_signals.write_failed)
+        ext.signals = crawler.signals
         return ext
 
     def event(self, entry: dict[str, Any]) -> None:
+        if self.failed:
+            return  # what follows a failed write is not in the WARCs: a resume fetches it
         entry.setdefault("site", self._site(entry["url"]))
-        self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        try:
+            self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        except OSError as exc:
+            self._report(exc)
+            return
         if "status" in entry:
             self._captures += 1
             self._bytes += entry.get("bytes", 0)
@@ -66,12 +76,24 @@ class CrawlLog:
                                  f"{rate:.0f}/s   ")
                 sys.stderr.flush()
 
+    def write_failed(self, error: OSError, path: Path) -> None:
+        self.failed = True
+
+    def _report(self, error: OSError) -> None:
+        self.signals.send_catch_log(our_signals.write_failed, error=error, path=self.path)
+
     def spider_closed(self, spider: Any, reason: str) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as exc:
+            self._report(exc)
         if self.progress and self._captures:
             sys.stderr.write("\n")
         self.summary = summarize(self.path, crawl_id=self.crawl_id, finish_reason=reason)
-        write_summary(self.crawl_dir, self.summary)
+        try:
+            write_summary(self.crawl_dir, self.summary)
+        except OSError as exc:
+            self._report(exc)
 
     def _site(self, url: str) -> str:
         host = (urlsplit(url).hostname or "").lower()

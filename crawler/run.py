@@ -20,10 +20,11 @@ from crawler.report import SUMMARY_NAME, read_summary
 from crawler.resume import ResumePlan
 from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
 from crawler.spider import NetworkSpider
+from crawler.warc_files import WRITE_FAILURE
 from index.collection import Collection
 from index.config import Site
 from index.crawl_status import status_from_summary
-from index.errors import UsageError
+from index.errors import UsageError, WriteFailed
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,13 @@ def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
                                first_serial=plan.files if plan else 0, history=history)
     process = CrawlerProcess(settings)
     frontier = Frontier(config, sites, options.max_pages)
-    process.crawl(NetworkSpider, sites=sites, frontier=frontier, robots=robots, resume=plan)
+    crawler = process.create_crawler(NetworkSpider)
+    process.crawl(crawler, sites=sites, frontier=frontier, robots=robots, resume=plan)
     process.start()
+    failure = crawler.stats.get_value(WRITE_FAILURE)
+    if failure:
+        raise WriteFailed(f"crawl {crawl_id} stopped: cannot write {failure}; every WARC file "
+                          "is whole: make room, then finish it with `palimpsest crawl --resume`")
     summary = read_summary(crawl_dir) or {"crawl": crawl_id, "finish_reason": "failed",
                                           "totals": {}, "sites": {}}
     return CrawlResult(crawl_id, crawl_dir, summary, resumed=plan is not None)

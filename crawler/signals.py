@@ -8,3 +8,6 @@ crawl_event = object()
 
 # response=Response, outlinks=[Outlink, ...]: a document was parsed; its metadata record is due
 document_parsed = object()
+
+# error=OSError, path=Path: writing the crawl's files failed (a full disk); the crawl stops
+write_failed = object()

@@ -91,12 +91,19 @@ class RotatingWarcWriter:
         self._serializer = WARCWriter(self._buffer, gzip=False, warc_version=WARC_VERSION)
 
     def write(self, records: Iterable[ArcWarcRecord]) -> str:
-        """Write a group of records together; returns the name of the file they went into."""
+        """Write a group of records together; returns the name of the file they went into.
+
+        Should the write fail (a full disk), the file is cut back to the end of the group
+        before and closed, so that it holds whole groups only, and the OSError raised."""
         current = self._current or self._open()
         before = current.size
-        for record in records:
-            current.handle.write(self._member(record))
-        current.handle.flush()
+        try:
+            for record in records:
+                current.handle.write(self._member(record))
+            current.handle.flush()
+        except OSError:
+            self._cut(current, before)
+            raise
         self.bytes_written += current.size - before
         name = current.path.name
         if current.size >= self.max_bytes:
@@ -117,8 +124,12 @@ class RotatingWarcWriter:
         handle = open(path.with_name(name + OPEN_SUFFIX), "xb")  # noqa: SIM115 (closed in _close)
         self._current = WarcFile(path, self._serial, handle)
         self._serial += 1
-        handle.write(self._member(self._warcinfo(name, moment)))
-        handle.flush()
+        try:
+            handle.write(self._member(self._warcinfo(name, moment)))
+            handle.flush()
+        except OSError:
+            self._cut(self._current, 0)
+            raise
         return self._current
 
     def _member(self, record: ArcWarcRecord) -> bytes:
@@ -151,6 +162,21 @@ class RotatingWarcWriter:
         os.replace(current.open_path, current.path)
         self.closed_files.append(current.path)
         self._current = None
+
+    def _cut(self, current: WarcFile, end: int) -> None:
+        """After a failed write: drop what was written of `current` past `end` and close it
+        under its final name (a file cut back to nothing is removed)."""
+        try:
+            current.handle.close()
+        except OSError:
+            pass  # the buffered bytes it could not write are cut off below anyway
+        self._current = None
+        if end == 0:
+            current.open_path.unlink()
+            return
+        os.truncate(current.open_path, end)
+        os.replace(current.open_path, current.path)
+        self.closed_files.append(current.path)
 
 
 def repair_open_file(open_path: Path) -> tuple[Path, int]:

@@ -406,7 +406,10 @@ class _Transaction:
         return self.db
 
     def __exit__(self, kind: type | None, *rest: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # (SQLite has rolled back itself after a full disk)
+            self.db.execute("ROLLBACK")
 
 
 def _timestamp_or_none(warc_date: str | None) -> str | None:

@@ -37,5 +37,10 @@ class CaptureNotFound(PalimpsestError):
     """No capture matches the URL (and time) asked for."""
 
 
+class WriteFailed(PalimpsestError):
+    """Writing the collection's files failed (a full disk, an I/O error): what was written
+    before stays whole, and the command can be run again once the cause is gone."""
+
+
 class DamagedRecord(PalimpsestError):
     """A WARC record could not be read or its digests do not match."""

@@ -11,16 +11,18 @@ written by other tools into the collection first.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import select
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -30,10 +32,10 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 from warcio.timeutils import iso_date_to_timestamp
 
-from index.catalog import ENGINE_META, Catalog
+from index.catalog import CATALOG_NAME, ENGINE_META, Catalog
 from index.collection import ARCHIVE_SUFFIXES, Collection
 from index.config import NetworkConfig
-from index.errors import DamagedRecord, UsageError
+from index.errors import DamagedRecord, UsageError, WriteFailed
 from index.fulltext import (
     TextDoc,
     TextIndex,
@@ -54,6 +56,8 @@ from index.warc_reader import (
     read_payload,
 )
 
+# the errors of a write that cannot be done (disk full, quota, I/O error, read-only)
+_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 # below this much to read, starting worker processes costs more than it saves
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _MIME_END = re.compile(r"[;\s]")  # where cdxj-indexer cuts a Content-Type
@@ -142,7 +146,7 @@ def update(collection: Collection, *, fulltext: bool = True, progress: bool = Fa
     started = time.monotonic()
     summary = IndexSummary()
     config = collection.load_config() if collection.config_path.exists() else None
-    with Catalog.open(collection) as catalog:
+    with _stop_at_write_failure(collection), Catalog.open(collection) as catalog:
         if fulltext:
             claim_engine(collection, catalog, config)
         _refresh_sites(catalog, config)
@@ -407,7 +411,7 @@ def rebuild_fulltext(collection: Collection, *, progress: bool = False,
     summary = IndexSummary()
     started = time.perf_counter()
     directory = new_index_dir(collection, engine)
-    with Catalog.open(collection) as catalog:
+    with _stop_at_write_failure(collection), Catalog.open(collection) as catalog:
         todo = _texts_to_extract(catalog.db, missing_only=False)
         extracted: list[tuple[str, str, str | None]] = []
         try:
@@ -429,6 +433,37 @@ def rebuild_fulltext(collection: Collection, *, progress: bool = False,
         shutil.rmtree(old, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def _stop_at_write_failure(collection: Collection) -> Iterator[None]:
+    """Turn the first failure to write the catalog or the full-text index (a full disk, an
+    I/O error) into WriteFailed, in one line. Every write is a transaction or a batch that
+    the failure drops whole, so what was written before stays consistent."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+            raise
+        raise WriteFailed(_cannot_write(collection.derived_dir / CATALOG_NAME,
+                                        str(exc))) from None
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        raise WriteFailed(_cannot_write(exc.filename or collection.derived_dir,
+                                        exc.strerror)) from None
+    except ValueError as exc:
+        # Tantivy's I/O errors arrive as ValueError, naming the OS error
+        errno_ = re.search(r"\(os error (\d+)\)", str(exc))
+        if not errno_ or int(errno_.group(1)) not in _WRITE_ERRORS:
+            raise
+        raise WriteFailed(_cannot_write(collection.derived_dir,
+                                        os.strerror(int(errno_.group(1))))) from None
+
+
+def _cannot_write(path: str | os.PathLike, reason: str) -> str:
+    return (f"indexing stopped: cannot write {path}: {reason}; what was indexed before is "
+            "kept: make room, then run `palimpsest index` again")
 
 
 def claim_engine(collection: Collection, catalog: Catalog, config: NetworkConfig | None
