@@ -1,8 +1,12 @@
 """What the crawl may fetch: scope per site, limits, and guards against crawler traps.
 
 `Frontier.admit` answers for one discovered URL: fetch it (None) or why not ("scope",
-"limit:pages", "limit:depth", "trap:repeated-segment", "trap:path-depth",
-"trap:query-variants"). The crawl log records every refusal with its reason.
+"limit:pages", "limit:depth", "limit:url-length", "trap:repeated-segment",
+"trap:path-depth", "trap:query-variants"). The crawl log records every refusal with its reason.
+
+A URL is in scope if it belongs to a site (see `Site.claim`: under a seed's prefix, or on a
+site's configured hosts). Page requisites are fetched from anywhere, as a browser would; a
+sitemap must be in scope but is not a page, so it does not count against the page limit.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from urllib.parse import urlsplit
 
-from index.config import Limits, NetworkConfig, Site
+from scrapy.settings.default_settings import URLLENGTH_LIMIT
+
+from index.config import Limits, NetworkConfig, Site, site_for_url
 
 # a requisite may pull in requisites of its own (CSS -> font, CSS -> image), not endlessly
 MAX_EMBED_CHAIN = 3
@@ -18,8 +24,10 @@ MAX_EMBED_CHAIN = 3
 
 class Frontier:
     def __init__(self, config: NetworkConfig, sites: tuple[Site, ...],
-                 max_pages: int | None = None) -> None:
+                 max_pages: int | None = None,
+                 max_url_length: int = URLLENGTH_LIMIT) -> None:
         self.config = config
+        self.max_url_length = max_url_length
         self.sites = sites
         self.limits: Limits = config.limits
         self._max_pages = {
@@ -29,19 +37,24 @@ class Frontier:
         self._queries: dict[tuple[str, str], set[str]] = defaultdict(set)
 
     def site_of(self, url: str) -> Site | None:
-        host = urlsplit(url).hostname or ""
-        return next((s for s in self.sites if s.in_scope(host)), None)
+        """The crawled site `url` belongs to, if any."""
+        return site_for_url(self.sites, url)
 
     def admit(self, url: str, hop: str, hops: str, count: bool = True) -> str | None:
-        """None if `url`, found by a hop of type `hop` ("L" or "E") at hop path `hops`, may be
-        fetched; else the reason it may not. Admitted pages count against their site's limit."""
+        """None if `url`, found by a hop of type `hop` ("L" link, "E" requisite, "P" sitemap)
+        at hop path `hops`, may be fetched; else the reason it may not. Admitted pages count
+        against their site's limit."""
+        if self.max_url_length and len(url) > self.max_url_length:
+            return "limit:url-length"
         parts = urlsplit(url)
-        site = self.site_of(url)
-        if site is None:
-            return "scope"
         if hop == "E":
             if len(hops) - len(hops.rstrip("E")) >= MAX_EMBED_CHAIN:
                 return "limit:depth"
+            return self._trap(parts)
+        site = self.site_of(url)
+        if site is None:
+            return "scope"
+        if hop == "P":
             return self._trap(parts)
         if hops.count("L") + 1 > self.limits.max_depth:
             return "limit:depth"

@@ -55,6 +55,18 @@ def hop_info(request: Request) -> tuple[str, str, str]:
     return meta.get("reason", "robots"), hops, meta.get("via", "")
 
 
+def truncation(request: Request, response: Response) -> str | None:
+    """The WARC-Truncated reason of a response cut short, or None if it came whole: "length"
+    when we stopped it at the size limit (size_limit.py), "disconnect" when the server ended
+    the connection before the body it announced (Scrapy's "dataloss" flag, as
+    DOWNLOAD_FAIL_ON_DATALOSS = False gives it)."""
+    if request.meta.get("palimpsest_truncated"):
+        return "length"
+    if "dataloss" in response.flags:
+        return "disconnect"
+    return None
+
+
 class WarcRecorder:
     def __init__(self, crawler: Crawler, history: PayloadHistory, proxied: bool) -> None:
         self.crawler = crawler
@@ -76,7 +88,7 @@ class WarcRecorder:
         date = warc_date(now)
         body = response.body
         digest = payload_digest(body)
-        truncated = bool(request.meta.get("palimpsest_truncated"))
+        truncated = truncation(request, response)
         url = response.url
         previous = self.history.previous_digest(url)
         original = self.history.original(digest)
@@ -95,7 +107,7 @@ class WarcRecorder:
         if response.ip_address and not self.proxied:
             warc_headers["WARC-IP-Address"] = str(response.ip_address)
         if truncated:
-            warc_headers["WARC-Truncated"] = "length"
+            warc_headers["WARC-Truncated"] = truncated
         if revisit:
             assert original is not None
             main = self.builder.create_revisit_record(
@@ -120,8 +132,9 @@ class WarcRecorder:
             "time": now.isoformat().replace("+00:00", "Z"), "url": url,
             "status": response.status, "bytes": len(body), "digest": digest,
             "outcome": "unchanged-revisit" if outcome == "unchanged" and revisit else outcome,
-            "record": "revisit" if revisit else "response", "truncated": truncated,
+            "record": "revisit" if revisit else "response", "truncated": bool(truncated),
             "reason": reason, "hops": hops, "via": via, "mime": _mime(response),
+            "site": request.meta.get("site"),
         })
         return response
 

@@ -38,7 +38,7 @@ def summarize(log_path: Path, *, crawl_id: str, finish_reason: str) -> dict[str,
                 site["statuses"][str(entry["status"])] += 1
                 if entry.get("mime") in ("text/html", "application/xhtml+xml"):
                     site["pages"] += 1
-            else:
+            elif outcome == "error":
                 site["errors"] += 1
     for site in sites.values():
         site["duration_s"] = round(

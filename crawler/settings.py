@@ -78,13 +78,16 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_site),
         "RETRY_TIMES": config.politeness.retries,
         "DOWNLOAD_TIMEOUT": config.politeness.timeout,
+        # a body cut short by the server is kept, marked WARC-Truncated (recorder.py)
+        "DOWNLOAD_FAIL_ON_DATALOSS": False,
         # we cut long responses ourselves and keep the part received (size_limit.py)
         "DOWNLOAD_MAXSIZE": 0,
         "DOWNLOAD_WARNSIZE": 0,
         # one queue per site, so a slow site never holds up the others
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
-        "DOWNLOAD_SLOTS": {h: {"delay": s.delay} for s in sites if s.delay is not None
-                           for h in s.hosts},
+        # one download slot per site (the spider sets each request's download_slot to its
+        # site's name): two sites on one host keep their own concurrency and delay
+        "DOWNLOAD_SLOTS": {s.name: {"delay": s.delay} for s in sites if s.delay is not None},
         "DEPTH_LIMIT": 0,
         "LOG_LEVEL": "WARNING",
         # Scrapy inspects the source of every bound-method callback, response after response,
@@ -99,6 +102,9 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "LOGSTATS_INTERVAL": 0,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            # robots.txt as RFC 9309 reads a 5xx or unreachable one (robots.py)
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.robots.RobotsPolicy": 100,
             "crawler.proxy.NetworkProxy": 740,
             "crawler.recorder.WarcRecorder": 950,
         },
@@ -131,6 +137,6 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "PALIMPSEST_MAX_RESPONSE_BYTES": config.limits.max_response_bytes,
         "PALIMPSEST_PROXY": config.proxy,
         "PALIMPSEST_PAYLOAD_HISTORY": history,
-        "PALIMPSEST_SITE_HOSTS": {h: s.name for s in sites for h in s.hosts},
+        "PALIMPSEST_SITES": sites,
         "PALIMPSEST_PROGRESS": options.progress,
     }

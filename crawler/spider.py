@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider, signals
@@ -23,9 +21,11 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler import signals as our_signals
+from crawler.crawl_log import failure_reason, log_time
 from crawler.frontier import Frontier
 from crawler.links import Outlink, css_outlinks, html_outlinks
 from crawler.resume import ResumePlan
+from crawler.robots import RobotsUnavailable
 from index.config import Site
 
 _HTML = ("text/html", "application/xhtml+xml")
@@ -44,6 +44,7 @@ class NetworkSpider(Spider):
         self.resume = resume
         self.seen: set[str] = set(resume.done) if resume else set()
         self._sitemaps_from_robots: set[str] = set()
+        self._sites = {s.name: s for s in sites}
         hosts = {h for s in sites for h in s.hosts}
         self.allowed_domains = sorted(hosts)  # OffsiteMiddleware keeps redirects in scope
 
@@ -61,15 +62,20 @@ class NetworkSpider(Spider):
                     self.frontier.admit(seed, "L", "")
                     yield self._request(seed, site, reason="seed", hops="", via="")
             if not self.robots[site.name]:
-                # robots.txt is not fetched by Scrapy for this site; we still want its sitemaps
-                robots = f"{urlsplit(site.seeds[0]).scheme}://{site.hosts[0]}/robots.txt"
-                yield self._request(robots, site, reason="robots", hops="P", via="",
-                                    callback=self.parse_robots)
+                # robots.txt is not fetched by the robots middleware for this site; we still
+                # want its sitemaps, from each seed's own scheme://host:port
+                for origin in site.origins:
+                    robots = origin + "/robots.txt"
+                    if robots not in self.seen:
+                        self.seen.add(robots)
+                        yield self._request(robots, site, reason="robots", hops="P", via="",
+                                            callback=self.parse_robots)
         if self.resume:
             for url in self.resume.pages:
                 self.frontier.mark_done(url)
             for parent in self.resume.parsed:
-                for request in self._follow_all(parent.outlinks, parent.url, parent.hops):
+                site = self._sites.get(parent.site) or self.network_sites[0]
+                for request in self._follow_all(parent.outlinks, parent.url, parent.hops, site):
                     yield request
 
     def parse(self, response: Response) -> Iterator[Request]:
@@ -82,64 +88,61 @@ class NetworkSpider(Spider):
             return
         self.crawler.signals.send_catch_log(our_signals.document_parsed, response=response,
                                             outlinks=outlinks)
-        yield from self._follow_all(outlinks, response.url, response.meta["hops"])
+        yield from self._follow_all(outlinks, response.url, response.meta["hops"],
+                                    self._site_of(response))
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
-        site = self.frontier.site_of(response.url)
+        site = self._site_of(response)
         text = response.body if response.status == 200 else b""
         urls = list(sitemap_urls_from_robots(text, base_url=response.url))
         if not urls:
             urls = [response.urljoin("/sitemap.xml")]
         for url in urls:
-            if url not in self.seen and site is not None:
+            if url not in self.seen:
                 self.seen.add(url)
-                yield self._request(url, site, reason="sitemap", hops="P", via=response.url,
-                                    callback=self.parse_sitemap)
+                yield self._request(url, self.frontier.site_of(url) or site, reason="sitemap",
+                                    hops="P", via=response.url, callback=self.parse_sitemap)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         body = response.body
         if body[:2] == b"\x1f\x8b":
             body = gzip.decompress(body)
         try:
-            sitemap = Sitemap(body)
-        except (etree.LxmlError, ValueError):  # not XML, or not a sitemap
-            self._event(response.url, "error", why="unparsable sitemap")
+            outlinks = sitemap_outlinks(body)
+        except ValueError as exc:  # not XML, or not a sitemap
+            self._event(response.url, "error", why=str(exc))
             return
-        locs = [entry["loc"] for entry in sitemap if entry.get("loc")]
-        if sitemap.type == "sitemapindex":
-            outlinks = [Outlink(u, "P", "sitemap/loc") for u in locs]
-        else:
-            outlinks = [Outlink(u, "L", "sitemap/loc") for u in locs]
+        if not outlinks:
+            self._event(response.url, "skipped", why="empty sitemap")
+            return
         self.crawler.signals.send_catch_log(our_signals.document_parsed, response=response,
                                             outlinks=outlinks)
         yield from self._follow_all(outlinks, response.url, response.meta["hops"],
-                                    reason="sitemap")
+                                    self._site_of(response), reason="sitemap")
 
     def errback(self, failure: Failure) -> None:
         request = failure.request
         if failure.check(HttpError):
             return  # recorded with its status by the recorder
+        site = request.meta.get("site")
         if failure.check(IgnoreRequest):
-            message = str(failure.value)
-            why = "robots" if "robots.txt" in message else "scope"
-            self._event(request.url, "excluded", why=why)
+            self._event(request.url, "excluded", why=_ignored_why(failure.value), site=site)
         else:
-            self._event(request.url, "error", why=failure.getErrorMessage() or
-                        type(failure.value).__name__)
+            self._event(request.url, "error", why=failure_reason(failure.value), site=site)
 
     def _follow_all(self, outlinks: list[Outlink] | tuple[Outlink, ...], parent: str, hops: str,
-                    reason: str | None = None) -> Iterator[Request]:
+                    parent_site: Site, reason: str | None = None) -> Iterator[Request]:
         for link in outlinks:
             if link.url in self.seen:
                 continue
             self.seen.add(link.url)
-            hop = link.hop if link.hop in ("E", "R") else "L"
-            why = self.frontier.admit(link.url, "E" if hop == "E" else "L", hops)
+            hop = link.hop if link.hop in ("E", "R", "P") else "L"
+            why = self.frontier.admit(link.url, "L" if hop == "R" else hop, hops)
             if why:
-                self._event(link.url, "excluded", why=why, via=parent)
+                self._event(link.url, "excluded", why=why, via=parent, site=parent_site.name)
                 continue
-            site = self.frontier.site_of(link.url)
-            assert site is not None
+            # a requisite from outside every site is fetched for the page that needs it
+            site = self.frontier.site_of(link.url) or parent_site
             if link.hop == "P":  # a sitemap named in a sitemap index
                 yield self._request(link.url, site, reason="sitemap", hops=hops + "P",
                                     via=parent, callback=self.parse_sitemap)
@@ -150,28 +153,73 @@ class NetworkSpider(Spider):
 
     def _request(self, url: str, site: Site, *, reason: str, hops: str, via: str,
                  callback: Any = None) -> Request:
-        meta = {"site": site.name, "reason": reason, "hops": hops, "via": via}
+        meta = {"site": site.name, "reason": reason, "hops": hops, "via": via,
+                # one download slot per site, whatever host and port it is on
+                "download_slot": site.name}
         if not self.robots[site.name]:
             meta["dont_obey_robotstxt"] = True
+        if reason == "robots":  # one download timeout bounds a hanging robots.txt
+            meta["dont_retry"] = True
+        if hops.endswith("E"):  # requisites come from anywhere; OffsiteMiddleware is for links
+            meta["allow_offsite"] = True
         return Request(url, callback=callback or self.parse, errback=self.errback, meta=meta,
                        priority=-len(hops))
 
     def _robots_received(self, response: Response, request: Request, spider: Any) -> None:
-        """Sitemaps named in a robots.txt that Scrapy's RobotsTxtMiddleware fetched."""
-        if not (request.meta.get("dont_obey_robotstxt") and "reason" not in request.meta
-                and urlsplit(response.url).path == "/robots.txt"):
+        """Sitemaps named in a robots.txt that the robots middleware fetched."""
+        if not request.meta.get("robots_policy") or "site" not in request.meta:
             return
-        site = self.frontier.site_of(response.url)
-        if site is None or response.url in self._sitemaps_from_robots:
+        if response.url in self._sitemaps_from_robots:
             return
         self._sitemaps_from_robots.add(response.url)
         for sitemap_request in self.parse_robots(response):
             self.crawler.engine.crawl(sitemap_request)
 
+    def _site_of(self, response: Response) -> Site:
+        """The site a response was fetched for."""
+        return self._sites[response.meta["site"]]
+
     def _event(self, url: str, outcome: str, **fields: Any) -> None:
-        entry = {"time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "url": url,
-                 "outcome": outcome, **fields}
+        entry = {"time": log_time(), "url": url, "outcome": outcome, **fields}
         self.crawler.signals.send_catch_log(our_signals.crawl_event, entry=entry)
+
+
+def _ignored_why(exc: BaseException) -> str:
+    """The crawl log's reason for a request a middleware refused with IgnoreRequest."""
+    message = str(exc)
+    if isinstance(exc, RobotsUnavailable):
+        return "robots:unavailable"
+    if "robots.txt" in message:
+        return "robots"
+    if "max redirections" in message:
+        return "limit:redirects"
+    if "offsite" in message:
+        return "scope"
+    return message or "ignored"
+
+
+def sitemap_outlinks(body: bytes) -> list[Outlink]:
+    """The URLs a sitemap lists: an XML urlset or sitemap index (an index's entries as "P"
+    hops), or a plain-text sitemap of one URL per line, as sitemaps.org allows. An empty
+    or blank sitemap lists nothing; raise ValueError for anything else."""
+    text = body.lstrip(b"\xef\xbb\xbf").strip()
+    if not text:
+        return []
+    if not text.startswith(b"<"):
+        lines = (line.strip().decode("utf-8", "replace") for line in text.splitlines())
+        urls = [u for u in lines if u.startswith(("http://", "https://"))]
+        if not urls:
+            raise ValueError("unparsable sitemap: neither XML nor a list of URLs")
+        return [Outlink(u, "L", "sitemap/text") for u in urls]
+    try:
+        sitemap = Sitemap(body)
+        entries = [entry["loc"] for entry in sitemap if entry.get("loc")]
+    except (etree.LxmlError, ValueError, RuntimeError):  # RuntimeError: a generator's
+        raise ValueError("unparsable sitemap") from None  # StopIteration on no root
+    if sitemap.type not in ("urlset", "sitemapindex"):
+        raise ValueError(f"unparsable sitemap: <{sitemap.type}> is not a sitemap")
+    hop = "P" if sitemap.type == "sitemapindex" else "L"
+    return [Outlink(u, hop, "sitemap/loc") for u in entries]
 
 
 def _mime(response: Response) -> str:

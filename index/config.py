@@ -53,7 +53,12 @@ class Search:
 
 @dataclass(frozen=True)
 class Site:
-    """One site of the network: where a crawl starts and which hosts belong to it."""
+    """One site of the network: where a crawl starts and what belongs to it.
+
+    A site is what its seeds name: a URL belongs to it if it lies under a seed's prefix
+    (scheme, host, port and path up to the last "/"), as Heritrix's SURT prefixes and
+    Browsertrix's prefix scope read seeds. A site whose config names `hosts` also takes in
+    every URL of those hosts and their subdomains, on any scheme and port."""
 
     name: str
     seeds: tuple[str, ...]
@@ -62,10 +67,79 @@ class Site:
     max_pages: int | None = None
     delay: float | None = None
     ignore: tuple[str, ...] = ()
+    # not a config key: whether `hosts` was given in the config (else it is the seeds' hosts)
+    whole_hosts: bool = field(default=False, metadata={"derived": True})
 
     def in_scope(self, host: str) -> bool:
+        """Whether `host` is one of the site's hosts or their subdomains (the host alone
+        cannot tell two sites on one host apart: see `claim`)."""
         host = host.lower()
         return any(host == h or host.endswith("." + h) for h in self.hosts)
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(url_prefix(seed) for seed in self.seeds))
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """scheme://host[:port] of each seed, where its robots.txt and sitemaps live."""
+        return tuple(dict.fromkeys(url_origin(seed) for seed in self.seeds))
+
+    def claim(self, url: str) -> int | None:
+        """How closely `url` belongs to this site: the length of the longest seed prefix it
+        lies under, 0 if only its host is one of the site's `hosts`, None if it is not the
+        site's at all."""
+        normal = _normal(url)
+        lengths = [len(p) for p in self.prefixes if normal.startswith(p)]
+        if lengths:
+            return max(lengths)
+        if self.whole_hosts and self.in_scope(urlsplit(url).hostname or ""):
+            return 0
+        return None
+
+
+def site_for_url(sites: tuple[Site, ...], url: str) -> Site | None:
+    """The site `url` belongs to: the one with the longest seed prefix it lies under, else
+    the first whose configured hosts hold it, else None."""
+    best, best_claim = None, -1
+    for site in sites:
+        claim = site.claim(url)
+        if claim is not None and claim > best_claim:
+            best, best_claim = site, claim
+    return best
+
+
+def url_origin(url: str) -> str:
+    """scheme://host[:port] of `url`, lower-cased, without a default port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def url_prefix(seed: str) -> str:
+    """The prefix a seed scopes by: its origin and its path up to the last "/"."""
+    normal = _normal(seed)
+    origin = url_origin(seed)
+    path = normal[len(origin):]
+    return origin + path[:path.rindex("/") + 1]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _normal(url: str) -> str:
+    """`url` with its origin normalised, and without query or fragment: what prefixes match."""
+    path = urlsplit(url).path or "/"
+    return url_origin(url) + path
 
 
 @dataclass(frozen=True)
@@ -99,6 +173,9 @@ class NetworkConfig:
 
     def site_for_host(self, host: str) -> Site | None:
         return next((s for s in self.sites if s.in_scope(host)), None)
+
+    def site_for_url(self, url: str) -> Site | None:
+        return site_for_url(self.sites, url)
 
     def obey_robots(self, site: Site) -> bool:
         return self.politeness.obey_robots if site.obey_robots is None else site.obey_robots
@@ -159,7 +236,8 @@ def _site(raw: Any, i: int) -> Site:
     where = f"sites[{i}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
-    _no_unknown(raw, {f.name for f in fields(Site)}, where + ".")
+    _no_unknown(raw, {f.name for f in fields(Site) if not f.metadata.get("derived")},
+                where + ".")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: every site needs a name")
@@ -175,6 +253,7 @@ def _site(raw: Any, i: int) -> Site:
         name=name,
         seeds=tuple(seeds),
         hosts=tuple(h.lower() for h in hosts),
+        whole_hosts=bool(raw.get("hosts")),
         obey_robots=_optional(raw, "obey_robots", bool, where),
         max_pages=_optional(raw, "max_pages", int, where),
         delay=_optional(raw, "delay", (int, float), where),
@@ -279,8 +358,9 @@ def render_template(
             "[[sites]]",
             f"name = {_toml(site_name)}",
             f"seeds = {_toml([url])}",
-            "# hosts in scope (subdomains included)",
-            f"hosts = {_toml([host])}",
+            "# in scope: URLs under a seed (its scheme, host, port, and path up to the last /);",
+            "# naming hosts takes in every URL of those hosts and their subdomains too",
+            f"# hosts = {_toml([host])}",
             "# per-site overrides: obey_robots, max_pages, delay, ignore",
             "",
         ]
