@@ -277,14 +277,18 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
 @collection_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
-def serve(collection_dir: str, host: str, port: int) -> None:
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another host name to answer to (a reverse proxy's); repeatable. Besides "
+                   "it, only loopback names and --host (with the machine's own names for "
+                   "0.0.0.0 or ::).")
+def serve(collection_dir: str, host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
     """The web UI and JSON APIs, read-only, on a production WSGI server (waitress)."""
     from web import serve as serve_web
 
     root = _collection(collection_dir).root
     if not (root / "derived").is_dir():
         raise click.UsageError(f"nothing indexed in {root}: run `palimpsest index` first")
-    serve_web(root, host, port, ready=lambda address: click.echo(
+    serve_web(root, host, port, also_answer=allow_hosts, ready=lambda address: click.echo(
         f"Palimpsest serving {root} at {address} (Ctrl-C to stop)"))
 
 

@@ -6,8 +6,10 @@ crawls or writes. Every page has a JSON twin built from the same objects as the 
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ UI_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inlin
           "img-src 'self' data:; frame-src 'self'; object-src 'none'; base-uri 'none'; "
           "form-action 'self'; frame-ancestors 'self'")
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("", "0.0.0.0", "::")
 
 # the blueprints, in the order their routes are tried; an area adds itself here
 BLUEPRINTS = [
@@ -44,9 +47,11 @@ BLUEPRINTS = [
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The application over the collection named by `COLLECTION` in `test_config` (default:
     $PALIMPSEST_COLLECTION, else ./warcs). `REQUISITE_SKEW_HOURS`: how far in time from its
-    page a requisite's capture may be before the capture view says so."""
+    page a requisite's capture may be before the capture view says so. `ALLOWED_HOSTS`: the
+    host names (as `served_names` gives them) a request's Host may name, any if None."""
     app = Flask(__name__)
-    app.config.from_mapping(COLLECTION=str(Collection.locate().root), REQUISITE_SKEW_HOURS=12)
+    app.config.from_mapping(COLLECTION=str(Collection.locate().root), REQUISITE_SKEW_HOURS=12,
+                            ALLOWED_HOSTS=None)
     if test_config:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # the JSON objects keep the CLI's key order
@@ -54,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         module, _, name = target.partition(":")
         app.register_blueprint(getattr(import_module(module), name))
 
+    app.before_request(_check_host)
     app.teardown_appcontext(_close_catalog)
     app.register_error_handler(QueryError, _bad_request)
     app.register_error_handler(UsageError, _bad_request)
@@ -102,6 +108,45 @@ def wants_json() -> bool:
         request.accept_mimetypes.best == "application/json"
 
 
+def served_names(host: str, others: Iterable[str] = ()) -> frozenset[str]:
+    """The host names a server listening on `host` answers to: the loopback names, `host`, for
+    a wildcard address the machine's own names and addresses, and `others` (a reverse proxy's
+    name, say); each as `host_name` spells it. No other: a web page whose DNS name is rebound
+    to the server's address must not read the archive as if it were its own origin."""
+    names = {*LOOPBACK, host, *others}
+    if host in WILDCARDS:
+        machine = {socket.gethostname(), socket.getfqdn()}
+        names |= machine
+        for name in machine:
+            try:
+                names |= {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+            except OSError:
+                continue  # a name that does not resolve has no addresses to add
+    return frozenset(host_name(name) for name in names if name)
+
+
+def host_name(host: str) -> str:
+    """A Host header's name, without its port, lower-case; an IP address in its usual
+    spelling (`[0:0::1]:8080` -> `::1`)."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].partition("]")[0]
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name.rstrip(".")
+
+
+def _check_host() -> None:
+    allowed = current_app.config["ALLOWED_HOSTS"]
+    # request.host is empty when the Host header is missing or malformed
+    if allowed is not None and host_name(request.host) not in allowed:
+        raise SecurityError(f"Host {request.host or '(none)'!r} is not one this server "
+                            "answers to")
+
+
 def _close_catalog(_exc: BaseException | None) -> None:
     opened = g.pop("catalog", None)
     if opened is not None:
@@ -144,23 +189,20 @@ def _security_headers(response: Any) -> Any:
 
 
 def serve(collection_root: Path, host: str = "127.0.0.1", port: int = 8080, *,
-          ready: Callable[[str], None] | None = None) -> None:
-    """Serve the UI on waitress (a production WSGI server) until interrupted; `ready` is
-    called with the address once it listens (port 0 picks a free one)."""
+          also_answer: Iterable[str] = (), ready: Callable[[str], None] | None = None) -> None:
+    """Serve the UI on waitress (a production WSGI server) until interrupted, answering only
+    requests whose Host is one of `served_names(host, also_answer)`; `ready` is called with
+    the address once it listens (port 0 picks a free one)."""
     from waitress import create_server
 
-    settings: dict[str, Any] = {"COLLECTION": str(collection_root)}
-    if host in LOOPBACK:
-        # answer only to loopback names, so that a web page whose DNS name is rebound to
-        # 127.0.0.1 cannot read the archive as if it were its own origin
-        settings["TRUSTED_HOSTS"] = list(LOOPBACK)
-    app = create_app(settings)
+    app = create_app({"COLLECTION": str(collection_root),
+                      "ALLOWED_HOSTS": served_names(host, also_answer)})
     server = create_server(app, host=host, port=port, threads=8, ident="palimpsest")
     # the first search would otherwise read the catalog (~1 s at 100,000 captures)
     threading.Thread(target=prepare_search, args=(Collection.locate(collection_root),),
                      name="prepare-search", daemon=True).start()
     if ready is not None:
-        ready(f"http://{host}:{server.effective_port}/")
+        ready(f"http://{f'[{host}]' if ':' in host else host}:{server.effective_port}/")
     try:
         server.run()
     finally:

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import calendar
 import json
-import re
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import regex
 from flask import Blueprint, Response, request
 
 from index.catalog import Capture, pad_timestamp
 from index.errors import QueryError
 from web import catalog
 from web.replay import http_date
+from web.rewrite import link_value
 
 bp = Blueprint("cdx", __name__)
 # pywb's other names for fields (CDXObject.CDX_ALT_FIELDS)
@@ -29,6 +31,14 @@ ALIASES = {"u": "url", "original": "url", "statuscode": "status", "s": "status",
            "t": "timestamp", "k": "urlkey", "f": "filename"}
 OUTPUTS = {"cdxj": "text/x-cdxj", "json": "text/x-ndjson", "text": "text/plain",
            "link": "application/link-format"}
+# a regular expression can take exponential time to fail ("(.{1,3}){1,40}\s"): one query's
+# filters get this long to match, in all, and so long a pattern at most. Compiling takes the
+# product of nested counts ("((a{100}){100}){100}" a second, one more level for ever), which
+# no timeout bounds: the counts of a pattern may multiply to FILTER_REPEATS at most
+FILTER_SECONDS = 2.0
+FILTER_LENGTH = 1000
+FILTER_REPEATS = 10_000
+_COUNT = regex.compile(r"\{(\d*)(?:,(\d*))?\}")
 
 
 def cdx_fields(capture: Capture) -> dict[str, str]:
@@ -62,7 +72,8 @@ def cdx() -> Response:
     limit = _whole(args.get("limit"), "limit")
     wanted = args.get("fields") or args.get("fl") or ""
     fl = [ALIASES.get(f, f) for f in wanted.split(",") if f] or None
-    tests = [_filter(f) for f in args.getlist("filter")]
+    deadline = time.monotonic() + FILTER_SECONDS
+    tests = [_filter(f, deadline) for f in args.getlist("filter")]
     captures = catalog().query(url, args.get("matchType") or None,
                                from_ts=args.get("from") or None, to_ts=args.get("to") or None)
     rows = (fields for fields in map(cdx_fields, captures) if all(t(fields) for t in tests))
@@ -96,8 +107,8 @@ def _line(fields: dict[str, str], output: str, fl: list[str] | None) -> str:
     """One answer line; `fl` chooses the fields and their order (pywb writes "-" for a
     chosen field that a capture lacks only in text output, and otherwise leaves it out)."""
     if output == "link":
-        return (f'<{fields["url"]}>; rel="memento"; '
-                f'datetime="{http_date(fields["timestamp"])}"')
+        return link_value(fields["url"], {"rel": "memento",
+                                          "datetime": http_date(fields["timestamp"])})
     if output == "text":
         return " ".join(fields.get(k, "-") for k in fl) if fl else " ".join(fields.values())
     chosen = {k: fields[k] for k in fl if k in fields} if fl else fields
@@ -107,10 +118,13 @@ def _line(fields: dict[str, str], output: str, fl: list[str] | None) -> str:
     return f"{fields['urlkey']} {fields['timestamp']} {json.dumps(rest)}"
 
 
-def _filter(spec: str) -> Callable[[dict[str, str]], bool]:
+def _filter(spec: str, deadline: float) -> Callable[[dict[str, str]], bool]:
     """pywb's filters: `[!][=|~]field:value`: `field` contains `value`; with `=` equals it;
     with `~` the regular expression matches its beginning; `!` negates. Without `field:`,
-    the test applies to the whole line."""
+    the test applies to the whole line. A regular expression still matching at `deadline`
+    (time.monotonic) is a QueryError."""
+    if len(spec) > FILTER_LENGTH:
+        raise QueryError(f"a filter may have at most {FILTER_LENGTH} characters")
     negate = spec.startswith("!")
     spec = spec.removeprefix("!")
     how = spec[:1] if spec[:1] in ("=", "~") else ""
@@ -120,13 +134,23 @@ def _filter(spec: str) -> Callable[[dict[str, str]], bool]:
         field, value = "", spec
     field = ALIASES.get(field, field)
     if how == "~":
+        repeats = math.prod(max(int(n or 1), 1) for count in _COUNT.findall(value)
+                            for n in count)
+        if repeats > FILTER_REPEATS:
+            raise QueryError(f"filter {spec!r}: the counted repetitions ({{n}}) of a regular "
+                             f"expression may multiply to {FILTER_REPEATS:,} at most")
         try:
-            pattern = re.compile(value)
-        except re.error as exc:
+            pattern = regex.compile(value)
+        except regex.error as exc:
             raise QueryError(f"filter {spec!r}: bad regular expression ({exc})") from None
 
         def compare(found: str) -> bool:
-            return pattern.match(found) is not None
+            try:
+                return pattern.match(found, timeout=max(deadline - time.monotonic(), 0)) \
+                    is not None
+            except TimeoutError:
+                raise QueryError(f"filter {spec!r}: the regular expression took more than "
+                                 f"{FILTER_SECONDS:g} s to match; simplify it") from None
     elif how == "=":
         def compare(found: str) -> bool:
             return found == value

@@ -13,7 +13,7 @@ from index.errors import CaptureNotFound, QueryError
 from web import catalog
 from web.captures import target_url
 from web.replay import http_date
-from web.rewrite import archive_path
+from web.rewrite import archive_path, link_value
 
 bp = Blueprint("memento", __name__)
 LINK_FORMAT = "application/link-format"
@@ -27,19 +27,19 @@ def timemap(url: str) -> Response:
     if not captures:
         raise CaptureNotFound(f"no capture of {url}")
     host = request.host_url.rstrip("/")
-    links = [f'<{url}>; rel="original"',
-             f'<{host}/timegate/{url}>; rel="timegate"',
-             f'<{host}/timemap/link/{url}>; rel="self"; type="{LINK_FORMAT}"; '
-             f'from="{http_date(captures[0].timestamp)}"; '
-             f'until="{http_date(captures[-1].timestamp)}"']
+    links = [link_value(url, {"rel": "original"}),
+             link_value(f"{host}/timegate/{url}", {"rel": "timegate"}),
+             link_value(f"{host}/timemap/link/{url}", {
+                 "rel": "self", "type": LINK_FORMAT, "from": http_date(captures[0].timestamp),
+                 "until": http_date(captures[-1].timestamp)})]
     for n, capture in enumerate(captures):
         rel = "memento"
         if n == 0:
             rel = "first memento"
         if n == len(captures) - 1:
             rel = "last memento" if n else "first last memento"
-        links.append(f'<{host}{archive_path(capture.timestamp, capture.url)}>; rel="{rel}"; '
-                     f'datetime="{http_date(capture.timestamp)}"')
+        links.append(link_value(f"{host}{archive_path(capture.timestamp, capture.url)}",
+                                {"rel": rel, "datetime": http_date(capture.timestamp)}))
     return Response(",\n".join(links) + "\n", content_type=LINK_FORMAT)
 
 
@@ -62,8 +62,9 @@ def timegate(url: str) -> Any:
     response = redirect(archive_path(capture.timestamp, capture.url), 302)
     response.headers["Vary"] = "accept-datetime"
     host = request.host_url.rstrip("/")
-    response.headers["Link"] = (f'<{url}>; rel="original", <{host}/timemap/link/{url}>; '
-                                f'rel="timemap"; type="{LINK_FORMAT}", '
-                                f'<{host}{archive_path(capture.timestamp, capture.url)}>; '
-                                f'rel="memento"; datetime="{http_date(capture.timestamp)}"')
+    response.headers["Link"] = ", ".join([
+        link_value(url, {"rel": "original"}),
+        link_value(f"{host}/timemap/link/{url}", {"rel": "timemap", "type": LINK_FORMAT}),
+        link_value(f"{host}{archive_path(capture.timestamp, capture.url)}",
+                   {"rel": "memento", "datetime": http_date(capture.timestamp)})])
     return response

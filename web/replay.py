@@ -8,6 +8,7 @@ from the archive, never the live web) and shown in an iframe sandboxed the same 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,14 @@ from index.errors import CaptureNotFound, DamagedRecord
 from index.extract import decode
 from index.warc_reader import read_payload
 from web import catalog, collection
-from web.rewrite import archive_path, parse_html, requisite_links, rewrite_css, rewrite_html
+from web.rewrite import (
+    archive_path,
+    link_value,
+    parse_html,
+    requisite_links,
+    rewrite_css,
+    rewrite_html,
+)
 
 SANDBOX = "allow-scripts allow-forms allow-popups"
 # the archived document may load only from the archive (no live web), in an opaque origin,
@@ -33,6 +41,14 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 # that the frame's address names the capture it shows
 REQUISITE_MODIFIERS = ("im_", "js_", "cs_")
 _CHUNK = 64 * 1024
+# a status the archive can answer with: a final HTTP status. An archived "abc", 0, 99999 or
+# interim 1xx can head no response (pywb fails on them); the archive answers 200 and keeps
+# the archived status line visible (X-Archive-Orig-Status, the banner, the headers tab)
+_FINAL_STATUS = re.compile(r"[2-5][0-9][0-9]")
+# RFC 7230: a header name is a token; what we pass on of a value is visible ASCII, spaces
+# and tabs (no CR, LF or other controls, no bytes a WSGI server cannot send as Latin-1)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 @dataclass(frozen=True)
@@ -40,13 +56,24 @@ class Archived:
     """A capture's HTTP head and decoded body, read from the record holding its payload."""
 
     capture: Capture
-    status: int
+    status: int  # what the archive answers with (200 for an archived status that is none)
+    status_line: str  # as archived, less the protocol: "200 OK", "abc Strange"
     headers: list[tuple[str, str]]
     body: bytes
 
     @property
+    def stated_status(self) -> str:
+        """The status code as archived (which may be no HTTP status: "abc", "0")."""
+        return self.status_line.partition(" ")[0]
+
+    @property
     def content_type(self) -> str:
-        return self.header("Content-Type") or self.capture.mime or "application/octet-stream"
+        # a type no response can carry (controls, non-ASCII) is no type
+        for stated in (self.header("Content-Type"), self.capture.mime):
+            if stated and _FIELD_VALUE.fullmatch(stated):
+                return stated
+        return "application/octet-stream"
+
 
     @property
     def mime(self) -> str:
@@ -97,8 +124,10 @@ def load(capture: Capture) -> Archived:
         head, body = read_payload(path, capture.payload_offset, capture.payload_length)
     except DamagedRecord as exc:
         abort(502, f"the archived record is damaged: {exc}")
-    status = int(head.get_statuscode() or capture.status or 200)
-    return Archived(capture, status, list(head.headers), body)
+    status_line = head.statusline.strip() or str(capture.status or 200)
+    stated = status_line.partition(" ")[0]
+    status = int(stated) if _FINAL_STATUS.fullmatch(stated) else 200
+    return Archived(capture, status, status_line, list(head.headers), body)
 
 
 def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Response:
@@ -180,13 +209,16 @@ def memento_headers(capture: Capture) -> dict[str, str]:
     """RFC 7089 headers of a memento: its datetime and links to the original, the TimeGate,
     the TimeMap and itself."""
     host = request.host_url.rstrip("/")
+    when = http_date(capture.timestamp)
     return {
-        "Memento-Datetime": http_date(capture.timestamp),
-        "Link": (f'<{capture.url}>; rel="original", <{host}/timegate/{capture.url}>; '
-                 f'rel="timegate", <{host}/timemap/link/{capture.url}>; rel="timemap"; '
-                 f'type="application/link-format", '
-                 f'<{host}{archive_path(capture.timestamp, capture.url)}>; rel="memento"; '
-                 f'datetime="{http_date(capture.timestamp)}"'),
+        "Memento-Datetime": when,
+        "Link": ", ".join([
+            link_value(capture.url, {"rel": "original"}),
+            link_value(f"{host}/timegate/{capture.url}", {"rel": "timegate"}),
+            link_value(f"{host}/timemap/link/{capture.url}",
+                       {"rel": "timemap", "type": "application/link-format"}),
+            link_value(f"{host}{archive_path(capture.timestamp, capture.url)}",
+                       {"rel": "memento", "datetime": when})]),
     }
 
 
@@ -213,11 +245,16 @@ def _replay_headers(capture: Capture, exact: bool, modifier: str) -> dict[str, s
 
 def _original_headers(archived: Archived) -> Iterator[tuple[str, str]]:
     """The archived response's headers as pywb passes them on: renamed, so that none of them
-    (cookies, caching, security policies) acts on the archive."""
-    for name, value in archived.headers:
-        if "\r" in value or "\n" in value or not value.isascii():
-            continue  # an unsafe or non-Latin header value: shown in the headers tab only
-        yield f"X-Archive-Orig-{name}", value
+    (cookies, caching, security policies) acts on the archive; an archived status line that is
+    no HTTP status goes on as X-Archive-Orig-Status. A header no HTTP message may carry (a
+    name that is no token, a value with controls or non-ASCII) is shown in the headers tab
+    only."""
+    replaced = str(archived.status) != archived.stated_status
+    stated = [("Status", archived.status_line)] if replaced else []
+    for name, value in stated + archived.headers:
+        name = f"X-Archive-Orig-{name}"
+        if _TOKEN.fullmatch(name) and _FIELD_VALUE.fullmatch(value):
+            yield name, value
 
 
 def _moment(timestamp: str) -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import lxml.html
 from lxml import etree
@@ -29,11 +29,24 @@ _SKIP = ("data:", "javascript:", "mailto:", "tel:", "about:", "#", "blob:")
 _REQUISITES = ("//img/@src | //video/@poster | //script/@src | //link[contains(concat(' ', "
                "normalize-space(@rel), ' '), ' stylesheet ') or contains(@rel, 'icon')]/@href")
 _SRCSETS = "//img/@srcset | //source/@srcset"
+# what a URI in a Link header keeps as it is: RFC 3986's unreserved and reserved characters
+# but for "#" (our addresses embed whole URLs) and ";" and ",", which lax Link parsers split on
+_LINK_SAFE = ":/?[]@!$&'()*+=~%"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def archive_path(timestamp: str, url: str, modifier: str = "") -> str:
     """The archive's URL of `url` as captured nearest `timestamp`."""
     return f"/web/{timestamp}{modifier}/{url}"
+
+
+def link_value(url: str, params: dict[str, str]) -> str:
+    """One RFC 8288 link-value, `<url>; name="value"...`, for a Link header or link-format.
+    The URL is percent-encoded (non-ASCII, controls, spaces, `<>"`, `;`, `,`, `#` and a `%`
+    that starts no escape) so that no archived URL can end the link or start another;
+    `params` are ours, never archived text."""
+    uri = quote(_STRAY_PERCENT.sub("%25", url), safe=_LINK_SAFE)
+    return f"<{uri}>" + "".join(f'; {name}="{value}"' for name, value in params.items())
 
 
 def parse_html(text: str) -> lxml.html.HtmlElement | None:
