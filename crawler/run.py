@@ -58,8 +58,10 @@ def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
     else:
         crawl_id = collection.new_crawl_id()
         crawl_dir = collection.crawl_dir(crawl_id)
-        crawl_dir.mkdir(parents=True)
     history = PayloadHistory.from_collection(collection)
+    if plan is None:
+        # only now: should the catalog fail to be updated (a full disk), no empty crawl is left
+        crawl_dir.mkdir(parents=True)
     robots = robots_policy(config, sites, options)
     settings = scrapy_settings(config, sites, options, crawl_id=crawl_id, crawl_dir=crawl_dir,
                                first_serial=plan.files if plan else 0, history=history)

@@ -462,8 +462,8 @@ def _stop_at_write_failure(collection: Collection) -> Iterator[None]:
 
 
 def _cannot_write(path: str | os.PathLike, reason: str) -> str:
-    return (f"indexing stopped: cannot write {path}: {reason}; what was indexed before is "
-            "kept: make room, then run `palimpsest index` again")
+    return (f"cannot write {path}: {reason}; the catalog and the full-text index keep what "
+            "was done before: make room, then run the command again")
 
 
 def claim_engine(collection: Collection, catalog: Catalog, config: NetworkConfig | None

@@ -84,6 +84,19 @@ def test_crawl_on_a_full_disk_stops_in_one_line_with_whole_warcs_and_resumes(tmp
         assert manifest(1).pages <= fetched(resumed.warcs)
 
 
+def test_crawl_with_no_room_at_all_says_so_in_one_line_and_leaves_no_crawl(tmp_path):
+    with SampleNetwork(revision=1) as network, small_disk(tmp_path / "disk", "1m") as disk:
+        collection = new_collection(disk / "collection", network)
+        resize(disk, used_bytes(disk))
+        done = crawl(collection, check=False)
+        assert done.returncode == 1
+        assert "cannot write" in one_line(done.stderr)
+        assert collection.crawl_ids() == []
+        resize(disk, ROOM)
+        crawl(collection)
+        assert [c.summary()["finish_reason"] for c in crawl_ids(collection)] == ["finished"]
+
+
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Collection:
     with SampleNetwork(revision=1) as network:
@@ -115,7 +128,7 @@ def test_index_on_a_full_disk_stops_in_one_line_and_the_next_run_completes(
         error = one_line(done.stderr)
         assert "cannot write" in error and ("full" in error or "No space" in error
                                             or "I/O error" in error)
-        assert error.endswith("run `palimpsest index` again")
+        assert error.endswith("make room, then run the command again")
 
         resize(disk, ROOM)
         palimpsest("index", "--collection", str(root))
