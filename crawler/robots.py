@@ -79,7 +79,7 @@ class RobotsPolicy(RobotsTxtMiddleware):
         url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         meta = {"dont_obey_robotstxt": True, "dont_retry": True, "robots_policy": True,
                 "reason": "robots", "hops": "P", "via": ""}
-        for key in ("site", "download_slot"):
+        for key in ("site", "download_slot", "allow_offsite"):
             if key in request.meta:
                 meta[key] = request.meta[key]
         robots = Request(url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)

@@ -169,6 +169,8 @@ class NetworkSpider(Spider):
         """Sitemaps named in a robots.txt that the robots middleware fetched."""
         if not request.meta.get("robots_policy") or "site" not in request.meta:
             return
+        if response.status >= 500:  # the origin is closed to us (robots.py)
+            return
         if response.url in self._sitemaps_from_robots:
             return
         self._sitemaps_from_robots.add(response.url)

@@ -95,7 +95,9 @@ def test_robots_txt_answering_5xx_closes_the_site_and_4xx_opens_it(hostile):
     assert seed["outcome"] == "excluded" and seed["why"] == "robots:unavailable"
     assert hostile.server.hits[SITES.index("down"), "/robots.txt"] == 1  # not retried
     assert {hostile.url("gone", "/"), hostile.url("gone", "/page")} <= captured
-    assert hostile.crawl.summary()["sites"]["down"]["outcomes"]["disallow-all"] == 1
+    down = hostile.crawl.summary()["sites"]["down"]
+    assert down["outcomes"]["disallow-all"] == 1
+    assert down["excluded"] == {"robots:unavailable": 1}  # the seed; no sitemap guessed at
 
 
 @pytest.mark.parametrize("site, why", [("dead", "unreachable"), ("slow", "timeout")])

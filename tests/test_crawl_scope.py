@@ -54,6 +54,9 @@ def test_site_given_as_a_folder_stays_in_it_but_takes_its_requisites(tmp_path):
     assert excluded[server.url("/shop/")] == "scope"
     assert excluded[server.url("/shop/cart")] == "scope"
     assert server.hits[0, "/shop/"] == 0
+    # a requisite outside the folder is the site's that needed it, as is its robots.txt
+    for path in ("/static/logo.png", "/robots.txt"):
+        assert {e["site"] for e in crawl.log() if e["url"] == server.url(path)} == {"blog"}
 
 
 def test_each_site_has_its_own_download_slot_even_on_one_host(tmp_path):
