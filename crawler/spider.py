@@ -122,13 +122,25 @@ class NetworkSpider(Spider):
 
     def errback(self, failure: Failure) -> None:
         request = failure.request
-        if failure.check(HttpError):
-            return  # recorded with its status by the recorder
         site = request.meta.get("site")
+        if failure.check(HttpError):  # recorded with its status by the recorder
+            self._unfollowed_redirect(failure.value.response, site)
+            return
         if failure.check(IgnoreRequest):
             self._event(request.url, "excluded", why=_ignored_why(failure.value), site=site)
         else:
             self._event(request.url, "error", why=failure_reason(failure.value), site=site)
+
+    def _unfollowed_redirect(self, response: Response, site: str | None) -> None:
+        """Log the target of a redirect that RedirectMiddleware passed on unfollowed (a
+        Location that is not http(s), or a 3xx status it does not follow)."""
+        location = response.headers.get("Location")
+        if not (300 <= response.status < 400 and location):
+            return
+        target = response.urljoin(location.decode("latin-1"))
+        why = ("redirect:unsupported-scheme" if not target.startswith(("http://", "https://"))
+               else f"redirect:not-followed-{response.status}")
+        self._event(target, "excluded", why=why, via=response.url, site=site)
 
     def _follow_all(self, outlinks: list[Outlink] | tuple[Outlink, ...], parent: str, hops: str,
                     parent_site: Site, reason: str | None = None) -> Iterator[Request]:

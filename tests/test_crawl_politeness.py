@@ -25,6 +25,7 @@ from tests.hostile_server import (
 SITES = ("down", "gone", "dead", "slow", "main")  # one port each, in this order
 TIMEOUT = 2.0
 LONG = "/long/" + "a" * 3000
+FTP = "ftp://127.0.0.1:1/file.txt"  # not a scheme crawled
 SENT = b"the first part of a longer body " * 10
 
 
@@ -64,8 +65,9 @@ def _routes(server: HostileServer) -> None:
     server.route("/from-text-map", links(title="listed"), port=main)
     server.route("/empty.xml", page("", content_type="application/xml"), port=main)
     server.route("/blank.xml", page(" \n\t\n", content_type="application/xml"), port=main)
-    server.route("/", links("/page", "/r/0", "/loop/a", LONG, "/big-head", "/short", "/reset"),
-                 port=main)
+    server.route("/", links("/page", "/r/0", "/loop/a", LONG, "/big-head", "/short", "/reset",
+                            "/to-ftp"), port=main)
+    server.route("/to-ftp", redirect(FTP), port=main)
     for hop in range(30):
         server.route(f"/r/{hop}", redirect(f"/r/{hop + 1}"), port=main)
     server.route("/loop/a", redirect("/loop/b"), port=main)
@@ -133,6 +135,12 @@ def test_every_url_not_fetched_is_logged_with_its_reason(hostile, path, outcome,
     assert entries[-1]["outcome"] == outcome
     assert entries[-1]["why"].startswith(why)
     assert entries[-1]["site"] == "main"
+
+
+def test_redirect_to_a_scheme_not_crawled_is_logged_with_its_reason(hostile):
+    [entry] = hostile.entries(FTP)
+    assert entry["outcome"] == "excluded" and entry["why"] == "redirect:unsupported-scheme"
+    assert entry["via"] == hostile.url("main", "/to-ftp") and entry["site"] == "main"
 
 
 @pytest.mark.parametrize("path", ["/short", "/reset"])
