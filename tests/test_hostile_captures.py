@@ -36,6 +36,14 @@ STATUSES = {"abc": HOST + "status-abc", "99999": HOST + "status-99999", "0": HOS
 HEADERS = HOST + "headers"
 ODD_TYPE = HOST + "odd-type"
 REDIRECT = HOST + "moved"
+BROKEN_LINKS = HOST + "broken-links"
+BROKEN_REDIRECT = HOST + "moved-nowhere"
+NO_URL = "http://[hostile.test/"
+# links that urljoin refuses ("Invalid IPv6 URL") everywhere a page may hold one
+BROKEN_PAGE = (b'<!doctype html><html><head><base href="http://[base/"><link rel="stylesheet" '
+               b'href="http://[css/"><style>p { background: url(http://[bg/) }</style></head>'
+               b'<body><p><a href="http://[oops/">x</a><img src="//[::1"> '
+               b'<img srcset="http://[s/ 1x" src="a.png"></p></body></html>')
 PAGE = b"<!doctype html><html><head><title>Hostile</title></head><body><p>hi</p></body></html>"
 HTML = b"Content-Type: text/html"
 # RFC 7230: a header name is a token; a value is visible ASCII, spaces and tabs (obs-text
@@ -58,12 +66,16 @@ CAPTURES = [
     (BREAKOUT, _response(b"HTTP/1.1 200 OK", HTML)),
     *((url, _response(b"HTTP/1.1 %s Strange" % code.encode(), HTML))
       for code, url in STATUSES.items()),
-    (HEADERS, _response(b"HTTP/1.1 200 OK", HTML, b"Bad Name: spaced out",
+    (HEADERS, _response(b"HTTP/1.1 200 OK", HTML, b"Bad Name: spaced out", b"X-Folded: one",
+                        b"  two",
                         b"X-\xc3\x9cn\xc3\xaf: a non-ASCII name", b"X(y): not a token",
                         b"X-Latin: caf\xe9", b"X-Utf8: \xd0\xb6", b"X-Cr: one\rtwo",
                         b"X-Ctl: bell\x07", b"X-Fine: kept")),
     (ODD_TYPE, _response(b"HTTP/1.1 200 OK", b"Content-Type: application/\xd0\xb6")),
     (REDIRECT, _response(b"HTTP/1.1 302 Found", HTML, b'Location: /d\xc3\xa9st x>"; rel=x')),
+    (BROKEN_LINKS, _response(b"HTTP/1.1 200 OK", HTML, body=BROKEN_PAGE)),
+    (BROKEN_REDIRECT, _response(b"HTTP/1.1 302 Found", HTML, b"Location: http://[oops/")),
+    (NO_URL, _response(b"HTTP/1.1 200 OK", HTML, body=BROKEN_PAGE)),
 ]
 TIMESTAMPS = {url: f"202601010000{n:02d}" for n, (url, _) in enumerate(CAPTURES)}
 
@@ -201,6 +213,24 @@ def test_headers_no_http_message_may_carry_are_shown_but_not_sent_on(client):
         assert f">{shown}<" in tab or shown in tab, shown
     odd = client.get(f"/web/{TIMESTAMPS[ODD_TYPE]}id_/{_path(ODD_TYPE)}")
     assert odd.status_code == 200 and odd.headers["Content-Type"].isascii()
+
+
+@pytest.mark.parametrize("url", [BROKEN_LINKS, NO_URL])
+def test_links_that_are_no_urls_are_left_as_they_are(client, url):
+    ts, path = TIMESTAMPS[url], _path(url)
+    document = client.get(f"/web/{ts}mp_/{path}")
+    assert document.status_code == 200
+    assert b'href="http://[oops/"' in document.data and b"url(http://[bg/)" in document.data
+    assert client.get(f"/web/{ts}/{path}").status_code == 200
+
+
+def test_a_redirect_to_no_url_is_shown_as_archived(client):
+    ts, path = TIMESTAMPS[BROKEN_REDIRECT], _path(BROKEN_REDIRECT)
+    document = client.get(f"/web/{ts}mp_/{path}")
+    assert document.status_code == 302 and "Location" not in document.headers
+    assert document.headers["X-Archive-Orig-Location"] == "http://[oops/"
+    view = client.get(f"/web/{ts}/{path}")
+    assert view.status_code == 200 and "a redirect to" not in view.text
 
 
 @pytest.mark.parametrize("url", [BREAKOUT, NON_ASCII])

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
@@ -133,7 +133,7 @@ def capture_view(capture: Capture, view: str) -> Any:
         "frame_sandbox": SANDBOX,
         # what a browser shows in a sandboxed frame (no plugins there: a PDF is offered)
         "framable": archived.mime in HTML_TYPES or archived.mime.startswith(("image/", "text/")),
-        "redirect": _redirect_target(archived),
+        "redirect": archived.redirect_target,
     }
     if view == "text":
         context["extracted"] = extract(archived.body, archived.mime, capture.url,
@@ -161,14 +161,6 @@ def _other_times(archived: Archived) -> list[OtherTime]:
     return found
 
 
-def _redirect_target(archived: Archived) -> str | None:
-    """Where an archived redirect pointed (absolute), if it is one."""
-    location = archived.header("Location")
-    if 300 <= archived.status < 400 and location:
-        return urljoin(archived.capture.url, location)
-    return None
-
-
 def not_found(url: str, timestamp: str | None) -> Any:
     """A helpful 404: the nearest captures of this URL, else captured URLs that share the
     longest leading part of it (its folder, then the folder above, up to the host)."""
@@ -192,7 +184,10 @@ def not_found(url: str, timestamp: str | None) -> Any:
 
 def _parents(url: str) -> Iterator[str]:
     """The folders above `url`, nearest first, down to its host's root."""
-    parts = urlsplit(url if "://" in url else "http://" + url)
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+    except ValueError:  # no URL ("http://[oops/"): no folders
+        return
     if not parts.netloc:
         return
     path = parts.path

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import urljoin
 
 from flask import Response, abort, redirect, request
 
@@ -23,6 +22,7 @@ from index.extract import decode
 from index.warc_reader import read_payload
 from web import catalog, collection
 from web.rewrite import (
+    absolute_url,
     archive_path,
     link_value,
     parse_html,
@@ -74,7 +74,6 @@ class Archived:
                 return stated
         return "application/octet-stream"
 
-
     @property
     def mime(self) -> str:
         return self.content_type.split(";")[0].strip().lower()
@@ -89,6 +88,14 @@ class Archived:
 
     def header(self, wanted: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == wanted.lower()), None)
+
+    @property
+    def redirect_target(self) -> str | None:
+        """Where an archived redirect points (absolute), if it is one to a URL."""
+        location = self.header("Location")
+        if 300 <= self.status < 400 and location:
+            return absolute_url(self.capture.url, location)
+        return None
 
 
 @dataclass(frozen=True)
@@ -137,10 +144,9 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
     stylesheet loads is then looked up nearest to that time (the page's), too."""
     archived = load(capture)
     exact = asked is None or asked == capture.timestamp
-    location = archived.header("Location")
-    if 300 <= archived.status < 400 and location:
-        answer = redirect(archive_path(capture.timestamp, urljoin(capture.url, location),
-                                       modifier), 302)
+    target = archived.redirect_target
+    if target is not None:
+        answer = redirect(archive_path(capture.timestamp, target, modifier), 302)
         answer.headers.update(_replay_headers(capture, exact, modifier))
         return answer
     body, content_type = archived.body, archived.content_type

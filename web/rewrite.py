@@ -40,6 +40,15 @@ def archive_path(timestamp: str, url: str, modifier: str = "") -> str:
     return f"/web/{timestamp}{modifier}/{url}"
 
 
+def absolute_url(base: str, link: str) -> str | None:
+    """`link` resolved against `base`, or None if it is no URL (an archived page may hold
+    anything: `http://[oops/` is refused by urljoin)."""
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return None
+
+
 def link_value(url: str, params: dict[str, str]) -> str:
     """One RFC 8288 link-value, `<url>; name="value"...`, for a Link header or link-format.
     The URL is percent-encoded (non-ASCII, controls, spaces, `<>"`, `;`, `,`, `#` and a `%`
@@ -71,7 +80,7 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
     base = page_url
     for element in doc.iter("base"):
         if element.get("href"):
-            base = urljoin(page_url, element.get("href"))
+            base = absolute_url(page_url, element.get("href")) or page_url
         element.drop_tree()
         break
 
@@ -79,8 +88,8 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
         link = link.strip()
         if not link or link.startswith(_SKIP):
             return link
-        absolute = urljoin(base, link)
-        if not absolute.startswith(("http://", "https://")):
+        absolute = absolute_url(base, link)
+        if absolute is None or not absolute.startswith(("http://", "https://")):
             return link
         return archive_path(timestamp, absolute, modifier)
 
@@ -130,7 +139,7 @@ def requisite_links(doc: lxml.html.HtmlElement, page_url: str) -> Iterator[str]:
     loads, each once, in order; inline styles' url()s included."""
     base = page_url
     for element in doc.iter("base"):
-        base = urljoin(page_url, element.get("href") or "")
+        base = absolute_url(page_url, element.get("href") or "") or page_url
         break
     found: list[str] = list(doc.xpath(_REQUISITES))
     for srcset in doc.xpath(_SRCSETS):  # "a.png 1x, b.png 2x"
@@ -142,8 +151,8 @@ def requisite_links(doc: lxml.html.HtmlElement, page_url: str) -> Iterator[str]:
         link = link.strip()
         if not link or link.startswith(_SKIP):
             continue
-        absolute = urljoin(base, link)
-        if absolute.startswith(("http://", "https://")) and absolute not in seen:
+        absolute = absolute_url(base, link)
+        if absolute and absolute.startswith(("http://", "https://")) and absolute not in seen:
             seen.add(absolute)
             yield absolute
 
@@ -155,7 +164,9 @@ def rewrite_css(css: str, base_url: str, timestamp: str) -> str:
         link = (match.group(2) or match.group(4) or "").strip()
         if not link or link.startswith(_SKIP):
             return match.group(0)
-        absolute = urljoin(base_url, link)
+        absolute = absolute_url(base_url, link)
+        if absolute is None:
+            return match.group(0)
         modifier = "cs_" if match.group(4) else "im_"
         target = archive_path(timestamp, absolute, modifier)
         return f'@import "{target}"' if match.group(4) else f'url("{target}")'
