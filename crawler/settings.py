@@ -80,7 +80,9 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "DOWNLOAD_TIMEOUT": config.politeness.timeout,
         # a body cut short by the server is kept, marked WARC-Truncated (recorder.py)
         "DOWNLOAD_FAIL_ON_DATALOSS": False,
-        # we cut long responses ourselves and keep the part received (size_limit.py)
+        # we cut long responses ourselves and keep the part received (size_limit.py), and
+        # inflate bodies to the same bound (decompression.py): Scrapy's own decompression,
+        # which reads this setting, would drop the response instead
         "DOWNLOAD_MAXSIZE": 0,
         "DOWNLOAD_WARNSIZE": 0,
         # one queue per site, so a slow site never holds up the others
@@ -105,6 +107,8 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
             # robots.txt as RFC 9309 reads a 5xx or unreachable one (robots.py)
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.RobotsPolicy": 100,
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            "crawler.decompression.BoundedDecompression": 590,
             "crawler.proxy.NetworkProxy": 740,
             "crawler.recorder.WarcRecorder": 950,
         },

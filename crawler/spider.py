@@ -7,7 +7,6 @@ what to follow, through the Frontier, and reports what it refused and why.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,11 +21,13 @@ from twisted.python.failure import Failure
 
 from crawler import signals as our_signals
 from crawler.crawl_log import failure_reason, log_time
+from crawler.decompression import CUT, cut_why
 from crawler.frontier import Frontier
 from crawler.links import Outlink, css_outlinks, html_outlinks
 from crawler.resume import ResumePlan
 from crawler.robots import RobotsUnavailable
 from index.config import Site
+from index.inflate import inflate
 
 _HTML = ("text/html", "application/xhtml+xml")
 _REASONS = {"E": "requisite", "R": "redirect", "L": "link"}
@@ -105,8 +106,12 @@ class NetworkSpider(Spider):
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         body = response.body
-        if body[:2] == b"\x1f\x8b":
-            body = gzip.decompress(body)
+        if body[:2] == b"\x1f\x8b":  # a sitemap.xml.gz: gzip as the file's format, not a coding
+            limit = self.crawler.settings.getint("PALIMPSEST_MAX_RESPONSE_BYTES")
+            inflated = inflate(body, "gzip", limit)
+            body = inflated.body
+            if inflated.cut:
+                self._event(response.url, CUT, why=cut_why(len(body)))
         try:
             outlinks = sitemap_outlinks(body)
         except ValueError as exc:  # not XML, or not a sitemap

@@ -506,12 +506,13 @@ def _apply_known_texts(db: Any) -> None:
 def _extract(items: list[tuple]) -> list[tuple[str, str, Any, Damage | None]]:
     """Read and extract the payloads of (url, digest, file, offset, length, mime) items
     (runs in a worker process)."""
-    from index.extract import extract
+    from index.extract import MAX_TEXT_BYTES, extract
 
     out = []
     for url, digest, path, offset, length, mime in items:
         try:
-            head, body = read_payload(path, offset, length)
+            # extraction reads no further than this: a bomb is inflated no further either
+            head, body = read_payload(path, offset, length, limit=MAX_TEXT_BYTES)
         except DamagedRecord as exc:
             out.append((url, digest, None, Damage(path, offset, str(exc), None)))
             continue

@@ -15,7 +15,8 @@ not followed by its blank lines, or by stray bytes before the next record) is re
 reported as a `Quirk`.
 
 `read_payload` gives one record's HTTP head and entity body, decoded (chunking and
-Content-Encoding gzip/deflate/br removed), for text extraction, replay and comparison.
+Content-Encoding gzip/deflate/br removed, inflated to a bounded size), for text extraction, replay
+and comparison.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
@@ -39,6 +39,7 @@ from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserException
 
 from index.errors import DamagedRecord
+from index.inflate import DEFAULT_LIMIT, inflate
 
 GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_MEMBER = b"\x1f\x8b\x08"  # magic + deflate: how every gzip member of a WARC begins
@@ -247,14 +248,32 @@ class WarcReader:
         )
 
 
-def read_payload(path: str | os.PathLike, offset: int, length: int
-                 ) -> tuple[StatusAndHeaders, bytes]:
-    """The HTTP status and headers and the decoded entity body of the record at `offset`.
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One record's HTTP head and decoded entity body."""
 
-    The body has chunked transfer coding and gzip, deflate or br content coding removed (a
-    body that does not decode as labelled is returned as stored). A record without HTTP
-    headers (resource) gets a `200 OK` head carrying its Content-Type. Raises DamagedRecord if
-    no whole record can be read there.
+    head: StatusAndHeaders
+    body: bytes
+    cut: bool  # the body inflated past the limit: `body` holds only its first `limit` bytes
+
+
+def read_payload(path: str | os.PathLike, offset: int, length: int, *,
+                 limit: int = DEFAULT_LIMIT) -> tuple[StatusAndHeaders, bytes]:
+    """The HTTP status and headers and the decoded entity body of the record at `offset`, as
+    `read_content` gives them."""
+    payload = read_content(path, offset, length, limit=limit)
+    return payload.head, payload.body
+
+
+def read_content(path: str | os.PathLike, offset: int, length: int, *,
+                 limit: int = DEFAULT_LIMIT) -> Payload:
+    """The HTTP head and the decoded entity body of the record at `offset`.
+
+    The body has chunked transfer coding and gzip, deflate or br content coding (or several)
+    removed, inflated in a bounded stream: past `limit` bytes it is cut and marked `cut` (a
+    body that does not decode as labelled is returned as stored). A record without HTTP headers
+    (resource) gets a `200 OK` head carrying its Content-Type. Raises DamagedRecord if no whole
+    record can be read there.
     """
     with open(path, "rb") as fh:
         fh.seek(offset)
@@ -268,8 +287,9 @@ def read_payload(path: str | os.PathLike, offset: int, length: int
             stream = record.raw_stream
             if (head.get_header("Transfer-Encoding") or "").lower() == "chunked":
                 stream = _ChunkedOrStored(stream)
-            body = stream.read()
-            while record.raw_stream.read(_BLOCK):
+            body = inflate(iter(lambda: stream.read(_BLOCK), b""),
+                           head.get_header("Content-Encoding"), limit)
+            while record.raw_stream.read(_BLOCK):  # the rest, so that damage is still found
                 pass
             if record.raw_stream.limit:
                 raise _Damage("record cut short")
@@ -277,27 +297,7 @@ def read_payload(path: str | os.PathLike, offset: int, length: int
             raise DamagedRecord(f"{path}: no WARC record at offset {offset}") from None
         except _READ_ERRORS as exc:
             raise DamagedRecord(f"{path} at offset {offset}: {describe(exc)}") from None
-    return head, decode_content(body, head.get_header("Content-Encoding"))
-
-
-def decode_content(body: bytes, coding: str | None) -> bytes:
-    """`body` with its Content-Encoding (gzip, deflate, br, or a list of them) undone; a
-    coding that fails or is unknown leaves the bytes as they are, since servers mislabel."""
-    for name in reversed([c.strip().lower() for c in (coding or "").split(",")]):
-        try:
-            if name in ("gzip", "x-gzip"):
-                inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                body = inflate.decompress(body) + inflate.flush()
-            elif name == "deflate":
-                # servers send either zlib-wrapped or raw deflate under this name
-                wbits = zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS
-                inflate = zlib.decompressobj(wbits)
-                body = inflate.decompress(body) + inflate.flush()
-            elif name == "br":
-                body = brotli.decompress(body)
-        except (zlib.error, brotli.error):
-            return body
-    return body
+    return Payload(head, body.body, body.cut)
 
 
 def looks_like_archive(path: str | os.PathLike) -> bool:

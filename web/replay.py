@@ -19,8 +19,9 @@ from flask import Response, abort, redirect, request
 from index.catalog import Capture
 from index.errors import CaptureNotFound, DamagedRecord
 from index.extract import decode
-from index.warc_reader import read_payload
-from web import catalog, collection
+from index.inflate import DEFAULT_LIMIT
+from index.warc_reader import read_content
+from web import catalog, collection, network_config
 from web.rewrite import (
     absolute_url,
     archive_path,
@@ -60,6 +61,7 @@ class Archived:
     status_line: str  # as archived, less the protocol: "200 OK", "abc Strange"
     headers: list[tuple[str, str]]
     body: bytes
+    cut: bool = False  # the body inflated past the limit: only its beginning is kept
 
     @property
     def stated_status(self) -> str:
@@ -127,14 +129,18 @@ def load(capture: Capture) -> Archived:
         raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
                               "the collection (a revisit whose original is missing)")
     path = collection().inside(capture.payload_file)
+    config = network_config()
+    limit = config.limits.max_response_bytes if config else DEFAULT_LIMIT
     try:
-        head, body = read_payload(path, capture.payload_offset, capture.payload_length)
+        payload = read_content(path, capture.payload_offset, capture.payload_length, limit=limit)
     except DamagedRecord as exc:
         abort(502, f"the archived record is damaged: {exc}")
+    head = payload.head
     status_line = head.statusline.strip() or str(capture.status or 200)
     stated = status_line.partition(" ")[0]
     status = int(stated) if _FINAL_STATUS.fullmatch(stated) else 200
-    return Archived(capture, status, status_line, list(head.headers), body)
+    return Archived(capture, status, status_line, list(head.headers), payload.body,
+                    payload.cut)
 
 
 def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Response:
@@ -163,6 +169,8 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
             content_type = "text/css; charset=utf-8"
     answer = Response(body, status=archived.status, content_type=content_type)
     answer.headers.update(_replay_headers(capture, exact, modifier))
+    if archived.cut:
+        answer.headers["X-Archive-Truncated"] = f"inflated past {len(archived.body)} bytes"
     for name, value in _original_headers(archived):
         answer.headers.add(name, value)
     return answer
