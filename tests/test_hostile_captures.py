@@ -4,7 +4,7 @@ break out of a Link header are replayed, listed and linked without a 500, an inv
 line or header, or a Memento link they can forge; a CDX filter that would match for ever is
 refused in bounded time; `palimpsest serve --host` answers to the name it listens on only.
 
-The WARC records are written byte by byte here: warcio would not write most of them.
+The WARC records are written byte by byte here, so that nothing tidies them on the way.
 """
 
 from __future__ import annotations
@@ -67,8 +67,7 @@ CAPTURES = [
     *((url, _response(b"HTTP/1.1 %s Strange" % code.encode(), HTML))
       for code, url in STATUSES.items()),
     (HEADERS, _response(b"HTTP/1.1 200 OK", HTML, b"Bad Name: spaced out", b"X-Folded: one",
-                        b"  two",
-                        b"X-\xc3\x9cn\xc3\xaf: a non-ASCII name", b"X(y): not a token",
+                        b"  two", b"X-\xc3\x9cn\xc3\xaf: a non-ASCII name", b"X(y): not a token",
                         b"X-Latin: caf\xe9", b"X-Utf8: \xd0\xb6", b"X-Cr: one\rtwo",
                         b"X-Ctl: bell\x07", b"X-Fine: kept")),
     (ODD_TYPE, _response(b"HTTP/1.1 200 OK", b"Content-Type: application/\xd0\xb6")),
@@ -210,7 +209,7 @@ def test_headers_no_http_message_may_carry_are_shown_but_not_sent_on(client):
     tab = client.get(f"/view/headers/{ts}/{path}").text
     for shown in ("Bad Name", "spaced out", "X-Ünï", "X(y)", "X-Latin", "café", "X-Utf8", "ж",
                   "X-Cr", "X-Ctl"):
-        assert f">{shown}<" in tab or shown in tab, shown
+        assert shown in tab, shown
     odd = client.get(f"/web/{TIMESTAMPS[ODD_TYPE]}id_/{_path(ODD_TYPE)}")
     assert odd.status_code == 200 and odd.headers["Content-Type"].isascii()
 
