@@ -39,7 +39,8 @@ class Politeness:
 class Limits:
     max_pages_per_site: int = _opt(2000, "pages (HTML documents) fetched per site and crawl")
     max_depth: int = _opt(20, "link hops from a seed")
-    max_response_bytes: int = _opt(20_000_000, "a longer response is cut and marked WARC-Truncated")
+    max_response_bytes: int = _opt(20_000_000, "a longer response is cut and marked "
+                                   "WARC-Truncated; a body is inflated no further than this")
     max_query_variants: int = _opt(25, "distinct query strings followed for one path (trap guard)")
     max_repeated_segments: int = _opt(2, "times one path segment may repeat (trap guard)")
     max_path_segments: int = _opt(16, "path segments in a URL (trap guard)")
