@@ -227,6 +227,8 @@ def test_replay_of_a_gzip_bomb_serves_the_cut_body_marked_in_bounded_memory(bomb
             assert KEPT_WORDS.encode() in answer.data
             if modifier == "id_":
                 assert len(answer.data) == LIMIT
+        view = client.get(f"/web/{capture.timestamp}/{capture.url}").get_data(as_text=True)
+        assert f"the body inflates past {LIMIT} bytes" in view
 
 
 def test_nested_and_mislabelled_codings_inflate_within_the_limit():
