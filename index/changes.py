@@ -8,13 +8,19 @@ remove) counts as unchanged. A page one crawl did not fetch because of that craw
 (its crawl log says so: a trap guard, the page or depth limit) or because that crawl is
 incomplete (stopped early, or it captured nothing of the page's site) is neither added nor
 removed. Incomplete crawls are skipped unless asked for by name.
+
+Each changed page carries excerpts of its first few changes (the words deleted and inserted,
+with a little context), and crawls are named by when they started, for people to read.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,11 +29,19 @@ from index.collection import Collection
 from index.config import NetworkConfig
 from index.crawl_status import CrawlStatus, crawl_status
 from index.diff import Options, compare, load_version, rules_for
-from index.errors import UsageError
+from index.errors import QueryError, UsageError
+from index.excerpts import excerpts
 from index.watch import html_pages, watch_between
 
 LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
+# a changed page's excerpts in the report: its first changes, each cut short, a few words of
+# context either side (the diff itself shows them all)
+EXCERPTS_SHOWN, EXCERPT_WORDS, EXCERPT_CONTEXT = 3, 24, 6
+# the kinds of change a report can be narrowed to, and the report's list of each
+KINDS = {"added": "added", "removed": "removed", "changed": "changed",
+         "status": "status_changes", "limited": "crawl_limited"}
+_CRAWL_ID = re.compile(r"^(\d{14})(?:-(\d+))?$")  # a crawl folder's id: its UTC start time
 
 
 def crawl_pair(crawls: list[str], complete: set[str], from_crawl: str | None,
@@ -67,6 +81,11 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     with Catalog.open(collection) as catalog:
         crawls = catalog.crawls()
         statuses = {c: crawl_status(collection, c) for c in crawls}
+        for asked in {from_crawl, to_crawl} - set(crawls) - {None}:
+            status = crawl_status(collection, asked)
+            if not status.complete:  # a crawl folder, but not one capture in the catalog
+                raise UsageError(f"crawl {asked} is incomplete ({status.why}) and captured "
+                                 "nothing: there is nothing of it to compare")
         old_crawl, new_crawl = crawl_pair(
             crawls, {c for c, s in statuses.items() if s.complete}, from_crawl, to_crawl)
         old_all, new_all = _last_by_url(catalog.by_crawl(old_crawl)), _last_by_url(
@@ -75,6 +94,7 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     log_old, log_new = _crawl_log(collection, old_crawl), _crawl_log(collection, new_crawl)
     status_old, status_new = statuses[old_crawl], statuses[new_crawl]
     report: dict[str, Any] = {"from": old_crawl, "to": new_crawl, "crawls": crawls,
+                              "crawl_names": crawl_names(crawls),
                               "incomplete": {c: s.to_json() for c, s in statuses.items()
                                              if not s.complete},
                               "added": [], "removed": [], "changed": [], "status_changes": [],
@@ -117,15 +137,75 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     report["watch"] = {w.name: watch_between(collection, w, old, new)
                        for w in (config.watch if config else ())}
     # on each changed page, the watched phrases it gained or lost, to see them in the list
+    # (and the diff of the full text that shows it, where the page's own diff may not)
     moved: dict[tuple[str, str], list[str]] = defaultdict(list)
+    shown_in: dict[str, str] = {}
     for name, watched in report["watch"].items():
         for move in ("appeared", "disappeared"):
             for m in watched[move]:
                 moved[move, m["url"]].append(name)
+                shown_in[m["url"]] = m["diff"]
     for entry in report["changed"]:
         entry["watch"] = {move: moved.get((move, entry["url"]), [])
                           for move in ("appeared", "disappeared")}
+        entry["watch_diff"] = shown_in.get(entry["url"])
     return report
+
+
+def narrowed(report: dict[str, Any], sites: Sequence[str] = (), kinds: Sequence[str] = (),
+             min_ratio: float = 0.0) -> dict[str, Any]:
+    """The report with only the rows of these `sites` and `kinds` of change (names of KINDS;
+    all when none is given) and, of the changed pages, those with a ratio of at least
+    `min_ratio`; `filters` says what was asked. Site sections without a row left are dropped
+    unless their site was asked for. With no filter, the report itself."""
+    if not (sites or kinds or min_ratio):
+        return report
+    for kind in kinds:
+        if kind not in KINDS:
+            raise QueryError(f"no kind of change {kind!r} (kinds: {', '.join(KINDS)})")
+    for site in sites:
+        if site not in report["sites"]:
+            raise QueryError(f"no site {site!r} in this report (sites: "
+                             f"{', '.join(report['sites']) or 'none'})")
+    if not 0 <= min_ratio <= 1:
+        raise QueryError("min_ratio is a share of the words, from 0 to 1")
+
+    def kept(kind: str, entry: dict[str, Any]) -> bool:
+        return ((not sites or (entry.get("site") or "(other)") in sites)
+                and (not kinds or kind in kinds)
+                and (kind != "changed" or entry["ratio"] >= min_ratio))
+
+    narrow = {**report, "filters": {"site": list(sites), "kind": list(kinds),
+                                    "min_ratio": min_ratio}}
+    shown: dict[str, set[str]] = {}
+    for kind, key in KINDS.items():
+        narrow[key] = [e for e in report[key] if kept(kind, e)]
+        shown[key] = {e["url"] for e in narrow[key]}
+    narrow["sites"] = {}
+    for site, section in report["sites"].items():
+        rows = {key: [u for u in section[key] if u in shown[key]] for key in KINDS.values()}
+        if site in sites or (not sites and any(rows.values())):
+            narrow["sites"][site] = {**section, **rows}
+    return narrow
+
+
+def crawl_names(crawls: list[str]) -> dict[str, str]:
+    """Each crawl's name for people: when it started ("2 Dec 2026 04:33 UTC"; with the seconds
+    where two crawls started in one minute, and "#2" where in one second). A batch of imported
+    WARCs keeps its own name."""
+    ids = {c: found for c in crawls if (found := _CRAWL_ID.match(c))}
+    minutes = Counter(found.group(1)[:12] for found in ids.values())
+    names = {}
+    for crawl in crawls:
+        found = ids.get(crawl)
+        if not found:
+            names[crawl] = crawl
+            continue
+        start = datetime.strptime(found.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        seconds = ":%S" if minutes[found.group(1)[:12]] > 1 else ""
+        names[crawl] = f"{start.day} {start:%b %Y %H:%M{seconds}} UTC" + (
+            f" #{int(found.group(2)) + 1}" if found.group(2) else "")
+    return names
 
 
 def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None
@@ -140,6 +220,7 @@ def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConf
         return None  # the bytes differ, the page does not (or only in its noise)
     return {**_entry(b), "title": diff["to"]["title"], "ratio": diff["ratio"],
             "changes": diff["changes"], "from": a.timestamp, "diff": diff["receipt"]["permalink"],
+            "excerpts": excerpts(diff["text"], EXCERPT_CONTEXT, EXCERPT_WORDS)[:EXCERPTS_SHOWN],
             "title_changed": "title" in metadata, "old_title": diff["from"]["title"],
             "text": diff["options"]["text"], "text_why": diff["options"]["text_why"],
             "links_added": len(diff["links"]["added"]),

@@ -53,6 +53,12 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Web:
+    base_url: str = _opt("", "the web UI's address (\"https://archive.example.org/\"), for "
+                             "absolute links in CLI output; empty: links are printed as paths")
+
+
+@dataclass(frozen=True)
 class Site:
     """One site of the network: where a crawl starts and what belongs to it.
 
@@ -161,6 +167,7 @@ class NetworkConfig:
     politeness: Politeness = Politeness()
     limits: Limits = Limits()
     search: Search = Search()
+    web: Web = Web()
     watch: tuple[Watch, ...] = ()
     ignore: tuple[str, ...] = ()
     digest: str = ""
@@ -178,11 +185,20 @@ class NetworkConfig:
     def site_for_url(self, url: str) -> Site | None:
         return site_for_url(self.sites, url)
 
+    def site_of(self, url: str) -> Site | None:
+        """The site a capture of `url` is filed under: the one whose seed prefix holds it,
+        else the first whose hosts do (a page requisite outside the site's folder); None for
+        a URL of no site, or one that cannot be parsed."""
+        try:
+            return self.site_for_url(url) or self.site_for_host(urlsplit(url).hostname or "")
+        except ValueError:  # an archived target URI that is no URL (http://[oops/)
+            return None
+
     def obey_robots(self, site: Site) -> bool:
         return self.politeness.obey_robots if site.obey_robots is None else site.obey_robots
 
 
-_SECTIONS = {"politeness": Politeness, "limits": Limits, "search": Search}
+_SECTIONS = {"politeness": Politeness, "limits": Limits, "search": Search, "web": Web}
 _TOP_KEYS = {"name", "user_agent", "proxy", "sites", "watch", "ignore", *_SECTIONS}
 
 
@@ -212,6 +228,8 @@ def parse_config(raw: dict[str, Any]) -> NetworkConfig:
     }
     if sections["search"].engine not in ("whoosh", "tantivy"):
         raise ConfigError('search.engine: must be "whoosh" or "tantivy"')
+    if sections["web"].base_url:
+        _check_url(sections["web"].base_url, "web.base_url")
     sites = raw.get("sites")
     if not isinstance(sites, list) or not sites:
         raise ConfigError("sites: the network needs at least one [[sites]] entry")

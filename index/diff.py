@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import lxml.html
 from cssselect import SelectorError
@@ -91,7 +90,7 @@ def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
     """The noise rules that apply to `url`: the network's, then its site's."""
     if config is None:
         return ()
-    site = config.site_for_host(urlsplit(url).hostname or "")
+    site = config.site_of(url)
     return tuple(config.ignore) + (site.ignore if site else ())
 
 

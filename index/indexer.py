@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from tqdm import tqdm
 from warcio.timeutils import iso_date_to_timestamp
@@ -291,7 +290,7 @@ def _capture_row(record: WarcRecord, timestamp: str, job: _FileJob) -> tuple:
     own = kind != "revisit"
     site = None
     if job.config is not None:
-        found = job.config.site_for_host(urlsplit(url).hostname or "")
+        found = job.config.site_of(url)
         site = found.name if found else None
     return (url, surt_key(url), timestamp, record.warc_date, kind,
             int(status) if status and status.isdigit() else None, mime, record.payload_digest,
@@ -529,7 +528,7 @@ def _refresh_sites(catalog: Catalog, config: NetworkConfig | None) -> None:
     with catalog.transaction():
         urls = [u for (u,) in catalog.db.execute("SELECT DISTINCT url FROM captures")]
         for url in urls:
-            found = config.site_for_host(urlsplit(url).hostname or "") if config else None
+            found = config.site_of(url) if config else None
             catalog.db.execute("UPDATE captures SET site = ? WHERE url = ?",
                                (found.name if found else None, url))
         catalog.set_meta("config_digest", digest)

@@ -188,12 +188,14 @@ def meeting(name: str, body: str = "<p>met</p>") -> Handler:
 # crawling it
 
 
-def crawl_sites(root: Path, sites: dict[str, str], *options: str, timeout: float | None = None
-                ) -> tuple[CrawledCrawl, str]:
-    """`palimpsest init --site NAME=URL ...` a collection at `root` and crawl it once with
-    `options`; `timeout` sets politeness.timeout. Returns the crawl and the command's stderr."""
+def crawl_sites(root: Path, sites: dict[str, str], *options: str, timeout: float | None = None,
+                init: bool = True) -> tuple[CrawledCrawl, str]:
+    """`palimpsest init --site NAME=URL ...` a collection at `root` (unless not `init`: crawl
+    it again) and crawl it once with `options`; `timeout` sets politeness.timeout. Returns the
+    crawl and the command's stderr."""
     args = [arg for name, url in sites.items() for arg in ("--site", f"{name}={url}")]
-    palimpsest("init", "--collection", str(root), *args)
+    if init:
+        palimpsest("init", "--collection", str(root), *args)
     if timeout is not None:
         config = root / "palimpsest.toml"
         text = config.read_text()

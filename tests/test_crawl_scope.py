@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from index.catalog import Catalog
+from index.collection import Collection
+from index.indexer import update
 from tests.hostile_server import HostileServer, crawl_sites, links, meeting, page
 
 
@@ -35,6 +38,12 @@ def test_two_sites_on_one_host_by_port_are_two_sites_in_the_summary_and_log(tmp_
     for entry in crawl.log():
         assert entry["site"] == ("a" if entry["url"].startswith(a) else "b"), entry
     assert _metadata_site(crawl, server.url("/from-a", 1)) == "b"
+    # and the catalog files each capture under the same site as the crawl did
+    collection = Collection(tmp_path)
+    update(collection)
+    with Catalog.open(collection) as catalog:
+        filed = {c.url: c.site for c in catalog.by_crawl(crawl.crawl_id)}
+    assert filed[a] == "a" and filed[b] == "b" and filed[server.url("/both", 1)] == "b"
 
 
 def test_site_given_as_a_folder_stays_in_it_but_takes_its_requisites(tmp_path):

@@ -165,7 +165,10 @@ def test_a_change_outside_the_main_text_compares_the_full_text(indexed_history, 
     assert manifest(1).disclosure in " ".join(op["text"] for op in diff["text"]
                                                if op["op"] == "delete")
     assert compare(indexed_history.collection, a, b, Options(full=False))["ratio"] == 0
-    assert diff["receipt"]["permalink"].startswith(f"/diff/{a.timestamp}/{b.timestamp}_full/")
+    assert diff["options"]["text_why"] == "only text outside the main text changed"
+    # the permalink leaves the choice to the page, which says why; the command pins it
+    assert diff["receipt"]["permalink"] == f"/diff/{a.timestamp}/{b.timestamp}/{url}"
+    assert diff["receipt"]["command"].endswith(" --full")
 
 
 def test_links_title_and_headers_that_changed_are_listed(indexed_history, catalog):

@@ -19,12 +19,14 @@ from warcio.warcwriter import WARCWriter
 from index.changes import change_report
 from index.collection import Collection
 from index.crawl_status import crawl_status
+from index.errors import UsageError
 from index.indexer import update
 from index.textdiff import diff_words
 from index.watch import find_watch, watch_history
 from palimpsest.sample_network import SampleNetwork
 from palimpsest.setup import write_config
 from tests.conftest import ROOT, crawl, new_collection, palimpsest
+from tests.hostile_server import HostileServer, crawl_sites, links, reset
 from web import create_app
 
 URL = "http://emptied.test/notice/"
@@ -152,20 +154,22 @@ def fallen_short(tmp_path_factory):
     return collection, collection.crawl_ids(), interrupted, down
 
 
-def test_crawl_that_captured_nothing_of_a_site_exits_1_and_says_so(fallen_short):
+def test_crawl_that_captured_nothing_exits_1_and_says_so(fallen_short):
     collection, crawls, _, down = fallen_short
     assert down.returncode == 1
     assert "captured nothing of allyvia" in down.stderr
     status = crawl_status(collection, crawls[-1])
     assert not status.complete and status.finished
     assert "allyvia" in status.unreached
+    with pytest.raises(UsageError, match="captured nothing: there is nothing of it"):
+        change_report(collection, crawls[1], crawls[-1])
 
 
 def test_change_report_skips_incomplete_crawls_by_default(fallen_short):
     collection, crawls, interrupted, _ = fallen_short
     report = change_report(collection)
     assert (report["from"], report["to"]) == (crawls[0], crawls[1])
-    assert set(report["incomplete"]) == {interrupted, crawls[-1]}
+    assert set(report["incomplete"]) == {interrupted}
     assert not report["removed"] and not report["added"]
     cli = palimpsest("changes", "--collection", str(collection.root))
     assert f"crawl {interrupted} is incomplete" in cli.stderr
@@ -185,13 +189,36 @@ def test_an_interrupted_crawl_asked_for_calls_no_unreached_page_removed(fallen_s
     assert f"Crawl {interrupted} is incomplete" in html
 
 
-def test_a_crawl_that_reached_nothing_removes_nothing(fallen_short):
-    collection, crawls, _, _ = fallen_short
+@pytest.fixture(scope="module")
+def one_site_down(tmp_path_factory):
+    """Sites a and b crawled twice, then again with every connection to b reset."""
+    root = tmp_path_factory.mktemp("down")
+    pages = ("/", "/one", "/two")
+    with HostileServer(ports=2) as server:
+        for port in (0, 1):
+            server.route("/", links("/one", "/two", title="home"), port=port)
+            for path in pages[1:]:
+                server.route(path, links("/", title=path), port=port)
+        sites = {"a": server.url("/", 0), "b": server.url("/", 1)}
+        crawl_sites(root, sites)
+        crawl_sites(root, sites, init=False)
+        for path in (*pages, "/robots.txt", "/sitemap.xml"):
+            server.route(path, reset, port=1)
+        third, stderr = crawl_sites(root, sites, init=False)
+    collection = Collection(root)
+    update(collection)
+    return collection, collection.crawl_ids(), stderr, [server.url(p, 1) for p in pages]
+
+
+def test_a_crawl_that_reached_nothing_of_a_site_removes_none_of_its_pages(one_site_down):
+    collection, crawls, stderr, b_pages = one_site_down
+    assert f"crawl {crawls[-1]} captured nothing of b" in stderr
+    assert change_report(collection)["to"] == crawls[1]  # skipped by default
     report = change_report(collection, crawls[1], crawls[-1])
-    assert not report["removed"] and not report["changed"]
-    assert len(report["crawl_limited"]) == sum(s["pages_before"]
-                                               for s in report["sites"].values())
-    assert all("captured nothing of" in e["why"] for e in report["crawl_limited"])
+    assert not report["removed"] and not report["added"]
+    assert sorted(e["url"] for e in report["crawl_limited"]) == sorted(b_pages)
+    assert all("captured nothing of b" in e["why"] for e in report["crawl_limited"])
+    assert report["sites"]["a"]["unchanged"] == 3
 
 
 def test_watch_history_leaves_out_incomplete_crawls_and_marks_them_when_asked(fallen_short):
@@ -199,7 +226,7 @@ def test_watch_history_leaves_out_incomplete_crawls_and_marks_them_when_asked(fa
     watch = find_watch(collection.load_config(), "disclosure")
     history = watch_history(collection, watch)
     assert [c["crawl"] for c in history["crawls"]] == crawls[:2]
-    assert {s["crawl"] for s in history["skipped"]} == {interrupted, crawls[-1]}
+    assert {s["crawl"] for s in history["skipped"]} == {interrupted}
     marked = watch_history(collection, watch, incomplete=True)
     by_crawl = {c["crawl"]: c for c in marked["crawls"]}
     assert not by_crawl[interrupted]["complete"]
