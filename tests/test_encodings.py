@@ -164,3 +164,24 @@ def test_utf16_and_sniffed_pages_added_from_a_warc_are_found_by_their_title(tmp_
     assert main(["search", "--collection", collection, "Москве", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert [r["title"] for r in found["results"]] == [TITLES[RUSSIAN]]
+
+
+@pytest.mark.parametrize(("encoding", "text"), [("iso-8859-2", "Žluťoučký kůň"),
+                                                ("shift_jis", "日本語の記事"),
+                                                ("euc-kr", "한국어 기사")])
+def test_replay_decodes_a_page_by_its_meta_label_as_the_indexer_does(tmp_path, encoding, text):
+    from index.catalog import captures_of
+    from index.collection import Collection
+    from web import create_app
+
+    url = f"http://meta-{encoding}.test/"
+    body = (f'<html><head><meta charset="{encoding}"><title>t</title></head>'
+            f'<body><p>{text}</p></body></html>').encode(encoding)
+    assert main(["add", "--collection", str(tmp_path / "c"),
+                 str(_warc(tmp_path / "meta.warc.gz", {url: (body, "text/html")}))]) == 0
+    collection = Collection(tmp_path / "c")
+    capture = captures_of(collection, url)[0]
+    client = create_app({"COLLECTION": str(collection.root)}).test_client()
+    replayed = client.get(f"/web/{capture.timestamp}mp_/{url}")
+    assert replayed.status_code == 200
+    assert text in replayed.get_data(as_text=True)

@@ -158,8 +158,10 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
     body, content_type = archived.body, archived.content_type
     if modifier != "id_":
         if archived.mime in HTML_TYPES and modifier in ("mp_", "if_"):
+            # decoded as the indexer decoded it, a <meta> label included
+            text = decode(body, archived.charset, html=True)
             # only the page the capture view frames talks to it; frames within it do not
-            body = rewrite_html(decode(body, archived.charset), capture.url, capture.timestamp,
+            body = rewrite_html(text, capture.url, capture.timestamp,
                                 link_modifier=modifier,
                                 frame_script=modifier == "mp_" and "/static/replay-frame.js")
             content_type = "text/html; charset=utf-8"
@@ -204,7 +206,7 @@ def requisites_from_other_times(archived: Archived, skew_seconds: float) -> list
     """The page's requisites (stylesheets, scripts, images, icons) whose nearest capture, the
     one the archive shows with the page, was made more than `skew_seconds` from the page."""
     capture = archived.capture
-    doc = parse_html(decode(archived.body, archived.charset))
+    doc = parse_html(decode(archived.body, archived.charset, html=True))
     if doc is None:
         return []
     page_time = _moment(capture.timestamp)
