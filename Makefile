@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 PYWB   := .venv-pywb/.installed
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+PORT   ?= 8080
 
 .PHONY: demo test lint bench system clean
 
 demo: $(STAMP)
-	$(BIN)/palimpsest demo
+	$(BIN)/palimpsest demo --port $(PORT)
 
 test: $(STAMP) system $(PYWB)
 	$(BIN)/ruff check .
@@ -21,11 +22,17 @@ lint: $(STAMP)
 bench: $(STAMP) system
 	$(BIN)/python bench/crawl.py
 
+# each step says what it does, and pip shows what it fetches (progress bars on a terminal
+# only: a log gets pip's lines, not a smear of redrawn bars)
 $(STAMP):
+	@echo "== set-up 1/3: a virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "== set-up 2/3: the latest pip"
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $@
+	@echo "== set-up 3/3: palimpsest and its dependencies (a minute or so on a fresh machine)"
+	$(BIN)/pip install --progress-bar $$([ -t 1 ] && echo on || echo off) -e '.[test]'
+	@touch $@
+	@echo "== set-up done: \`. $(BIN)/activate\` puts palimpsest on your PATH"
 
 # pywb (the reference replay tool) pins its own dependencies: it lives in a venv of its own,
 # used by the tests only to check that it indexes and replays our WARCs.

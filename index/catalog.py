@@ -159,17 +159,22 @@ class Catalog:
 
     @classmethod
     def open(cls, collection: Collection) -> Catalog:
-        """Open (creating it if needed) the catalog of `collection`; UsageError if there is no
-        collection directory."""
+        """Open (creating it if needed) the catalog of `collection`, empty and in memory while
+        the collection has no WARC files; UsageError if there is no collection directory."""
         if not collection.root.is_dir():
             raise UsageError(f"no collection at {collection.root} (give --collection DIR, or "
                              "create one with `palimpsest init` or `palimpsest add`)")
-        collection.derived_dir.mkdir(parents=True, exist_ok=True)
+        path = collection.derived_dir / CATALOG_NAME
         # autocommit mode: writers say BEGIN themselves, readers never hold a transaction open
-        db = sqlite3.connect(collection.derived_dir / CATALOG_NAME, timeout=60,
-                             isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        if not path.exists() and next(collection.warc_files(), None) is None:
+            # nothing to catalogue yet: an empty catalog in memory answers, and no command
+            # leaves an empty derived/ behind (the first WARC file makes the real one)
+            db = sqlite3.connect(":memory:", isolation_level=None)
+        else:
+            collection.derived_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         return cls(db, collection)
 

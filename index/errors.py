@@ -37,6 +37,11 @@ class CaptureNotFound(PalimpsestError):
     """No capture matches the URL (and time) asked for."""
 
 
+class CannotListen(PalimpsestError):
+    """A server could not listen on the address asked for: the port is in use, the address
+    is not this machine's, or the port is one only root may take."""
+
+
 class WriteFailed(PalimpsestError):
     """Writing the collection's files failed (a full disk, an I/O error): what was written
     before stays whole, and the command can be run again once the cause is gone."""

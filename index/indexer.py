@@ -96,8 +96,9 @@ class IndexSummary:
 
     def __str__(self) -> str:
         rate = self.captures / self.seconds if self.seconds else 0.0
-        lines = [f"{self.files} WARC files read, {self.records} records, {self.captures} "
-                 f"captures added in {self.seconds:.1f}s ({rate:.0f} captures/s)",
+        lines = [f"{self.files} WARC file{'' if self.files == 1 else 's'} read, "
+                 f"{self.records} records, {self.captures} captures added in "
+                 f"{self.seconds:.1f}s ({rate:.0f} captures/s)",
                  f"revisits: {self.revisits_resolved} resolved, {self.revisits_unresolved} "
                  "without their original in the collection",
                  f"full text: {self.texts} payloads extracted, {self.documents} new documents"]

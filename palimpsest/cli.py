@@ -118,14 +118,16 @@ def sample_network(port: int, revision: int, latency_ms: int) -> None:
 
 
 @cli.command()
-@click.option("--dir", "demo_dir", default="warcs/demo", show_default=True,
-              type=click.Path(file_okay=False), help="Where the demo collection goes.")
+@click.option("--dir", "demo_dir", envvar="PALIMPSEST_COLLECTION", default="warcs",
+              show_default=True, type=click.Path(file_okay=False),
+              help="The demo's collection, emptied first (only if a demo made it); the "
+                   "default collection, so that every command finds it.")
 @click.option("--no-serve", is_flag=True, help="Stop after indexing; do not start the web UI.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="Port of the web UI.")
+              help="Port of the web UI (checked free before the demo starts).")
 def demo(demo_dir: str, no_serve: bool, port: int) -> None:
     """Sample network, crawl revision 1, crawl revision 2, index, serve: see what Palimpsest
-    does, offline."""
+    does, offline, in the default collection."""
     from palimpsest.demo import run_demo
 
     run_demo(Collection.locate(demo_dir), serve=not no_serve, port=port)

@@ -6,6 +6,7 @@ crawls or writes. Every page has a JSON twin built from the same objects as the 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import threading
@@ -20,7 +21,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from index.catalog import Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
-from index.errors import CaptureNotFound, QueryError, UsageError
+from index.errors import CannotListen, CaptureNotFound, QueryError, UsageError
 from index.search import prepare as prepare_search
 
 # our pages: scripts and styles only from our static files (inline style attributes are
@@ -197,7 +198,10 @@ def serve(collection_root: Path, host: str = "127.0.0.1", port: int = 8080, *,
 
     app = create_app({"COLLECTION": str(collection_root),
                       "ALLOWED_HOSTS": served_names(host, also_answer)})
-    server = create_server(app, host=host, port=port, threads=8, ident="palimpsest")
+    try:
+        server = create_server(app, host=host, port=port, threads=8, ident="palimpsest")
+    except OSError as exc:
+        raise CannotListen(_cannot_listen(host, port, exc)) from None
     # the first search would otherwise read the catalog (~1 s at 100,000 captures)
     threading.Thread(target=prepare_search, args=(Collection.locate(collection_root),),
                      name="prepare-search", daemon=True).start()
@@ -207,3 +211,25 @@ def serve(collection_root: Path, host: str = "127.0.0.1", port: int = 8080, *,
         server.run()
     finally:
         server.close()
+
+
+def check_address(host: str, port: int) -> None:
+    """Raise CannotListen if `serve` could not listen on `host`:`port` now: a command that
+    serves after long work (the demo crawls first) asks before it starts."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as waitress binds: a port left in TIME_WAIT by a server just stopped is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise CannotListen(_cannot_listen(host, port, exc)) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot serve on {where}: the port is in use; stop what holds it, or " \
+               "choose another port with --port"
+    return f"cannot serve on {where}: {exc.strerror or exc}"
