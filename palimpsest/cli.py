@@ -287,9 +287,12 @@ def serve(collection_dir: str, host: str, port: int, allow_hosts: tuple[str, ...
     """The web UI and JSON APIs, read-only, on a production WSGI server (waitress)."""
     from web import serve as serve_web
 
-    root = _collection(collection_dir).root
-    if not (root / "derived").is_dir():
-        raise click.UsageError(f"nothing indexed in {root}: run `palimpsest index` first")
+    collection = _collection(collection_dir)
+    root = collection.root
+    if not collection.derived_dir.is_dir():
+        todo = ("`palimpsest index`" if next(collection.warc_files(), None) else
+                "`palimpsest crawl` (or `palimpsest add WARC...`), then `palimpsest index`")
+        raise _Failure(f"nothing indexed in {root}: run {todo} first", 2)
     serve_web(root, host, port, also_answer=allow_hosts, ready=lambda address: click.echo(
         f"Palimpsest serving {root} at {address} (Ctrl-C to stop)"))
 

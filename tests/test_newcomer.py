@@ -115,6 +115,15 @@ def test_demo_refuses_a_collection_that_is_not_a_demo_in_one_line(tmp_path):
     assert sorted(p.name for p in root.iterdir()) == ["palimpsest.toml"]
 
 
+def test_serve_with_nothing_crawled_says_what_to_run_in_one_line(tmp_path):
+    root = tmp_path / "warcs"
+    palimpsest("init", "--collection", str(root), "--sample-network", "http://127.0.0.1:9")
+    done = palimpsest("serve", "--collection", str(root), "--port", "0", check=False)
+    assert done.returncode == 2
+    assert done.stderr == (f"Error: nothing indexed in {root}: run `palimpsest crawl` (or "
+                           "`palimpsest add WARC...`), then `palimpsest index` first\n")
+
+
 def test_serve_on_a_busy_port_says_so_in_one_line(tmp_path, busy_port):
     collection = str(tmp_path / "c")
     palimpsest("add", "--collection", collection, str(SAMPLE_WARC))
@@ -158,7 +167,8 @@ def test_commands_in_a_log_draw_no_progress_bars(tmp_path):
 
 @pytest.mark.parametrize("args", [("index",), ("verify",), ("cdxj",), ("changes",),
                                   ("captures", "http://allyvia.test/"),
-                                  ("diff", "http://allyvia.test/"), ("search", "summit")])
+                                  ("diff", "http://allyvia.test/"), ("search", "summit"),
+                                  ("serve", "--port", "0")])
 def test_nothing_to_index_leaves_no_derived_folder(tmp_path, args):
     root = tmp_path / "warcs"
     palimpsest("init", "--collection", str(root), "--sample-network", "http://127.0.0.1:9")
