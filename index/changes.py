@@ -158,6 +158,8 @@ def narrowed(report: dict[str, Any], sites: Sequence[str] = (), kinds: Sequence[
     all when none is given) and, of the changed pages, those with a ratio of at least
     `min_ratio`; `filters` says what was asked. Site sections without a row left are dropped
     unless their site was asked for. With no filter, the report itself."""
+    if set(kinds) >= set(KINDS):  # every kind asked for, as a form with each box ticked asks
+        kinds = ()
     if not (sites or kinds or min_ratio):
         return report
     for kind in kinds:

@@ -368,30 +368,49 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
 @json_option
 def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
             as_json: bool) -> None:
-    """What changed across the network between two crawls (default: the last two)."""
+    """What changed across the network between two crawls (default: the last two), each
+    changed page with its first changes; links are absolute when the config's [web]
+    base_url says where the web UI is."""
+    from collections import Counter
+
     from index.changes import change_report
 
-    report = change_report(_collection(collection_dir), from_crawl, to_crawl)
+    collection = _collection(collection_dir)
+    config = collection.load_config() if collection.config_path.exists() else None
+    report = change_report(collection, from_crawl, to_crawl, config)
     if as_json:
         print_json(report)
         return
+    base = config.web.base_url.rstrip("/") if config else ""
     for crawl, status in report["incomplete"].items():
         used = crawl in (report["from"], report["to"])
         click.echo(f"note: crawl {crawl} is incomplete ({status['why']}): "
                    + ("pages it did not reach are not compared" if used else "skipped"),
                    err=True)
-    click.echo(f"Changes from crawl {report['from']} to crawl {report['to']}: "
+    names = report["crawl_names"]
+    click.echo(f"Changes from crawl {report['from']} ({names[report['from']]}) to crawl "
+               f"{report['to']} ({names[report['to']]}): "
                f"{len(report['added'])} added, {len(report['removed'])} removed, "
-               f"{len(report['changed'])} changed, {report['unchanged']} unchanged")
+               f"{len(report['changed'])} changed, {report['unchanged']} unchanged\n"
+               f"report: {base}/changes?from={report['from']}&to={report['to']}")
     for site, section in report["sites"].items():
         click.secho(f"\n{site}  ({section['pages_before']} -> {section['pages_after']} pages, "
                     f"{section['unchanged']} unchanged)", bold=True)
         for entry in (e for e in report["added"] if e["site"] == site):
-            click.echo(f"  + added    {entry['url']}")
+            click.echo(f"  + added    {entry['url']}  "
+                       f"{base}/web/{entry['timestamp']}/{entry['url']}")
         for entry in (e for e in report["removed"] if e["site"] == site):
             click.echo(f"  - removed  {entry['url']} ({entry['why']})")
         for entry in (e for e in report["changed"] if e["site"] == site):
-            click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  {entry['diff']}")
+            moved = "".join(f'  ["{name}" {move}]' for move, watched in entry["watch"].items()
+                            for name in watched)
+            click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  "
+                       f"{base}{entry['diff']}{moved}")
+            for x in entry["excerpts"]:
+                click.echo("        " + " ".join(part for part in (
+                    x["before"] and f"...{x['before']}", x["deleted"] and f"[-{x['deleted']}-]",
+                    x["inserted"] and f"{{+{x['inserted']}+}}", x["after"] and f"{x['after']}...")
+                    if part))
         for entry in (e for e in report["status_changes"] if e["site"] == site):
             click.echo(f"  ! status   {entry['from']} -> {entry['to']}  {entry['url']}")
         for entry in (e for e in report["crawl_limited"] if e["site"] == site):
@@ -400,10 +419,11 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     for name, watch in report["watch"].items():
         click.secho(f"\nwatch {name!r}: on {watch['pages_before']} pages before, "
                     f"{watch['pages_after']} after", bold=True)
-        for move in watch["disappeared"]:
-            click.echo(f"  disappeared  {move['url']}  {move['diff']}")
-        for move in watch["appeared"]:
-            click.echo(f"  appeared     {move['url']}  {move['diff']}")
+        for move in ("disappeared", "appeared"):
+            if watch[move]:  # each page is marked in its site's list above
+                sites = Counter(m["site"] for m in watch[move])
+                click.echo(f"  {move} on {len(watch[move])} pages: "
+                           + ", ".join(f"{site} {n}" for site, n in sorted(sites.items())))
         for site, cover in watch["coverage"].items():
             before = cover.get("before", {"carrying": 0, "pages": 0})
             click.echo(f"  {site:<12} {before['carrying']}/{before['pages']} -> "

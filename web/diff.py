@@ -17,13 +17,13 @@ from flask import Blueprint, abort, redirect, render_template, request
 from index.catalog import Capture
 from index.diff import Options, compare, default_pair, rules_for
 from index.errors import QueryError
+from index.excerpts import excerpts
 from web import catalog, collection, network_config
 from web.captures import target_url
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")
 _SPEC = re.compile(r"^(\d{14})((?:_(?:full|main|case|breaks))*)$")
-CONTEXT_WORDS = 12  # words of unchanged text shown around each change in "changes only"
 CONTEXT_ROWS = 2  # unchanged paragraphs shown around each change side by side
 
 
@@ -54,7 +54,7 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
     ops = numbered(result["text"])
     return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
                            changes=result["changes"], rows=side_by_side(ops),
-                           excerpts=excerpts(ops), toggles=toggles)
+                           excerpts=excerpts(result["text"]), toggles=toggles)
 
 
 @bp.route("/diff/compare")
@@ -140,26 +140,6 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             folded.append({"fold": 1})
     return folded
-
-
-def excerpts(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each change with a few words of unchanged text around it, for "changes only"."""
-    found: list[dict[str, Any]] = []
-    for i, op in enumerate(ops):
-        if not op["anchor"]:
-            continue
-        deleted = op["text"] if op["op"] == "delete" else ""
-        nxt = ops[i + 1] if i + 1 < len(ops) else None
-        inserted = op["text"] if op["op"] == "insert" else (
-            nxt["text"] if nxt and nxt["op"] == "insert" else "")
-        last = i + (1 if deleted and inserted else 0)
-        before = ops[i - 1]["text"].split()[-CONTEXT_WORDS:] if i and ops[i - 1][
-            "op"] == "equal" else []
-        after = ops[last + 1]["text"].split()[:CONTEXT_WORDS] if last + 1 < len(ops) and ops[
-            last + 1]["op"] == "equal" else []
-        found.append({"n": op["n"], "before": " ".join(before), "deleted": deleted,
-                      "inserted": inserted, "after": " ".join(after)})
-    return found
 
 
 def _href(a: Capture, b: Capture, text: str | None, case: bool, breaks: bool) -> str:

@@ -1,19 +1,29 @@
 """The network change report (`/changes`, `/api/changes`) and watched phrases (`/watch/<name>`,
 `/api/watch/<name>`): each page and its JSON twin are built from the same object as the CLI's
-`palimpsest changes --json` and `palimpsest watch NAME --json`."""
+`palimpsest changes --json` and `palimpsest watch NAME --json`.
+
+The change report narrows to sites (`site`, repeatable), kinds of change (`kind`: added,
+removed, changed, status, limited; repeatable) and changed pages of at least a size (`min_ratio`,
+the share of words changed, 0 to 1), on the page and in its JSON alike.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request
 
-from index.changes import change_report
-from index.errors import UsageError
+from index.changes import change_report, narrowed
+from index.errors import QueryError, UsageError
 from index.watch import find_watch, watch_history
 from web import collection, network_config
 
 bp = Blueprint("reports", __name__)
+# the sizes the page offers to narrow changed pages to (the API takes any)
+MIN_RATIOS = (0.01, 0.05, 0.1, 0.25, 0.5)
+KIND_LABELS = {"added": "added", "removed": "removed", "changed": "changed",
+               "status": "status changed", "limited": "not compared"}  # keys: index.changes.KINDS
 
 
 def _report() -> dict[str, Any]:
@@ -21,16 +31,33 @@ def _report() -> dict[str, Any]:
                          request.args.get("to") or None, network_config())
 
 
+def _narrowed(report: dict[str, Any]) -> dict[str, Any]:
+    try:
+        min_ratio = float(request.args.get("min_ratio") or 0)
+    except ValueError:
+        raise QueryError("min_ratio is a share of the words, from 0 to 1 (0.05 for 5%)") from None
+    return narrowed(report, [s for s in request.args.getlist("site") if s],
+                    [k for k in request.args.getlist("kind") if k], min_ratio)
+
+
 @bp.route("/changes")
 def changes_page() -> Any:
-    report = _report()
-    return render_template("reports/changes.html", report=report,
-                           largest=max((e["ratio"] for e in report["changed"]), default=0))
+    full = _report()
+    report = _narrowed(full)
+    crawls = {"from": report["from"], "to": report["to"]}
+    filters = report.get("filters", {"site": [], "kind": [], "min_ratio": 0})
+    asked = {**crawls, "site": filters["site"], "kind": filters["kind"],
+             "min_ratio": filters["min_ratio"] or []}
+    return render_template(
+        "reports/changes.html", report=report, full=full, filters=filters, kinds=KIND_LABELS,
+        min_ratios=MIN_RATIOS, largest=max((e["ratio"] for e in full["changed"]), default=0),
+        json_href="/api/changes?" + urlencode(asked, doseq=True),
+        unfiltered_href="/changes?" + urlencode(crawls))
 
 
 @bp.route("/api/changes")
 def api_changes() -> Any:
-    return _report()
+    return _narrowed(_report())
 
 
 def _history(name: str) -> dict[str, Any]:
