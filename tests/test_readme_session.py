@@ -1,6 +1,7 @@
 """The README's session, run line by line as a newcomer types it: one bash, started in the
 checkout, with a home of its own and the venv not yet activated. Only the ports are changed
-(to free ones); each line must exit 0 and print what its README comment promises."""
+(to free ones); each line must exit 0 and print what its README comment promises, with no
+progress bars drawn into its output (a file, not a terminal)."""
 
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def test_readme_session_runs_line_by_line(shell, tmp_path):
             continue
         code, output = shell.run(line)
         assert code == 0, f"{line!r} exited {code}:\n{output}"
+        assert "\r" not in output, f"{line!r} drew progress bars into a file"
         if promise.startswith("file:"):
             written = tmp_path / "archive" / promise.removeprefix("file:")
             assert written.stat().st_size > 0, line
