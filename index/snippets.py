@@ -74,6 +74,16 @@ class Wanted:
         walk(root)
         return cls(items)
 
+    def marks(self, text: str) -> list[tuple[int, int]]:
+        """Where the words a snippet would mark stand in the whole of `text`: each word's
+        start and end, in order (up to MAX_PLACES places of each term or phrase)."""
+        found = self._finder.places(text) if self._finder is not None else []
+        return sorted({span for _, _, _, spans in found for span in spans})
+
+    def held(self, text: str) -> int:
+        """How many of the wanted terms and phrases `text` holds."""
+        return _items(self._finder.places(text)) if self._finder is not None else 0
+
     def html(self, main: str, full: str, description: str) -> str:
         """The snippet of a page with these texts, as HTML."""
         if self._finder is not None:

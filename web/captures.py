@@ -32,12 +32,15 @@ from web.replay import (
     load,
     memento_headers,
     record_download,
+    record_name,
     replay,
     requisites_from_other_times,
 )
 from web.rewrite import archive_path
+from web.text_view import tab_capture, text_tab_url, text_view
 
 bp = Blueprint("captures", __name__)
+bp.add_app_template_global(text_tab_url)
 
 _SPEC = re.compile(r"^(\d{1,14})(mp_|im_|js_|cs_|if_|id_)?$")
 TIMELINE_RATIOS = 25  # changes measured per timeline (each reads and diffs two payloads)
@@ -88,19 +91,42 @@ def capture_tab(view: str, timestamp: str, url: str) -> Any:
     url = target_url(url)
     if not timestamp.isdigit() or len(timestamp) != 14:
         abort(400, "the capture's timestamp must have 14 digits")
-    capture = catalog().nearest(url, timestamp)
+    if view == "text":
+        capture, args = tab_capture(catalog(), url, timestamp)
+    else:
+        capture, args = catalog().nearest(url, timestamp), {}
     if capture is None or capture.timestamp != timestamp:
         return not_found(url, timestamp)
     if view == "record":
         return record_download(capture)
-    return capture_view(capture, view)
+    return capture_view(capture, view, args)
 
 
-def timeline(url: str) -> Any:
-    """Every capture of `url`, oldest first, each with whether (and how much) it changed."""
+@bp.app_template_filter("size")
+def size(count: int) -> str:
+    """A number of bytes as people read it: 512 B, 12 KB, 3.4 MB."""
+    if count < 1024:
+        return f"{count} B"
+    value, unit = count / 1024, "KB"
+    for bigger in ("MB", "GB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+
+
+def timeline(url: str, picked: tuple[str, str] | None = None, problem: str | None = None
+             ) -> Any:
+    """Every capture of `url`, oldest first, each with whether (and how much) it changed;
+    the compare form with the `picked` timestamps (default: the last two captures) chosen.
+    With a `problem`, the form sent back with picks that cannot be compared ("same": one
+    capture twice; "unpicked": a column left empty), the page says so above the form, and
+    the answer is a 400."""
     captures = catalog().captures(url)
     if not captures:
         return not_found(url, None)
+    if picked is None:
+        picked = (captures[-2].timestamp if len(captures) > 1 else "", captures[-1].timestamp)
     changed = [i for i, c in enumerate(captures) if i and c.digest != captures[i - 1].digest]
     # how much each change changed, for the most recent ones: the diff page's own figure,
     # with the same noise rules
@@ -113,13 +139,14 @@ def timeline(url: str) -> Any:
         ratio = change_ratio(root, previous, capture, rules) if i in measured else None
         rows.append({"capture": capture, "changed": i in changed, "first": i == 0,
                      "previous": previous, "ratio": ratio})
-    return render_template("captures/timeline.html", url=url, rows=rows,
-                           unmeasured=len(changed) - len(measured))
+    page = render_template("captures/timeline.html", url=url, rows=rows, picked=picked,
+                           problem=problem, unmeasured=len(changed) - len(measured))
+    return page, 400 if problem else 200
 
 
-def capture_view(capture: Capture, view: str) -> Any:
+def capture_view(capture: Capture, view: str, args: dict[str, str] | None = None) -> Any:
     """The banner and one tab (`page`, `text`, `headers`) of a capture, with its Memento
-    headers."""
+    headers; `args` the text tab's own (web.text_view)."""
     captures = catalog().captures(capture.url)
     index = next(i for i, c in enumerate(captures) if c.id == capture.id)
     previous = captures[index - 1] if index else None
@@ -134,10 +161,12 @@ def capture_view(capture: Capture, view: str) -> Any:
         # what a browser shows in a sandboxed frame (no plugins there: a PDF is offered)
         "framable": archived.mime in HTML_TYPES or archived.mime.startswith(("image/", "text/")),
         "redirect": archived.redirect_target,
+        "record_name": record_name(capture),
     }
     if view == "text":
-        context["extracted"] = extract(archived.body, archived.mime, capture.url,
-                                       archived.charset)
+        extracted = extract(archived.body, archived.mime, capture.url, archived.charset)
+        context["extracted"] = extracted
+        context["text"] = text_view(extracted, args or {}) if extracted else None
     if view == "page" and archived.mime in HTML_TYPES:
         context["other_times"] = _other_times(archived)
     return render_template("captures/capture.html", **context), 200, memento_headers(capture)

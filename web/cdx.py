@@ -4,19 +4,23 @@
 One line per capture, by SURT key then time: CDXJ (`urlkey timestamp {json}`, the default),
 `output=json` one JSON object per line, `output=text` space-separated fields, `output=link`
 Memento link-format lines. Fields are strings, absent ones left out, as in pywb's answers.
+`/cdx` with no query at all is a page that explains the API, with examples that work on
+this collection.
 """
 
 from __future__ import annotations
 
 import calendar
+import itertools
 import json
 import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import regex
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, render_template, request
 
 from index.catalog import Capture, pad_timestamp
 from index.errors import QueryError
@@ -29,6 +33,8 @@ bp = Blueprint("cdx", __name__)
 ALIASES = {"u": "url", "original": "url", "statuscode": "status", "s": "status",
            "mimetype": "mime", "m": "mime", "l": "length", "o": "offset", "d": "digest",
            "t": "timestamp", "k": "urlkey", "f": "filename"}
+FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset",
+          "filename")
 OUTPUTS = {"cdxj": "text/x-cdxj", "json": "text/x-ndjson", "text": "text/plain",
            "link": "application/link-format"}
 # a regular expression can take exponential time to fail ("(.{1,3}){1,40}\s"): one query's
@@ -39,6 +45,7 @@ FILTER_SECONDS = 2.0
 FILTER_LENGTH = 1000
 FILTER_REPEATS = 10_000
 _COUNT = regex.compile(r"\{(\d*)(?:,(\d*))?\}")
+EXAMPLE_SEARCH = 1000  # captures looked through for a page to give as the help's example
 
 
 def cdx_fields(capture: Capture) -> dict[str, str]:
@@ -61,11 +68,15 @@ def cdx_fields(capture: Capture) -> dict[str, str]:
 
 @bp.route("/cdx")
 def cdx() -> Response:
-    """The captures the query selects, one line each, as pywb answers the same query."""
+    """The captures the query selects, one line each, as pywb answers the same query; with
+    no query at all, the page that explains the API."""
     args = request.args
+    if not request.query_string:
+        return Response(render_template("cdx/help.html", examples=examples(),
+                                        fields=FIELDS, aliases=ALIASES, outputs=OUTPUTS))
     url = args.get("url", "").strip()
     if not url:
-        raise QueryError("the CDX API needs url=")
+        raise QueryError("the CDX API needs url= (/cdx alone explains how to ask)")
     output = args.get("output") or "cdxj"
     if output not in OUTPUTS:
         raise QueryError(f"output must be one of {', '.join(OUTPUTS)}")
@@ -83,6 +94,36 @@ def cdx() -> Response:
     separator = ",\n" if output == "link" else "\n"
     body = separator.join(lines) + ("\n" if lines else "")
     return Response(body, content_type=OUTPUTS[output])
+
+
+def examples() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Queries that answer with lines on this collection, each with what it asks: about
+    its first successful HTML capture (none if it has none)."""
+    found = itertools.islice(catalog().all_captures(), EXAMPLE_SEARCH)
+    page = next((c for c in found if c.status == 200 and c.mime == "text/html"), None)
+    if page is None:
+        return []
+    host = urlsplit(page.url).netloc
+    latest = catalog().captures(page.url)[-1].timestamp
+    return [
+        ("Every capture of one page, oldest first (CDXJ)", [("url", page.url)]),
+        ("The same, one JSON object a line", [("url", page.url), ("output", "json")]),
+        ("Every capture of every page under a host (a trailing * is matchType=prefix)",
+         [("url", f"{host}/*")]),
+        ("The same with matchType, as chosen fields in plain text",
+         [("url", host), ("matchType", "host"), ("fl", "timestamp,status,mime,url"),
+          ("output", "text")]),
+        ("The capture nearest a time", [("url", page.url), ("closest", latest),
+                                        ("sort", "closest"), ("limit", "1")]),
+        ("The latest capture", [("url", page.url), ("sort", "reverse"), ("limit", "1")]),
+        (f"Captures of the host in {latest[:4]}, revisits left out",
+         [("url", f"{host}/*"), ("from", latest[:4]), ("to", latest[:4]),
+          ("filter", "!mime:warc/revisit"), ("limit", "20")]),
+        ("Pages whose status is exactly 200 (=), by regular expression on the URL (~)",
+         [("url", f"{host}/*"), ("filter", "=status:200"), ("filter", "~url:.*/$"),
+          ("fl", "url,timestamp"), ("output", "json")]),
+        ("Memento links (application/link-format)", [("url", page.url), ("output", "link")]),
+    ]
 
 
 def _order(rows: Iterable[dict[str, str]], sort: str | None, closest: str | None,

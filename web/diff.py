@@ -19,7 +19,7 @@ from index.diff import Options, compare, default_pair, rules_for
 from index.errors import QueryError
 from index.excerpts import excerpts
 from web import catalog, collection, network_config
-from web.captures import target_url
+from web.captures import target_url, timeline
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")
@@ -59,12 +59,15 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
 
 @bp.route("/diff/compare")
 def pick() -> Any:
-    """The timeline's form: two picked captures, to their permanent diff URL."""
+    """The timeline's form: two picked captures, to their permanent diff URL; picks that
+    cannot be compared, back to the timeline with what is wrong with them."""
     url, ts1, ts2 = (request.args.get(k, "") for k in ("url", "from", "to"))
-    if not (url and _TS.match(ts1) and _TS.match(ts2)):
+    if not url:
         raise QueryError("pick two captures to compare")
+    if not (_TS.match(ts1) and _TS.match(ts2)):
+        return timeline(url, (ts1, ts2), "unpicked")
     if ts1 == ts2:
-        raise QueryError("pick two different captures to compare")
+        return timeline(url, (ts1, ts2), "same")
     first, second = sorted((ts1, ts2))
     return redirect(f"/diff/{first}/{second}/{url}", 302)
 

@@ -181,9 +181,6 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
 def record_download(capture: Capture) -> Response:
     """The capture's WARC record, byte for byte as stored (gzip member and all)."""
     path = collection().inside(capture.warc_file)
-    with open(path, "rb") as fh:
-        fh.seek(capture.offset)
-        gzipped = fh.read(2) == b"\x1f\x8b"
 
     def chunks() -> Iterator[bytes]:
         with open(path, "rb") as stream:
@@ -196,10 +193,18 @@ def record_download(capture: Capture) -> Response:
                 left -= len(data)
                 yield data
 
-    name = f"{capture.timestamp}-{capture.id}.warc" + (".gz" if gzipped else "")
     return Response(chunks(), content_type="application/warc",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{record_name(capture)}"',
                              "Content-Length": str(capture.length)})
+
+
+def record_name(capture: Capture) -> str:
+    """The file name a capture's WARC record downloads as (.warc.gz if stored gzipped)."""
+    with open(collection().inside(capture.warc_file), "rb") as fh:
+        fh.seek(capture.offset)
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    return f"{capture.timestamp}-{capture.id}.warc" + (".gz" if gzipped else "")
 
 
 def requisites_from_other_times(archived: Archived, skew_seconds: float) -> list[OtherTime]:
