@@ -119,6 +119,28 @@ def test_each_filter_narrows_the_list_without_script(web_server, browser):
     context.close()
 
 
+def test_with_script_the_filters_narrow_at_once_and_the_address_follows(web_server, screen):
+    page, name = screen
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{web_server}/changes")
+    everything = page.locator("ul.changes > li[data-kind]").count()
+    loaded = page.url
+    page.select_option("select[name=site]", "cognitura")
+    page.uncheck("input[name=kind][value=added]")
+    assert page.url != loaded and parse_qs(urlsplit(page.url).query)["site"] == ["cognitura"]
+    shown = page.locator("ul.changes > li[data-kind]:visible")
+    assert shown.count() == 5 < everything  # cognitura's changed pages, not its added one
+    assert {r["kind"] for r in rows(page) if r["site"] == "cognitura"} >= {"added", "changed"}
+    assert page.locator("section.site-changes:visible").count() == 1
+    assert page.inner_text("#shown-rows") == "Showing 5 rows."
+    assert page.locator("nav.site-jump li:visible").count() == 1
+    shot(page, f"script-filtered-{name}")
+    page.reload()  # the address now asks the server for the same list
+    assert page.locator("ul.changes > li[data-kind]").count() == 5
+    assert not errors, errors  # nothing the CSP refused
+
+
 def test_the_json_twin_narrows_alike_and_bad_filters_are_400(web_server, page):
     api = f"{web_server}/api/changes"
     narrow = page.request.get(f"{api}?site=cognitura&kind=changed&min_ratio=0.01").json()
