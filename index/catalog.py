@@ -118,6 +118,16 @@ class Capture:
 _CAPTURE_SQL = ", ".join(f.name for f in fields(Capture))
 
 
+@dataclass(frozen=True, slots=True)
+class CapturedUrl:
+    """A URL of the catalog with how often and when it was captured (any status)."""
+
+    url: str
+    captures: int
+    first: str  # 14-digit timestamps
+    last: str
+
+
 def iso_date(warc_date: str, timestamp: str) -> str:
     """WARC-Date as ISO 8601 UTC (`2025-11-25T06:17:29Z`, fraction kept if written)."""
     if _ISO_UTC.fullmatch(warc_date):
@@ -254,6 +264,26 @@ class Catalog:
     def prefix(self, url: str, **bounds: Any) -> list[Capture]:
         """Captures of every URL beginning with `url` (matchType=prefix)."""
         return self.query(url, "prefix", **bounds)
+
+    def captured_urls(self, url: str, match_type: str, *, limit: int, offset: int = 0
+                      ) -> list[CapturedUrl]:
+        """The URLs whose SURT key `match_type` selects for `url` (as `query` does), in key
+        order from `offset`, at most `limit`: each with its capture count, first and last
+        capture. URLs that share a SURT key (http and https, `www.`) are one, as in
+        `captures`. Stops reading at the last URL asked for, however many the range holds."""
+        start, end = match_range(url, match_type)
+        rows = self.db.execute(
+            "SELECT MIN(url), COUNT(*), MIN(timestamp), MAX(timestamp) FROM captures "
+            "WHERE surt >= ? AND surt < ? GROUP BY surt ORDER BY surt LIMIT ? OFFSET ?",
+            (start, end, limit, offset))
+        return [CapturedUrl(*row) for row in rows]
+
+    def count_captured_urls(self, url: str, match_type: str, *, up_to: int) -> int:
+        """How many URLs `captured_urls` would list, counted up to `up_to` at most."""
+        start, end = match_range(url, match_type)
+        return self.db.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM captures WHERE surt >= ? AND surt < ? "
+            "GROUP BY surt LIMIT ?)", (start, end, up_to)).fetchone()[0]
 
     def crawls(self) -> list[str]:
         """Every crawl (and imported batch) with captures, oldest first."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from index import text_captures
-from index.catalog import CATALOG_NAME, ENGINE_META, iso_date, pad_timestamp
+from index.catalog import CATALOG_NAME, ENGINE_META, Catalog, iso_date, pad_timestamp
 from index.collection import ENGINE_ENV, Collection
 from index.config import NetworkConfig
 from index.errors import PalimpsestError, QueryError, UsageError
@@ -36,7 +36,10 @@ from index.fulltext import (
     open_index,
     text_key_of,
 )
+from index.periods import Periods, count_by_period
+from index.presence import add_presence, related_watches
 from index.query_cost import Budget
+from index.url_query import list_urls, read_url
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
@@ -72,24 +75,32 @@ def search(collection: Collection, request: SearchRequest,
            config: NetworkConfig | None = None, budget: Budget | None = None
            ) -> dict[str, Any]:
     """Run `request` over the collection; the search JSON object of DESIGN.md:
-    `{"total", "results": [{"url", "timestamp", "date", "site", "title", "snippet",
-    "versions", "captures", "crawl", "first_seen", "last_seen", "score"}], "facets":
-    {"site": {name: n}, "month": {"YYYY-MM": n}}}`. `total` and the facets count results
-    (URLs when collapsed, else captures); a URL counts in every month it matched in.
+    `{"read_as": "text", "total", "results": [{"url", "timestamp", "date", "site", "title",
+    "snippet", "versions", "captures", "crawl", "first_seen", "last_seen", "score",
+    "presence"}], "facets": {"site": {name: n}, "month": {"YYYY-MM": n}, "periods":
+    {"unit", "periods": [period], "by_site": {name: {period: n}}}}, "watches": [name]}`.
+    `total` and the facets count results (URLs when collapsed, else captures); a URL
+    counts in every month (and period) it matched in. `presence` is index.presence's,
+    `watches` the watched phrases the query is part of. A query that is a URL or a URL
+    pattern gets index.url_query's object instead (`"read_as": "url"`).
     Raises QueryError for a malformed query or parameter, QueryTooCostly (a QueryError) for
     one that would cost more than `budget` (default: index.query_cost's caps and deadline),
     UsageError if nothing is indexed."""
     budget = Budget() if budget is None else budget
-    query = TextQuery.parse(request.q)
-    bounds = _bounds(request)
     catalog_path = collection.derived_dir / CATALOG_NAME
-    if not catalog_path.exists():
+    db = text_captures.reader(catalog_path) if catalog_path.exists() else None
+    wanted_url = read_url(request.q, Catalog(db, collection)) if db else None
+    query = None if wanted_url else TextQuery.parse(request.q)
+    bounds = _bounds(request)
+    if db is None:
         raise UsageError(f"nothing indexed in {collection.root}: run `palimpsest index` first")
+    if wanted_url:
+        return list_urls(Catalog(db, collection), wanted_url, limit=request.limit,
+                         offset=request.offset)
     if config is None:
         config = _config(collection)
     with open_index(collection, config) as engine:
         matches = engine.match(query, budget)
-        db = text_captures.reader(catalog_path)
         held = db.execute("SELECT value FROM meta WHERE key = ?", (ENGINE_META,)).fetchone()
         if held and held[0] != engine_name(config):
             raise UsageError(engine_moved(held[0], engine_name(config)))
@@ -111,8 +122,11 @@ def search(collection: Collection, request: SearchRequest,
         hit = described.get(result.pop("text_key"))
         result["title"] = (hit.title if hit else "") or result["url"]
         result["snippet"] = hit.snippet_html if hit else ""
-    return {"total": found.total, "results": page,
-            "facets": _facets(found.sites, found.site_months)}
+    add_presence(Catalog(db, collection), page, matches, budget)
+    facets = _facets(found.sites, found.site_months)
+    facets["periods"] = found.periods.to_json()
+    return {"read_as": "text", "total": found.total, "results": page, "facets": facets,
+            "watches": related_watches(query, config)}
 
 
 def prepare(collection: Collection) -> None:
@@ -192,6 +206,7 @@ class _Grouped:
     sites: Counter[str | None]  # results per site
     site_months: Counter[tuple[str | None, str]]  # results per (site, YYYYMM)
     page: list[Entry]
+    periods: Periods  # results per site and period, for the chart
 
 
 def _group(captures: text_captures.TextCaptures, db: sqlite3.Connection, matches: Matches,
@@ -220,6 +235,8 @@ def _by_text(captures: text_captures.TextCaptures, db: sqlite3.Connection,
     relevance, site, collapse = request.sort == "relevance", request.site, request.collapse
     rows: list[Entry] = []  # one per capture, unless collapsed
     grouped: dict[str, Entry] = {}  # url -> its result, with months (a set) appended
+    chosen_times: list[str] = []  # the captures the results stand for, and their URLs
+    chosen_urls: list[str] = []
     for key, score in scores.items():
         text = shown.get(key)
         if text is None or (site is not None and text.site != site):
@@ -236,6 +253,8 @@ def _by_text(captures: text_captures.TextCaptures, db: sqlite3.Connection,
             if lo >= hi:
                 continue
             months = frozenset(t[:6] for t in stamps[lo:hi])
+        chosen_times += stamps[lo:hi]
+        chosen_urls += [url] * (hi - lo)
         if not collapse:
             rows += [[(score, t, url) if relevance else (t, score, url), text.ids[i], key,
                       text.site, url, t, score] for i, t in enumerate(stamps[lo:hi], lo)]
@@ -253,14 +272,25 @@ def _by_text(captures: text_captures.TextCaptures, db: sqlite3.Connection,
         found[9], found[10] = min(found[9], stamps[lo]), max(found[10], last)
         found[11] = found[11] | months
     need = request.offset + request.limit
+    url_number = {url: n for n, url in enumerate(grouped)}
+    sites = list(dict.fromkeys(e[3] for e in grouped.values()))
+    captured = [int(t) for times in captures.url_times(db, grouped).values()
+                for t in times[bisect_left(times, start):bisect_right(times, end)]]
+    periods = count_by_period(
+        np.array(list(map(int, chosen_times)), np.int64),
+        np.array([url_number[u] for u in chosen_urls], np.int64),
+        np.array([sites.index(e[3]) for e in grouped.values()], np.int64), sites,
+        np.array(captured, np.int64), collapse)
     if collapse:
         return _Grouped(len(grouped), Counter(map(itemgetter(3), grouped.values())),
                         Counter((e[3], m) for e in grouped.values() for m in e[11]),
-                        heapq.nlargest(need, grouped.values(), key=itemgetter(0)))
+                        heapq.nlargest(need, grouped.values(), key=itemgetter(0)),
+                        periods)
     return _Grouped(len(rows), Counter(map(itemgetter(3), rows)),
                     Counter((row[3], row[5][:6]) for row in rows),
                     [row + grouped[row[4]][7:11]
-                     for row in heapq.nlargest(need, rows, key=itemgetter(0))])
+                     for row in heapq.nlargest(need, rows, key=itemgetter(0))],
+                    periods)
 
 
 def _by_capture(columns: text_captures.Columns, matches: Matches,
@@ -341,9 +371,14 @@ def _by_capture(columns: text_captures.Columns, matches: Matches,
         periods = np.bincount(cap.period[at], minlength=len(columns.period))
         total = len(at)
     names = list(columns.site_number)
+    # every capture of the results' pages in the date range: the chart's axis
+    axis = np.isin(columns.all_url, found) & (columns.all_time >= int(start)) & \
+        (columns.all_time <= int(end))
+    by_period = count_by_period(time, url, columns.url_site, names, columns.all_time[axis],
+                                request.collapse)
     return _Grouped(total, Counter({names[s]: n for s, n in enumerate(sites.tolist()) if n}),
                     Counter({columns.period[p]: n for p, n in enumerate(periods.tolist()) if n}),
-                    entries)
+                    entries, by_period)
 
 
 def _best_per_url(urls: int, url: np.ndarray, primary: np.ndarray, secondary: np.ndarray
@@ -370,17 +405,12 @@ def _facets(sites: Counter[str | None], site_months: Counter[tuple[str | None, s
     """Results per site (most first) and per month (in order): pages when collapsed, a page
     counting once in every month it matched in; else captures."""
     months: Counter[str] = Counter()
-    per_site: dict[str, dict[str, int]] = {}
-    for (site, month), n in sorted(site_months.items(), key=lambda kv: kv[0][1]):
+    for (_, month), n in site_months.items():
         months[month] += n
-        if site is not None:
-            per_site.setdefault(site, {})[f"{month[:4]}-{month[4:]}"] = n
     sites.pop(None, None)
     ranked = dict(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0])))
     return {"site": ranked,
-            "month": {f"{m[:4]}-{m[4:]}": n for m, n in sorted(months.items())},
-            # matches over time per site, for the search page's chart
-            "site_month": {site: per_site[site] for site in ranked}}
+            "month": {f"{m[:4]}-{m[4:]}": n for m, n in sorted(months.items())}}
 
 
 def _results(db: sqlite3.Connection, entries: list[Entry]) -> list[dict[str, Any]]:

@@ -263,6 +263,13 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
         print_json(found)
         return
     shown = f"{offset + 1}-{offset + len(found['results'])} of " if found["results"] else ""
+    if found["read_as"] == "url":  # a URL or URL pattern: its captured URLs
+        click.echo(f"{shown}{found['total']} captured URLs ({found['match_type']} match of "
+                   f"{found['url']}); `palimpsest captures URL` lists a URL's captures")
+        for result in found["results"]:
+            click.echo(f"  {result['url']}  {result['captures']} captures, "
+                       f"{result['first_seen']} to {result['last_seen']}")
+        return
     click.echo(f"{shown}{found['total']} {'captures' if every_capture else 'pages'} match")
     for result in found["results"]:
         # the snippet is HTML with only our <mark> tags: marks become bold, the rest is text

@@ -1,18 +1,21 @@
-"""The search page (`/`, `/search`) and its CSV export."""
+"""The search page (`/`, `/search`) and its CSV export. The box takes words and phrases, or a
+URL: one URL opens its timeline, a URL pattern lists the URLs it matches (index.url_query)."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request
 
 from index.config import Site
 from index.errors import QueryError
 from index.search import SearchRequest, search
 from web import catalog, collection, network_config
-from web.chart import COLOURS, month_chart
+from web.chart import COLOURS, period_chart
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 10
@@ -51,26 +54,52 @@ def search_page() -> Any:
     except QueryError as exc:
         # the form again, with the query as typed and what is wrong with it
         return render_template("search.html", error=str(exc), **context), 400
-    per_site = dict(list(found["facets"]["site_month"].items())[:len(COLOURS)])
+    if found["read_as"] == "url" and found["match_type"] == "exact":
+        # as in Wayback machines: a URL opens its timeline (or, uncaptured, the URLs nearby)
+        return redirect("/web/*/" + found["url"], 303)
+    periods = found["facets"].get("periods")
+    per_site = dict(list(periods["by_site"].items())[:len(COLOURS)]) if periods else {}
+    chart = period_chart(periods["unit"], periods["periods"], per_site) if per_site else None
     return render_template("search.html", **{
-        **context, "found": found, "chart": month_chart(per_site) if per_site else None,
+        **context, "found": found, "chart": chart,
         "page": wanted.offset // wanted.limit + 1,
         "pages": (found["total"] + wanted.limit - 1) // wanted.limit})
 
 
 @bp.route("/search.csv")
 def search_csv() -> Response:
-    """The query's results (up to 1,000) as CSV."""
+    """The query's results (up to 1,000) as CSV: per result its capture, snippet (as text) and
+    presence in the page's latest capture; for a URL query, the URLs and their captures."""
     found = search(collection(), search_request(limit=1000), network_config())
     out = io.StringIO()
     writer = csv.writer(out)
-    columns = ["url", "timestamp", "site", "title", "versions", "first_seen", "last_seen",
-               "score"]
-    writer.writerow(columns)
-    for result in found["results"]:
-        writer.writerow([result.get(c, "") for c in columns])
+    if found["read_as"] == "url":
+        columns = ["url", "captures", "first_seen", "last_seen"]
+        writer.writerow(columns)
+        writer.writerows([result[c] for c in columns] for result in found["results"])
+    else:
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(map(_csv_row, found["results"]))
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="search.csv"'})
+
+
+# the first three as before this export grew: scripts read them by position
+CSV_COLUMNS = ["url", "timestamp", "site", "title", "versions", "first_seen", "last_seen",
+               "score", "date", "snippet", "captures", "page_captures", "in_latest",
+               "latest_capture", "latest_status", "last_match", "first_missing"]
+
+
+def _csv_row(result: dict[str, Any]) -> list[Any]:
+    """One result as CSV_COLUMNS: dates in ISO 8601 UTC, the snippet without its marks."""
+    presence = result["presence"]
+    return [
+        *(result[c] for c in CSV_COLUMNS[:8]), result["date"],
+        html.unescape(re.sub(r"</?mark>", "", result["snippet"])), result["captures"],
+        presence["captures"], "yes" if presence["in_latest"] else "no",
+        presence["latest"]["date"], presence["latest"]["status"],
+        (presence["last_match"] or {}).get("date", ""),
+        (presence["first_missing"] or {}).get("date", "")]
 
 
 def _sites() -> list[Site]:
