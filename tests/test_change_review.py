@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from index.changes import crawl_names
 from index.collection import Collection
+from index.excerpts import excerpts
 from palimpsest.cli import main
 from palimpsest.sample_network import changes
 from tests.conftest import ARTIFACTS
@@ -239,3 +241,24 @@ def test_cli_prints_absolute_urls_when_the_base_url_is_known(indexed_history, tm
     after = absolute[absolute.index(edited) + 1]
     assert "[-The simplicity is the point.-]" in after
     assert len([line for line in absolute if "http://allyvia.test/about/" in line]) == 1
+
+
+def test_crawl_names_tell_apart_crawls_of_one_minute_and_keep_imported_names():
+    names = crawl_names(["20261202043310", "20261202043355", "20261202043355-1",
+                         "20261203090000", "batch0"])
+    assert names == {"20261202043310": "2 Dec 2026 04:33:10 UTC",
+                     "20261202043355": "2 Dec 2026 04:33:55 UTC",
+                     "20261202043355-1": "2 Dec 2026 04:33:55 UTC #2",
+                     "20261203090000": "3 Dec 2026 09:00 UTC", "batch0": "batch0"}
+
+
+def test_an_excerpt_is_cut_to_its_longest_and_numbered_as_the_diff_page_numbers():
+    ops = [{"op": "equal", "text": "one two three"}, {"op": "delete", "text": "a b c d"},
+           {"op": "insert", "text": "e"}, {"op": "equal", "text": "four five"},
+           {"op": "insert", "text": "six\nseven"}]
+    assert excerpts(ops, context=2, longest=2) == [
+        {"n": 1, "before": "two three", "deleted": "a b …", "inserted": "e",
+         "after": "four five"},
+        {"n": 2, "before": "four five", "deleted": "", "inserted": "six seven", "after": ""}]
+    assert excerpts(ops, context=0)[1]["inserted"] == "six\nseven"  # whole, as the diff shows
+    assert excerpts(ops, context=0)[0]["before"] == ""
