@@ -18,7 +18,7 @@ from index.errors import QueryError
 
 # the URLs a page lists, and how far their count goes before it says "more than"
 MAX_COUNTED = 10_000
-_SCHEME = re.compile(r"(?i)https?://\S+")
+_SCHEME = re.compile(r"(?i)https?://\S*")
 # a host with a dotted name ending in letters (allyvia.test, www.example.co.uk), an optional
 # port, then a path, query or nothing
 _SCHEMELESS = re.compile(r"(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\.?"

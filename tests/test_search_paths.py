@@ -82,6 +82,8 @@ def test_a_url_among_other_words_is_one_clear_error_not_an_unknown_field(indexed
     with pytest.raises(QueryError) as raised:
         search(indexed_history.collection, SearchRequest(q=f"{ABOUT} disclosure"))
     assert "unknown field" not in str(raised.value) and "url:" in str(raised.value)
+    # a scheme with nothing after it yet is a URL too (one with no captures)
+    assert search(indexed_history.collection, SearchRequest(q="http://"))["read_as"] == "url"
 
 
 def test_api_and_cli_say_a_url_query_was_read_as_a_url(client, indexed_history):
