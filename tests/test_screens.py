@@ -9,11 +9,19 @@ tests/artifacts/issue11/."""
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
+import lxml.html
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
+from index.collection import Collection
+from index.indexer import add_warcs
 from palimpsest.sample_network import manifest
 from tests.conftest import ARTIFACTS, screenshot
+from web import create_app
+from web.text_view import text_tab_url
 
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -189,6 +197,10 @@ def test_comparing_a_capture_with_itself_explains_itself_on_the_timeline(web_ser
         re.compile("compare from")).check()
     page.get_by_role("button", name="Compare the two selected captures").click()
     page.wait_for_url(re.compile(r"/diff/\d{14}/\d{14}/"))
+    # a column left empty says so too
+    answer = page.request.get(f"{web_server}/diff/compare", params={"url": EDITED,
+                                                                   "from": "20250101000000"})
+    assert answer.status == 400 and "in the To column" in answer.text()
 
 
 def test_the_warc_record_is_a_download_link_with_its_name_and_size(web_server, desktop):
@@ -231,3 +243,38 @@ def test_the_text_tab_shows_the_full_text_and_marks_the_search(web_server, deskt
     page.goto(f"{web_server}/view/text/{first}/{ABOUT}?q=%3Cimg+src%3Dx%3E+foreign")
     assert page.locator("article.extracted img").count() == 0
     assert "<img src=x> foreign" in page.locator("#search-marks").inner_text()
+
+
+def test_the_text_tab_keeps_an_archived_urls_own_query_string(tmp_path):
+    # an archived search page whose own query is q=: the tab's q= comes after it
+    pages = {"http://quirky.test/search?q=harbor": b"Results about the harbor and talks.",
+             "http://quirky.test/page": b"Harbors and talks about harbors."}
+    warc = tmp_path / "quirky.warc.gz"
+    with open(warc, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for url, text in pages.items():
+            body = b"<html><body><main><p>" + text + b"</p></main></body></html>"
+            head = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                    protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=BytesIO(body), http_headers=head,
+                warc_headers_dict={"WARC-Date": "2025-01-01T00:00:00Z"}))
+    collection = Collection(tmp_path / "c")
+    add_warcs(collection, [warc])
+    client = create_app({"COLLECTION": str(collection.root), "TESTING": True}).test_client()
+
+    def marks(path: str) -> list[str]:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        return lxml.html.fromstring(answer.data).xpath("//article//mark/text()")
+
+    search, page = pages
+    assert marks(f"/view/text/20250101000000/{search}") == []  # its own q= is the URL's
+    assert marks(text_tab_url("20250101000000", search, q="talk")) == ["talks"]
+    assert text_tab_url("20250101000000", search, q="talk") == \
+        f"/view/text/20250101000000/{search}&q=talk"
+    assert marks(text_tab_url("20250101000000", page, True, "harbor")) == ["Harbors", "harbors"]
+    assert marks(text_tab_url("20250101000000", page, q="harb* NOT talks")) == [
+        "Harbors", "harbors"]  # a wildcard stands for the page's words; NOT is not marked
+    assert client.get("/view/text/20250101000000/http://quirky.test/search?q=other"
+                      ).status_code == 404

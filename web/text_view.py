@@ -74,19 +74,25 @@ def text_view(extracted: Extracted, args: dict[str, str]) -> TextView:
     main, full = extracted.main_text, extracted.full_text
     wanted, problem = None, ""
     if q:
-        words = set(stems(full)) | set(stems(main))
+        words: set[str] = set()  # the page's, stemmed only if a wildcard asks for them
+
+        def expand(node: Wildcard) -> list[str]:
+            if not words:
+                words.update(stems(full), stems(main))
+            return _on_page(node, words)
         try:
-            wanted = Wanted.of(TextQuery.parse(q).root, lambda node: _on_page(node, words))
+            wanted = Wanted.of(TextQuery.parse(q).root, expand)
         except QueryError as exc:
             problem = str(exc)
     asked = {"full": True, "main": False}.get(args.get("text", ""))
-    held = (wanted.held(main), wanted.held(full)) if wanted else (0, 0)
-    shown_full = held[1] > held[0] if asked is None else asked
+    in_main, in_full = (wanted.held(main), wanted.held(full)) if wanted else (0, 0)
+    shown_full = in_full > in_main if asked is None else asked
     text = full if shown_full else main
     marks = wanted.marks(text) if wanted else []
     return TextView(full=shown_full, chosen=asked is None and shown_full,
                     paragraphs=paragraphs(text, marks), q=q, marked=len(marks),
-                    problem=problem, other_holds=held[not shown_full] > held[shown_full])
+                    problem=problem,
+                    other_holds=in_main > in_full if shown_full else in_full > in_main)
 
 
 def paragraphs(text: str, marks: list[tuple[int, int]]) -> list[list[Run]]:
