@@ -234,6 +234,9 @@ def test_the_text_tab_shows_the_full_text_and_marks_the_search(web_server, deskt
     marks = page.locator("article.extracted mark").all_inner_texts()
     assert {"foreign", "principal", "distributed"} <= set(marks) and "of" not in marks
     assert "outside the main text" in page.locator("#search-marks").inner_text()
+    page.get_by_role("link", name="the first").click()
+    assert page.locator("#first-mark").is_visible()
+    assert page.locator("#first-mark").bounding_box()["y"] < DESKTOP["height"]
     shot(page, "text-tab-marked")
     page.get_by_role("link", name="Main text").click()
     assert page.locator("article.extracted mark").count() == 0
