@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from base64 import b32encode
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
@@ -29,7 +30,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
-from crawler.dedup import PayloadHistory
+from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.links import Outlink
 from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
 
@@ -67,6 +68,15 @@ def truncation(request: Request, response: Response) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Dedup:
+    """What the payload history says of one response."""
+
+    digest: str  # its payload digest
+    original: PayloadRef | None  # the record a revisit refers to; None: write the payload
+    outcome: str  # against the URL's last capture: new, changed, unchanged(-revisit), error
+
+
 class WarcRecorder:
     def __init__(self, crawler: Crawler, history: PayloadHistory, proxied: bool) -> None:
         self.crawler = crawler
@@ -80,63 +90,88 @@ class WarcRecorder:
         settings = crawler.settings
         if not settings.get("PALIMPSEST_CRAWL_DIR"):
             raise NotConfigured("no crawl folder to write WARCs into")
-        history = settings.get("PALIMPSEST_PAYLOAD_HISTORY") or PayloadHistory()
+        history = settings.get("PALIMPSEST_PAYLOAD_HISTORY")
+        if not isinstance(history, PayloadHistory):
+            # without one every payload would be written again, with no sign of why
+            raise ValueError("PALIMPSEST_PAYLOAD_HISTORY is not a PayloadHistory")
         return cls(crawler, history, proxied=bool(settings.get("PALIMPSEST_PROXY")))
 
     def process_response(self, request: Request, response: Response) -> Response:
         now = datetime.now(UTC)
         date = warc_date(now)
+        truncated = truncation(request, response)
+        dedup = self._dedup(response, truncated)
+        response_id = new_record_id()
+        records = self._records(request, response, date, response_id, dedup, truncated)
+        self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
+        if 200 <= response.status < 300 and not truncated:
+            first = dedup.original.warc_date if dedup.original else date
+            self.history.remember(response.url, dedup.digest, first)
+        request.meta["warc_record"] = (response_id, date)
+        self._log(request, response, now, dedup, truncated)
+        return response
+
+    def _dedup(self, response: Response, truncated: str | None) -> Dedup:
+        """Whether `response` is written as a revisit, and how it compares with the URL's
+        last capture."""
         body = response.body
         digest = payload_digest(body)
-        truncated = truncation(request, response)
-        url = response.url
-        previous = self.history.previous_digest(url)
-        original = self.history.original(digest)
-        revisit = (
-            200 <= response.status < 300 and body and not truncated and original is not None
-        )
-        outcome = ("new" if previous is None else "unchanged" if previous == digest
-                   else "changed")
+        previous = self.history.previous_digest(response.url)
+        original = None
+        if 200 <= response.status < 300 and body and not truncated:
+            original = self.history.original(digest)
         if response.status >= 500:
             outcome = "error"
-
-        response_id = new_record_id()
-        http = self._response_headers(response)
-        warc_headers = {"WARC-Record-ID": response_id, "WARC-Date": date,
-                        "WARC-Payload-Digest": digest}
-        if response.ip_address and not self.proxied:
-            warc_headers["WARC-IP-Address"] = str(response.ip_address)
-        if truncated:
-            warc_headers["WARC-Truncated"] = truncated
-        if revisit:
-            assert original is not None
-            main = self.builder.create_revisit_record(
-                url, digest, original.url, original.warc_date, http_headers=http,
-                warc_headers_dict=warc_headers)
+        elif previous is None:
+            outcome = "new"
+        elif previous != digest:
+            outcome = "changed"
         else:
-            main = self.builder.create_warc_record(
-                url, "response", payload=BytesIO(body), length=len(body), http_headers=http,
-                warc_headers_dict=warc_headers)
-        records = [self._request_record(request, url, date, response_id), main]
+            outcome = "unchanged-revisit" if original else "unchanged"
+        return Dedup(digest, original, outcome)
+
+    def _records(self, request: Request, response: Response, date: str, response_id: str,
+                 dedup: Dedup, truncated: str | None) -> list[ArcWarcRecord]:
+        """The records of one fetch: request, response (or revisit), and for a redirect a
+        metadata record naming its target."""
+        url = response.url
+        records = [self._request_record(request, url, date, response_id),
+                   self._response_record(response, date, response_id, dedup, truncated)]
         if 300 <= response.status < 400 and "Location" in response.headers:
             location = response.urljoin(response.headers["Location"].decode("latin-1"))
             records.append(self._metadata(request, url, date, response_id,
                                           [Outlink(location, "R", "http/Location")]))
-        self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
-        if 200 <= response.status < 300 and not truncated:
-            self.history.remember(url, digest, original.warc_date if revisit else date)
-        request.meta["warc_record"] = (response_id, date)
+        return records
 
+    def _response_record(self, response: Response, date: str, response_id: str,
+                         dedup: Dedup, truncated: str | None) -> ArcWarcRecord:
+        http = self._response_headers(response)
+        warc_headers = {"WARC-Record-ID": response_id, "WARC-Date": date,
+                        "WARC-Payload-Digest": dedup.digest}
+        if response.ip_address and not self.proxied:
+            warc_headers["WARC-IP-Address"] = str(response.ip_address)
+        if truncated:
+            warc_headers["WARC-Truncated"] = truncated
+        if dedup.original:
+            return self.builder.create_revisit_record(
+                response.url, dedup.digest, dedup.original.url, dedup.original.warc_date,
+                http_headers=http, warc_headers_dict=warc_headers)
+        body = response.body
+        return self.builder.create_warc_record(
+            response.url, "response", payload=BytesIO(body), length=len(body),
+            http_headers=http, warc_headers_dict=warc_headers)
+
+    def _log(self, request: Request, response: Response, now: datetime, dedup: Dedup,
+             truncated: str | None) -> None:
+        """Report the capture to the crawl log."""
         reason, hops, via = hop_info(request)
         self.crawler.signals.send_catch_log(our_signals.crawl_event, entry={
-            "time": now.isoformat().replace("+00:00", "Z"), "url": url,
-            "status": response.status, "bytes": len(body), "digest": digest,
-            "outcome": "unchanged-revisit" if outcome == "unchanged" and revisit else outcome,
-            "record": "revisit" if revisit else "response", "truncated": bool(truncated),
-            "reason": reason, "hops": hops, "via": via, "mime": _mime(response),
-            "site": request.meta.get("site"),
+            "time": now.isoformat().replace("+00:00", "Z"), "url": response.url,
+            "status": response.status, "bytes": len(response.body), "digest": dedup.digest,
+            "outcome": dedup.outcome, "record": "revisit" if dedup.original else "response",
+            "truncated": bool(truncated), "reason": reason, "hops": hops, "via": via,
+            "mime": _mime(response), "site": request.meta.get("site"),
         })
-        return response
 
     def document_parsed(self, response: Response, outlinks: list[Outlink]) -> None:
         """Write the metadata record of a parsed document: why it was fetched, its hop path

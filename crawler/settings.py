@@ -10,6 +10,7 @@ from typing import Any
 
 import scrapy
 
+from crawler.dedup import PayloadHistory
 from crawler.recorder import FIDELITY_NOTE
 from index import __version__
 from index.config import NetworkConfig, Site
@@ -35,17 +36,45 @@ def robots_policy(config: NetworkConfig, sites: tuple[Site, ...], options: Crawl
 
 
 def user_agent(config: NetworkConfig) -> str:
+    """The User-Agent of the crawl: the config's, with its `{version}` filled in."""
     return config.user_agent.replace("{version}", __version__)
 
 
 def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions, *,
                     crawl_id: str, crawl_dir: Path, first_serial: int,
-                    history: Any) -> dict[str, Any]:
-    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
-    delay = config.politeness.delay if options.delay is None else options.delay
+                    history: PayloadHistory) -> dict[str, Any]:
+    """Every Scrapy setting of one crawl of `sites`: Scrapy's own, then ours (PALIMPSEST_)."""
     policy = robots_policy(config, sites, options)
-    robots_text = ", ".join(f"{k}={'obey' if v else 'ignore'}" for k, v in policy.items())
-    warcinfo = [
+    ours = {
+        "PALIMPSEST_CRAWL_ID": crawl_id,
+        "PALIMPSEST_CRAWL_DIR": str(crawl_dir),
+        "PALIMPSEST_WARC_PREFIX": f"palimpsest-{crawl_id}",
+        "PALIMPSEST_WARC_MAX_BYTES": config.limits.warc_max_bytes,
+        "PALIMPSEST_FIRST_SERIAL": first_serial,
+        "PALIMPSEST_WARCINFO": warcinfo_fields(config, sites, crawl_id, policy),
+        "PALIMPSEST_MAX_RESPONSE_BYTES": config.limits.max_response_bytes,
+        "PALIMPSEST_PROXY": config.proxy,
+        "PALIMPSEST_PAYLOAD_HISTORY": history,
+        "PALIMPSEST_SITES": sites,
+        "PALIMPSEST_PROGRESS": options.progress,
+    }
+    return {
+        **_fetching(config),
+        **_politeness(config, sites, options),
+        "ROBOTSTXT_OBEY": any(policy.values()),
+        **_LEAN,
+        "DOWNLOADER_MIDDLEWARES": dict(_DOWNLOADER_MIDDLEWARES),
+        "SPIDER_MIDDLEWARES": dict(_SPIDER_MIDDLEWARES),
+        "EXTENSIONS": dict(_EXTENSIONS),
+        **ours,
+    }
+
+
+def warcinfo_fields(config: NetworkConfig, sites: tuple[Site, ...], crawl_id: str,
+                    policy: dict[str, bool]) -> list[tuple[str, str]]:
+    """The fields of the warcinfo record opening each WARC file of the crawl, in order."""
+    robots = ", ".join(f"{k}={'obey' if v else 'ignore'}" for k, v in policy.items())
+    return [
         ("software", f"Palimpsest/{__version__} (Scrapy/{scrapy.__version__}; "
                      f"warcio/{version('warcio')})"),
         ("format", "WARC File Format 1.1"),
@@ -56,10 +85,14 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         ("description", f"Palimpsest crawl of the {config.name} network: "
                         + ", ".join(s.name for s in sites)),
         ("config-digest", config.digest),
-        ("robots", robots_text),
+        ("robots", robots),
         ("http-header-user-agent", user_agent(config)),
         ("http-capture-notes", FIDELITY_NOTE),
     ]
+
+
+def _fetching(config: NetworkConfig) -> dict[str, Any]:
+    """How each request is made and what is kept of its response."""
     return {
         "BOT_NAME": "palimpsest",
         "USER_AGENT": user_agent(config),
@@ -69,13 +102,6 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
             "Accept-Language": "en",
             "Accept-Encoding": "gzip, deflate",
         },
-        "ROBOTSTXT_OBEY": any(policy.values()),
-        "CONCURRENT_REQUESTS": per_site * len(sites),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
-        "DOWNLOAD_DELAY": delay,
-        "AUTOTHROTTLE_ENABLED": config.politeness.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": max(delay, 0.05),
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_site),
         "RETRY_TIMES": config.politeness.retries,
         "DOWNLOAD_TIMEOUT": config.politeness.timeout,
         # a body cut short by the server is kept, marked WARC-Truncated (recorder.py)
@@ -85,62 +111,74 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         # which reads this setting, would drop the response instead
         "DOWNLOAD_MAXSIZE": 0,
         "DOWNLOAD_WARNSIZE": 0,
+        "DEPTH_LIMIT": 0,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
+                ) -> dict[str, Any]:
+    """How hard each site is fetched: concurrency and delay per site, autothrottle."""
+    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
+    delay = config.politeness.delay if options.delay is None else options.delay
+    return {
+        "CONCURRENT_REQUESTS": per_site * len(sites),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
+        "DOWNLOAD_DELAY": delay,
+        "AUTOTHROTTLE_ENABLED": config.politeness.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.05),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_site),
         # one queue per site, so a slow site never holds up the others
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         # one download slot per site (the spider sets each request's download_slot to its
         # site's name): two sites on one host keep their own concurrency and delay
         "DOWNLOAD_SLOTS": {s.name: {"delay": s.delay} for s in sites if s.delay is not None},
-        "DEPTH_LIMIT": 0,
-        "LOG_LEVEL": "WARNING",
-        # Scrapy inspects the source of every bound-method callback, response after response,
-        # to warn about generators that return values (its cache misses on bound methods):
-        # the largest single CPU cost of a crawl, for a warning our spider cannot trigger
-        "WARN_ON_GENERATOR_RETURN_VALUE": False,
-        # Scrapy handles each callback's output with CONCURRENT_ITEMS asyncio tasks (100 by
-        # default), created afresh for every response; ours yields requests, not items
-        "CONCURRENT_ITEMS": 1,
-        # only http and https: the other handlers cost start-up time and are never used
-        "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
-        "LOGSTATS_INTERVAL": 0,
-        "DOWNLOADER_MIDDLEWARES": {
-            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-            # robots.txt as RFC 9309 reads a 5xx or unreachable one (robots.py)
-            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.robots.RobotsPolicy": 100,
-            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
-            "crawler.decompression.BoundedDecompression": 590,
-            "crawler.proxy.NetworkProxy": 740,
-            "crawler.recorder.WarcRecorder": 950,
-        },
-        "SPIDER_MIDDLEWARES": {
-            # depth is the Frontier's business (it counts link hops, not requisites)
-            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
-        },
-        # extensions a crawl does not use are not even imported (RemoteControl alone pulls in
-        # aiohttp: a third of a second of start-up)
-        "EXTENSIONS": {
-            "scrapy.extensions.memusage.MemoryUsage": None,
-            "scrapy.extensions.logstats.LogStats": None,
-            "scrapy.extensions.remote_control.RemoteControl": None,
-            "scrapy.extensions.telnet.TelnetConsole": None,
-            "scrapy.extensions.memdebug.MemoryDebugger": None,
-            "scrapy.extensions.feedexport.FeedExporter": None,
-            "scrapy.extensions.spiderstate.SpiderState": None,
-            "scrapy.extensions.closespider.CloseSpider": None,
-            "crawler.warc_files.WarcFiles": 100,
-            "crawler.crawl_log.CrawlLog": 110,
-            "crawler.size_limit.SizeLimit": 120,
-        },
-        "PALIMPSEST_CRAWL_ID": crawl_id,
-        "PALIMPSEST_CRAWL_DIR": str(crawl_dir),
-        "PALIMPSEST_WARC_PREFIX": f"palimpsest-{crawl_id}",
-        "PALIMPSEST_WARC_MAX_BYTES": config.limits.warc_max_bytes,
-        "PALIMPSEST_FIRST_SERIAL": first_serial,
-        "PALIMPSEST_WARCINFO": warcinfo,
-        "PALIMPSEST_MAX_RESPONSE_BYTES": config.limits.max_response_bytes,
-        "PALIMPSEST_PROXY": config.proxy,
-        "PALIMPSEST_PAYLOAD_HISTORY": history,
-        "PALIMPSEST_SITES": sites,
-        "PALIMPSEST_PROGRESS": options.progress,
     }
+
+
+# what Scrapy would spend time on that a crawl of ours never needs
+_LEAN: dict[str, Any] = {
+    # Scrapy inspects the source of every bound-method callback, response after response,
+    # to warn about generators that return values (its cache misses on bound methods):
+    # the largest single CPU cost of a crawl, for a warning our spider cannot trigger
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    # Scrapy handles each callback's output with CONCURRENT_ITEMS asyncio tasks (100 by
+    # default), created afresh for every response; ours yields requests, not items
+    "CONCURRENT_ITEMS": 1,
+    # only http and https: the other handlers cost start-up time and are never used
+    "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
+    "LOGSTATS_INTERVAL": 0,
+}
+
+_DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # robots.txt as RFC 9309 reads a 5xx or unreachable one (robots.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsPolicy": 100,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.decompression.BoundedDecompression": 590,
+    "crawler.proxy.NetworkProxy": 740,
+    "crawler.recorder.WarcRecorder": 950,
+}
+
+_SPIDER_MIDDLEWARES = {
+    # depth is the Frontier's business (it counts link hops, not requisites)
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
+
+# extensions a crawl does not use are not even imported (RemoteControl alone pulls in
+# aiohttp: a third of a second of start-up)
+_EXTENSIONS = {
+    "scrapy.extensions.memusage.MemoryUsage": None,
+    "scrapy.extensions.logstats.LogStats": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "scrapy.extensions.spiderstate.SpiderState": None,
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "crawler.warc_files.WarcFiles": 100,
+    "crawler.crawl_log.CrawlLog": 110,
+    "crawler.size_limit.SizeLimit": 120,
+}

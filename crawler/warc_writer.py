@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 OPEN_SUFFIX = ".open"
@@ -216,7 +215,3 @@ def _complete_members_end(path: Path, chunk: int = 1 << 20) -> int:
                 member = zlib.decompressobj(31)
     return good_end
 
-
-def http_headers(status_line: str, headers: list[tuple[str, str]], protocol: str
-                 ) -> StatusAndHeaders:
-    return StatusAndHeaders(status_line, headers, protocol=protocol)
