@@ -1,8 +1,9 @@
 """Which payloads the collection already holds, so that a capture of the same payload is
 written as a `revisit` record (profile identical-payload-digest) instead of a second copy.
 
-Earlier crawls are read from the catalog (the one place the crawler asks the index); captures
-of this crawl are remembered as they are written.
+Earlier crawls are read from the catalog (the one place the crawler asks the index), which
+must be up to date with the collection's WARC files (crawler/run.py brings it so before a
+crawl); captures of this crawl are remembered as they are written.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.indexer import update
 
 
 @dataclass(frozen=True)
@@ -23,28 +23,28 @@ class PayloadRef:
 
 
 class PayloadHistory:
+    """The latest payload digest of each URL, and the first record of each payload."""
+
     def __init__(self) -> None:
         self._by_url: dict[str, str] = {}  # url -> digest of its latest 2xx capture
         self._by_digest: dict[str, PayloadRef] = {}
 
     @classmethod
     def from_collection(cls, collection: Collection) -> PayloadHistory:
-        """The history of every closed WARC of the collection (the catalog brought up to date
-        first, full text left for `palimpsest index`)."""
-        update(collection, fulltext=False)
+        """The history of every closed WARC file of the collection, as the catalog holds it;
+        CatalogOutOfDate if the catalog is not up to date with them."""
         history = cls()
-        catalog = Catalog.open(collection)
-        try:
-            for url, digest, date in catalog.latest_payloads():
+        with Catalog.open(collection) as catalog:
+            for url, digest, date in catalog.payload_history():
                 history.remember(url, digest, date)
-        finally:
-            catalog.close()
         return history
 
     def previous_digest(self, url: str) -> str | None:
+        """The payload digest of the latest 2xx capture of `url`, None if it has none."""
         return self._by_url.get(url)
 
     def original(self, digest: str) -> PayloadRef | None:
+        """The record that first held the payload `digest`, None if it is new."""
         return self._by_digest.get(digest)
 
     def remember(self, url: str, digest: str, warc_date: str) -> None:

@@ -8,6 +8,7 @@ bench) runs that command in a child process.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from crawler.resume import ResumePlan
 from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
 from crawler.spider import NetworkSpider
 from crawler.warc_files import WRITE_FAILURE
+from index import indexer
 from index.collection import Collection
-from index.config import Site
+from index.config import NetworkConfig, Site
 from index.crawl_status import status_from_summary
 from index.errors import UsageError, WriteFailed
 
@@ -48,16 +50,12 @@ def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
     """Crawl the network as configured in `collection`, as `options` ask; returns the summary
     (also saved as summary.json in the crawl folder beside the WARCs and the crawl log)."""
     config = collection.load_config()
-    sites = _selected_sites(config.sites, options.sites, config)
-    plan = None
-    if options.resume:
-        crawl_id = _interrupted_crawl(collection)
-        crawl_dir = collection.crawl_dir(crawl_id)
-        (crawl_dir / SUMMARY_NAME).unlink(missing_ok=True)
-        plan = ResumePlan.read(crawl_dir)
-    else:
-        crawl_id = collection.new_crawl_id()
-        crawl_dir = collection.crawl_dir(crawl_id)
+    sites = _selected_sites(config, options.sites)
+    crawl_id, plan = _crawl_to_run(collection, options)
+    crawl_dir = collection.crawl_dir(crawl_id)
+    # revisits are written against the catalog: bring it up to date with every closed WARC
+    # (a resumed crawl's repaired files too); the full text is left to `palimpsest index`
+    indexer.update(collection, fulltext=False)
     history = PayloadHistory.from_collection(collection)
     if plan is None:
         # only now: should the catalog fail to be updated (a full disk), no empty crawl is left
@@ -72,18 +70,39 @@ def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
     process.start()
     failure = crawler.stats.get_value(WRITE_FAILURE)
     if failure:
-        raise WriteFailed(f"crawl {crawl_id} stopped: cannot write {failure}; every WARC file "
-                          "is whole: make room, then finish it with `palimpsest crawl --resume`")
+        raise _write_failed(crawl_id, crawl_dir, failure, resumed=plan is not None)
     summary = read_summary(crawl_dir) or {"crawl": crawl_id, "finish_reason": "failed",
                                           "totals": {}, "sites": {}}
     return CrawlResult(crawl_id, crawl_dir, summary, resumed=plan is not None)
 
 
-def _selected_sites(all_sites: tuple[Site, ...], names: tuple[str, ...], config: Any
-                    ) -> tuple[Site, ...]:
-    if not names:
-        return all_sites
-    return tuple(config.site(name) for name in names)
+def _crawl_to_run(collection: Collection, options: CrawlOptions
+                  ) -> tuple[str, ResumePlan | None]:
+    """The id of the crawl to run, and with `--resume` what the interrupted one had done
+    (its torn files repaired, its old summary dropped)."""
+    if not options.resume:
+        return collection.new_crawl_id(), None
+    crawl_id = _interrupted_crawl(collection)
+    crawl_dir = collection.crawl_dir(crawl_id)
+    (crawl_dir / SUMMARY_NAME).unlink(missing_ok=True)
+    return crawl_id, ResumePlan.read(crawl_dir)
+
+
+def _write_failed(crawl_id: str, crawl_dir: Path, failure: str, *, resumed: bool
+                  ) -> WriteFailed:
+    """The error of a crawl stopped by a failed write. A new crawl that could not write a
+    single WARC file is removed: there is nothing in it to resume."""
+    if not resumed and not any(crawl_dir.glob("*.warc.gz*")):
+        shutil.rmtree(crawl_dir, ignore_errors=True)
+        return WriteFailed(f"crawl stopped before it wrote anything: cannot write {failure}; "
+                           "make room, then crawl again")
+    return WriteFailed(f"crawl {crawl_id} stopped: cannot write {failure}; every WARC file "
+                       "is whole: make room, then finish it with `palimpsest crawl --resume`")
+
+
+def _selected_sites(config: NetworkConfig, names: tuple[str, ...]) -> tuple[Site, ...]:
+    """The sites `names` names (ConfigError for one the config lacks), or all of them."""
+    return tuple(config.site(name) for name in names) if names else config.sites
 
 
 def _interrupted_crawl(collection: Collection) -> str:

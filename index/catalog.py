@@ -19,7 +19,7 @@ from typing import Any
 from warcio.timeutils import iso_date_to_timestamp
 
 from index.collection import Collection
-from index.errors import CaptureNotFound, UsageError
+from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
 
 # the meta key naming the full-text engine that holds the catalog's texts
@@ -305,6 +305,34 @@ class Catalog:
                 AND p.offset = c.payload_offset AND p.url = c.url
             WHERE c.newest = 1 ORDER BY c.url""")
         yield from rows
+
+    def payload_history(self) -> Iterator[tuple[str, str, str]]:
+        """`latest_payloads()` of the whole collection, for a crawl to write revisits against.
+        CatalogOutOfDate, naming a file, unless the catalog holds every closed WARC file as
+        it is on disk: a history with a crawl missing would store its payloads twice."""
+        stale = self.files_out_of_date()
+        if stale:
+            more = f" and {len(stale) - 1} more" if len(stale) > 1 else ""
+            raise CatalogOutOfDate(f"the catalog does not hold {stale[0]}{more} as on disk: "
+                                   "run `palimpsest index`, then crawl again")
+        return self.latest_payloads()
+
+    def files_out_of_date(self) -> list[str]:
+        """The WARC files (relative to the collection) that are new, changed or gone since
+        the catalog last read them, in path order."""
+        held = self.indexed_files()
+        on_disk = {}
+        for path in self.collection.warc_files():
+            stat = path.stat()
+            on_disk[path.relative_to(self.collection.root).as_posix()] = (stat.st_size,
+                                                                         stat.st_mtime_ns)
+        return sorted(rel for rel in held.keys() | on_disk.keys()
+                      if held.get(rel) != on_disk.get(rel))
+
+    def captures_in_file(self, warc_file: str) -> list[Capture]:
+        """Every capture catalogued from the WARC `warc_file`, in record order."""
+        return self._select("warc_file = ? ORDER BY offset", warc_file)
+
 
     def count(self) -> int:
         """How many captures the catalog holds."""

@@ -42,6 +42,11 @@ class CannotListen(PalimpsestError):
     is not this machine's, or the port is one only root may take."""
 
 
+class CatalogOutOfDate(PalimpsestError):
+    """The catalog does not hold the collection's WARC files as they are on disk, and what
+    was asked needs it to (a crawl's payload history)."""
+
+
 class WriteFailed(PalimpsestError):
     """Writing the collection's files failed (a full disk, an I/O error): what was written
     before stays whole, and the command can be run again once the cause is gone."""
