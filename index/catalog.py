@@ -333,7 +333,6 @@ class Catalog:
         """Every capture catalogued from the WARC `warc_file`, in record order."""
         return self._select("warc_file = ? ORDER BY offset", warc_file)
 
-
     def count(self) -> int:
         """How many captures the catalog holds."""
         return self.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]

@@ -77,9 +77,21 @@ class VerifyReport:
 
 @dataclass(frozen=True)
 class _Seen:
+    """What a record read back from a WARC file says of itself."""
+
     record_id: str | None
     digest: str | None
     length: int
+
+
+@dataclass
+class _FileCheck:
+    """What reading one WARC file with digest checks found."""
+
+    rel: str  # the file, relative to the collection
+    records: int = 0
+    seen: dict[int, _Seen] = field(default_factory=dict)  # by offset
+    faults: list[Fault] = field(default_factory=list)
 
 
 def verify(collection: Collection, *, progress: bool = False,
@@ -97,56 +109,56 @@ def verify(collection: Collection, *, progress: bool = False,
         total = sum(p.stat().st_size for _, p in jobs)
         with tqdm(total=total, unit="B", unit_scale=True, desc="verify",
                   disable=not progress or not jobs) as bar:
-            for rel, count, seen, faults in map_jobs(
-                    _check_file, jobs, workers, parallel=total >= _PARALLEL_MIN_BYTES):
+            for checked in map_jobs(_check_file, jobs, workers,
+                                    parallel=total >= _PARALLEL_MIN_BYTES):
                 report.files += 1
-                report.records += count
-                report.faults += faults
-                if rel in indexed:
-                    report.faults += _against_catalog(catalog, rel, seen, report)
+                report.records += checked.records
+                report.faults += checked.faults
+                if checked.rel in indexed:
+                    report.faults += _against_catalog(catalog, checked.rel, checked.seen,
+                                                      report)
                 else:
-                    report.not_catalogued.append(rel)
-                bar.update(files[rel].stat().st_size)
+                    report.not_catalogued.append(checked.rel)
+                bar.update(files[checked.rel].stat().st_size)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _check_file(job: tuple[str, Path]) -> tuple[str, int, dict[int, _Seen], list[Fault]]:
+def _check_file(job: tuple[str, Path]) -> _FileCheck:
     """Read one file with digest checks (runs in a worker process)."""
     rel, path = job
     reader = WarcReader(path, check_digests=True)
-    seen: dict[int, _Seen] = {}
-    faults: list[Fault] = []
-    count = 0
+    checked = _FileCheck(rel)
     for record in reader:
-        count += 1
-        seen[record.offset] = _Seen(record.record_id, record.payload_digest, record.length)
-        faults += [Fault(rel, record.offset, record.record_id, problem)
-                   for problem in record.digest_faults]
+        checked.records += 1
+        checked.seen[record.offset] = _Seen(record.record_id, record.payload_digest,
+                                            record.length)
+        checked.faults += [Fault(rel, record.offset, record.record_id, problem)
+                           for problem in record.digest_faults]
     for damage in reader.damage:
         after = ("nothing readable after it" if damage.resumed_at is None
                  else f"reading resumed at offset {damage.resumed_at}")
-        faults.append(Fault(rel, damage.offset, None, f"unreadable: {damage.what} ({after})"))
-    return rel, count, seen, faults
+        checked.faults.append(Fault(rel, damage.offset, None,
+                                    f"unreadable: {damage.what} ({after})"))
+    return checked
 
 
 def _against_catalog(catalog: Catalog, rel: str, seen: dict[int, _Seen],
                      report: VerifyReport) -> list[Fault]:
     faults = []
-    rows = catalog.db.execute("SELECT offset, record_id, digest, length, url, timestamp "
-                              "FROM captures WHERE warc_file = ? ORDER BY offset", (rel,))
-    for offset, record_id, digest, length, url, timestamp in rows:
+    for capture in catalog.captures_in_file(rel):
         report.captures_checked += 1
+        offset, record_id = capture.offset, capture.record_id
         found = seen.get(offset)
-        capture = f"catalogued capture of {url} at {timestamp}"
+        what = f"catalogued capture of {capture.url} at {capture.timestamp}"
         if found is None:
-            faults.append(Fault(rel, offset, record_id, f"{capture}: no readable record here"))
+            faults.append(Fault(rel, offset, record_id, f"{what}: no readable record here"))
         elif found.record_id != record_id:
             faults.append(Fault(rel, offset, record_id,
-                                f"{capture}: the record here is now {found.record_id}"))
-        elif found.digest != digest or found.length != length:
+                                f"{what}: the record here is now {found.record_id}"))
+        elif found.digest != capture.digest or found.length != capture.length:
             faults.append(Fault(rel, offset, record_id,
-                                f"{capture}: digest or length differ from the catalog "
-                                f"({found.digest}, {found.length} bytes; catalog: {digest}, "
-                                f"{length} bytes)"))
+                                f"{what}: digest or length differ from the catalog "
+                                f"({found.digest}, {found.length} bytes; catalog: "
+                                f"{capture.digest}, {capture.length} bytes)"))
     return faults
