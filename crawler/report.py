@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from index.crawl_status import SUMMARY_NAME
+from index.compare.crawl_status import SUMMARY_NAME
 
 
 def summarize(log_path: Path, *, crawl_id: str, finish_reason: str) -> dict[str, Any]:

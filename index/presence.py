@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from index.catalog import Capture, Catalog, iso_date
+from index.compare.watch import watch_pattern
 from index.config import NetworkConfig
 from index.errors import UsageError
 from index.fulltext import And, Matches, Node, Or, Phrase, Term, TextQuery, text_number
 from index.query_cost import Budget
-from index.watch import watch_pattern
 
 
 def add_presence(catalog: Catalog, results: list[dict[str, Any]], matches: Matches,

@@ -319,8 +319,8 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
     """Compare two captures of URL (default: the last two that differ): the words removed
     and added, links, title, status, headers, and a receipt to cite."""
     from index.catalog import Catalog
-    from index.diff import Options, compare, default_pair, rules_for
-    from index.textdiff import paragraphs_of
+    from index.compare.diff import Options, compare, default_pair, rules_for
+    from index.compare.textdiff import paragraphs_of
 
     collection = _collection(collection_dir)
     config = collection.load_config() if collection.config_path.exists() else None
@@ -380,7 +380,7 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     base_url says where the web UI is."""
     from collections import Counter
 
-    from index.changes import change_report
+    from index.compare.changes import change_report
 
     collection = _collection(collection_dir)
     config = collection.load_config() if collection.config_path.exists() else None
@@ -446,7 +446,7 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
 def watch(collection_dir: str, name: str | None, incomplete: bool, as_json: bool) -> None:
     """A watched phrase (NAME, from the network config's [[watch]]) in every crawl: pages
     carrying it per site, and where it appeared or disappeared. Without NAME, every one."""
-    from index.watch import find_watch, watch_history
+    from index.compare.watch import find_watch, watch_history
 
     collection = _collection(collection_dir)
     config = collection.load_config()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from index.changes import change_report
 from index.collection import Collection
+from index.compare.changes import change_report
 from index.config import CONFIG_NAME
 from index.errors import UsageError
 from index.indexer import IndexSummary, update

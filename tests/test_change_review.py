@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from index.changes import crawl_names
 from index.collection import Collection
-from index.excerpts import excerpts
+from index.compare.changes import crawl_names
+from index.compare.excerpts import excerpts
 from palimpsest.cli import main
 from palimpsest.sample_network import changes
 from tests.conftest import ARTIFACTS

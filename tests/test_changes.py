@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from index.catalog import Catalog
-from index.changes import change_report
 from index.collection import Collection
-from index.diff import Options, compare, default_pair
+from index.compare.changes import change_report
+from index.compare.diff import Options, compare, default_pair
 from palimpsest.cli import main
 from palimpsest.sample_network import changes, manifest
 from tests.conftest import CrawledCollection

@@ -10,9 +10,9 @@ import random
 import pytest
 
 from index.catalog import Catalog
-from index.diff import Options, change_ratio, compare, default_pair
+from index.compare.diff import Options, change_ratio, compare, default_pair
+from index.compare.textdiff import diff_words
 from index.errors import UsageError
-from index.textdiff import diff_words
 from palimpsest.cli import main
 from palimpsest.sample_network import changes, manifest
 

@@ -16,13 +16,13 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from index.changes import change_report
 from index.collection import Collection
-from index.crawl_status import crawl_status
+from index.compare.changes import change_report
+from index.compare.crawl_status import crawl_status
+from index.compare.textdiff import diff_words
+from index.compare.watch import find_watch, watch_history
 from index.errors import UsageError
 from index.indexer import update
-from index.textdiff import diff_words
-from index.watch import find_watch, watch_history
 from palimpsest.sample_network import SampleNetwork
 from palimpsest.setup import write_config
 from tests.conftest import ROOT, crawl, new_collection, palimpsest

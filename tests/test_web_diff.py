@@ -15,9 +15,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.catalog import Catalog
-from index.changes import change_report
 from index.collection import Collection
-from index.diff import compare, default_pair
+from index.compare.changes import change_report
+from index.compare.diff import compare, default_pair
 from index.indexer import add_warcs
 from palimpsest.cli import main
 from palimpsest.sample_network import manifest

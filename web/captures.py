@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from index.catalog import CATALOG_NAME, Capture, pad_timestamp
-from index.diff import change_ratio, rules_for
+from index.compare.diff import change_ratio, rules_for
 from index.extract import extract
 from web import catalog, collection, network_config
 from web.replay import (

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request
 
 from index.catalog import Capture
-from index.diff import Options, compare, default_pair, rules_for
+from index.compare.diff import Options, compare, default_pair, rules_for
+from index.compare.excerpts import excerpts
 from index.errors import QueryError
-from index.excerpts import excerpts
 from web import catalog, collection, network_config
 from web.captures import target_url, timeline
 

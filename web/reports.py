@@ -14,16 +14,17 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request
 
-from index.changes import change_report, narrowed
+from index.compare.changes import change_report, narrowed
+from index.compare.watch import find_watch, watch_history
 from index.errors import QueryError, UsageError
-from index.watch import find_watch, watch_history
 from web import collection, network_config
 
 bp = Blueprint("reports", __name__)
 # the sizes the page offers to narrow changed pages to (the API takes any)
 MIN_RATIOS = (0.01, 0.05, 0.1, 0.25, 0.5)
+# keyed as index.compare.changes.KINDS
 KIND_LABELS = {"added": "added", "removed": "removed", "changed": "changed",
-               "status": "status changed", "limited": "not compared"}  # keys: index.changes.KINDS
+               "status": "status changed", "limited": "not compared"}
 
 
 def _report() -> dict[str, Any]:

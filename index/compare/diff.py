@@ -5,7 +5,7 @@ Always computed from the WARC payloads (never from replay HTML). Noise rules fro
 config remove known noise before the comparison: a rule starting with `css:` is a CSS selector
 whose elements are dropped from the HTML, any other rule a regular expression whose matches
 are blanked in the text. The result says which rules ran and how many differences each hid.
-The word-level algorithm itself is in index/textdiff.py.
+The word-level algorithm itself is in index/compare/textdiff.py.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from lxml.cssselect import CSSSelector
 from index import __version__
 from index.catalog import Capture, Catalog, iso_date
 from index.collection import Collection
+from index.compare.textdiff import TextDiff, diff_words
 from index.config import NetworkConfig
 from index.errors import CaptureNotFound, UsageError
 from index.extract import HTML_TYPES, Extracted, extract
-from index.textdiff import TextDiff, diff_words
 from index.warc_reader import read_payload
 
 CSS_PREFIX = "css:"

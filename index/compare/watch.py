@@ -13,9 +13,9 @@ from typing import Any
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
+from index.compare.crawl_status import crawl_status
+from index.compare.diff import Options, load_version, permalink
 from index.config import NetworkConfig, Watch
-from index.crawl_status import crawl_status
-from index.diff import Options, load_version, permalink
 from index.errors import UsageError
 
 HTML = ("text/html", "application/xhtml+xml")

@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
+from index.compare.crawl_status import CrawlStatus, crawl_status
+from index.compare.diff import Options, compare, load_version, rules_for
+from index.compare.excerpts import excerpts
+from index.compare.watch import html_pages, watch_between
 from index.config import NetworkConfig
-from index.crawl_status import CrawlStatus, crawl_status
-from index.diff import Options, compare, load_version, rules_for
 from index.errors import QueryError, UsageError
-from index.excerpts import excerpts
-from index.watch import html_pages, watch_between
 
 LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
