@@ -68,7 +68,7 @@ def truncation(request: Request, response: Response) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dedup:
     """What the payload history says of one response."""
 

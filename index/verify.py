@@ -1,6 +1,11 @@
 """Checking that the archive is intact: every record readable, every digest right, every
 catalogued capture still where the catalog says it is.
 
+Digests are checked by `WarcReader(check_digests=True)`, not warcio's DigestVerifyingReader:
+that one skips a revisit's block digest, takes a lower-case base32 digest for a mismatch, and
+when the HTTP headers are left to the caller (as the resyncing reader reads them) digests the
+payload from the start of the block.
+
 `verify()` re-reads every WARC file of the collection (in worker processes when that pays),
 recomputes each record's block digest and payload digest and compares them with the record's
 headers, lists every stretch that cannot be read, and checks each catalogued capture against
@@ -17,7 +22,7 @@ from tqdm import tqdm
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.indexer import map_jobs
+from index.worker_pool import map_jobs
 from index.warc_reader import WarcReader
 
 # below this much to read, starting worker processes costs more than it saves
