@@ -11,18 +11,16 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from index.catalog import Catalog
 from index.collection import Collection
-from index.config import NetworkConfig
 from index.errors import CannotListen, CaptureNotFound, QueryError, UsageError
 from index.search import prepare as prepare_search
+from web import api, captures, cdx, diff, memento, reports, search, state
 
 # our pages: scripts and styles only from our static files (inline style attributes are
 # allowed for the chart's colours), frames only of the archive itself
@@ -32,17 +30,6 @@ UI_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inlin
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARDS = ("", "0.0.0.0", "::")
-
-# the blueprints, in the order their routes are tried; an area adds itself here
-BLUEPRINTS = [
-    "web.search:bp",
-    "web.captures:bp",
-    "web.api:bp",
-    "web.cdx:bp",
-    "web.memento:bp",
-    "web.diff:bp",
-    "web.reports:bp",
-]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -56,12 +43,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # the JSON objects keep the CLI's key order
-    for target in BLUEPRINTS:
-        module, _, name = target.partition(":")
-        app.register_blueprint(getattr(import_module(module), name))
+    # in the order their routes are tried
+    for area in (search, captures, api, cdx, memento, diff, reports):
+        app.register_blueprint(area.bp)
+    state.install(app)
 
     app.before_request(_check_host)
-    app.teardown_appcontext(_close_catalog)
     app.register_error_handler(QueryError, _bad_request)
     app.register_error_handler(UsageError, _bad_request)
     app.register_error_handler(CaptureNotFound, _not_found)
@@ -69,38 +56,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(SecurityError, _untrusted_host)
     app.after_request(_security_headers)
     return app
-
-
-def collection() -> Collection:
-    """The collection this app serves (located once per app: resolving its path takes a few
-    system calls, a tenth of a millisecond of every request)."""
-    given = current_app.config["COLLECTION"]
-    located = current_app.extensions.setdefault("palimpsest.collections", {})
-    if given not in located:
-        located[given] = Collection.locate(given)
-    return located[given]
-
-
-def network_config() -> NetworkConfig | None:
-    """The collection's network config (None for a collection of imported WARCs only), read
-    again only when the file changes: every search and timeline needs it, and parsing it
-    costs more than the SQL they run."""
-    root = collection()
-    try:
-        stamp = root.config_path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
-    cached = current_app.extensions.setdefault("palimpsest.config", {})
-    if cached.get("stamp") != stamp:
-        cached.update(config=root.load_config(), stamp=stamp)
-    return cached["config"]
-
-
-def catalog() -> Catalog:
-    """The catalog, opened on first use in a request and closed at its end."""
-    if "catalog" not in g:
-        g.catalog = Catalog.open(collection())
-    return g.catalog
 
 
 def wants_json() -> bool:
@@ -148,12 +103,6 @@ def _check_host() -> None:
                             "answers to")
 
 
-def _close_catalog(_exc: BaseException | None) -> None:
-    opened = g.pop("catalog", None)
-    if opened is not None:
-        opened.close()
-
-
 def _bad_request(exc: Exception) -> Any:
     return _error(400, str(exc))
 
@@ -198,12 +147,13 @@ def serve(collection_root: Path, host: str = "127.0.0.1", port: int = 8080, *,
 
     app = create_app({"COLLECTION": str(collection_root),
                       "ALLOWED_HOSTS": served_names(host, also_answer)})
+    served = app.extensions[state.EXTENSION].collection
     try:
         server = create_server(app, host=host, port=port, threads=8, ident="palimpsest")
     except OSError as exc:
         raise CannotListen(_cannot_listen(host, port, exc)) from None
     # the first search would otherwise read the catalog (~1 s at 100,000 captures)
-    threading.Thread(target=prepare_search, args=(Collection.locate(collection_root),),
+    threading.Thread(target=prepare_search, args=(served,),
                      name="prepare-search", daemon=True).start()
     if ready is not None:
         ready(f"http://{f'[{host}]' if ':' in host else host}:{server.effective_port}/")

@@ -8,8 +8,8 @@ from flask import Blueprint, request
 
 from index.errors import CaptureNotFound, QueryError
 from index.search import search
-from web import catalog, collection, network_config
 from web.search import search_request
+from web.state import catalog, collection, network_config
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
-from index.catalog import CATALOG_NAME, Capture, pad_timestamp
+from index.catalog import Capture, pad_timestamp
 from index.compare.diff import change_ratio, rules_for
 from index.extract import extract
-from web import catalog, collection, network_config
 from web.replay import (
     HTML_TYPES,
     REQUISITE_MODIFIERS,
@@ -37,6 +35,7 @@ from web.replay import (
     requisites_from_other_times,
 )
 from web.rewrite import archive_path
+from web.state import catalog, collection, network_config, state
 from web.text_view import tab_capture, text_tab_url, text_view
 
 bp = Blueprint("captures", __name__)
@@ -46,7 +45,6 @@ _SPEC = re.compile(r"^(\d{1,14})(mp_|im_|js_|cs_|if_|id_)?$")
 TIMELINE_RATIOS = 25  # changes measured per timeline (each reads and diffs two payloads)
 NEAREST_SHOWN = 5
 SIMILAR_SHOWN = 10
-OTHER_TIMES_REMEMBERED = 10_000  # captures
 
 
 def target_url(url: str) -> str:
@@ -176,18 +174,8 @@ def _other_times(archived: Archived) -> list[OtherTime]:
     """requisites_from_other_times, remembered per capture until the catalog changes (its
     lookups are half the cost of a capture view, and a capture is viewed again and again)."""
     skew = 3600 * float(current_app.config["REQUISITE_SKEW_HOURS"])
-    catalog_file = collection().derived_dir / CATALOG_NAME
-    # the catalog is in WAL mode: a write shows in the -wal file first
-    stamp = tuple(p.stat().st_mtime_ns for p in (catalog_file, Path(f"{catalog_file}-wal"))
-                  if p.exists())
-    remembered = current_app.extensions.setdefault("palimpsest.other_times", {})
-    key = (archived.capture.id, skew, stamp)
-    found = remembered.get(key)
-    if found is None:
-        if len(remembered) >= OTHER_TIMES_REMEMBERED:
-            remembered.clear()  # stale stamps go too
-        found = remembered[key] = requisites_from_other_times(archived, skew)
-    return found
+    return state().recall(("other_times", archived.capture.id, skew),
+                          lambda: requisites_from_other_times(archived, skew))
 
 
 def not_found(url: str, timestamp: str | None) -> Any:

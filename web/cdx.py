@@ -24,9 +24,9 @@ from flask import Blueprint, Response, render_template, request
 
 from index.catalog import Capture, pad_timestamp
 from index.errors import QueryError
-from web import catalog
 from web.replay import http_date
 from web.rewrite import link_value
+from web.state import catalog
 
 bp = Blueprint("cdx", __name__)
 # pywb's other names for fields (CDXObject.CDX_ALT_FIELDS)

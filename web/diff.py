@@ -18,8 +18,8 @@ from index.catalog import Capture
 from index.compare.diff import Options, compare, default_pair, rules_for
 from index.compare.excerpts import excerpts
 from index.errors import QueryError
-from web import catalog, collection, network_config
 from web.captures import target_url, timeline
+from web.state import catalog, collection, network_config
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")

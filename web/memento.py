@@ -10,10 +10,10 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request
 
 from index.errors import CaptureNotFound, QueryError
-from web import catalog
 from web.captures import target_url
 from web.replay import http_date
 from web.rewrite import archive_path, link_value
+from web.state import catalog
 
 bp = Blueprint("memento", __name__)
 LINK_FORMAT = "application/link-format"

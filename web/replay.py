@@ -21,7 +21,6 @@ from index.errors import CaptureNotFound, DamagedRecord
 from index.extract import decode
 from index.inflate import DEFAULT_LIMIT
 from index.warc_reader import read_content
-from web import catalog, collection, network_config
 from web.rewrite import (
     absolute_url,
     archive_path,
@@ -31,6 +30,7 @@ from web.rewrite import (
     rewrite_css,
     rewrite_html,
 )
+from web.state import catalog, collection, network_config
 
 SANDBOX = "allow-scripts allow-forms allow-popups"
 # the archived document may load only from the archive (no live web), in an opaque origin,

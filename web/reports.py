@@ -17,7 +17,7 @@ from flask import Blueprint, abort, render_template, request
 from index.compare.changes import change_report, narrowed
 from index.compare.watch import find_watch, watch_history
 from index.errors import QueryError, UsageError
-from web import collection, network_config
+from web.state import collection, network_config
 
 bp = Blueprint("reports", __name__)
 # the sizes the page offers to narrow changed pages to (the API takes any)

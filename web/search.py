@@ -14,8 +14,8 @@ from flask import Blueprint, Response, redirect, render_template, request
 from index.config import Site
 from index.errors import QueryError
 from index.search import SearchRequest, search
-from web import catalog, collection, network_config
 from web.chart import COLOURS, period_chart
+from web.state import catalog, collection, network_config
 
 bp = Blueprint("search", __name__)
 PAGE_SIZE = 10
