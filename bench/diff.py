@@ -31,7 +31,7 @@ from index.compare.changes import change_report  # noqa: E402
 from index.compare.diff import compare  # noqa: E402
 from index.compare.textdiff import diff_words  # noqa: E402
 from index.extract import extract  # noqa: E402
-from index.indexer import add_warcs  # noqa: E402
+from index.warc_import import add_warcs  # noqa: E402
 from palimpsest.demo import crawl_both_revisions  # noqa: E402
 from palimpsest.sample_network.prose import plain  # noqa: E402
 from palimpsest.sample_network.sites import load_sites  # noqa: E402

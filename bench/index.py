@@ -48,7 +48,8 @@ from index.collection import ENGINE_ENV, Collection  # noqa: E402
 from index.config import render_template  # noqa: E402
 from index.extract import extract  # noqa: E402
 from index.fulltext import TextDoc  # noqa: E402
-from index.indexer import text_key, update  # noqa: E402
+from index.fulltext_pass import text_key  # noqa: E402
+from index.indexer import update  # noqa: E402
 from index.search import SearchRequest, search  # noqa: E402
 from index.tantivy_engine import TantivyIndex  # noqa: E402
 from index.whoosh_engine import WhooshIndex  # noqa: E402

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.collection import ENGINE_ENV, Collection  # noqa: E402
-from index.indexer import rebuild_fulltext, update  # noqa: E402
+from index.fulltext_pass import rebuild_fulltext  # noqa: E402
+from index.indexer import update  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_index", ROOT / "bench" / "index.py")
 bench_index = importlib.util.module_from_spec(_spec)

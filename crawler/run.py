@@ -55,7 +55,7 @@ def run_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
     crawl_dir = collection.crawl_dir(crawl_id)
     # revisits are written against the catalog: bring it up to date with every closed WARC
     # (a resumed crawl's repaired files too); the full text is left to `palimpsest index`
-    indexer.update(collection, fulltext=False)
+    indexer.update(collection, config=config, fulltext=False)
     history = PayloadHistory.from_collection(collection)
     if plan is None:
         # only now: should the catalog fail to be updated (a full disk), no empty crawl is left

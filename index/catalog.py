@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from warcio.timeutils import iso_date_to_timestamp
 
@@ -66,15 +66,74 @@ CREATE TABLE IF NOT EXISTS texts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
-# the columns a writer fills, in the order of the tuples index.indexer builds
-ROW_COLUMNS = ("url", "surt", "timestamp", "warc_date", "record_type", "status", "mime",
-               "digest", "length", "offset", "warc_file", "payload_file", "payload_offset",
-               "payload_length", "crawl", "site", "record_id", "refers_to", "refers_to_uri",
-               "refers_to_date", "cdx_mime", "cdx_status")
-CDX_ONLY_COLUMNS = ("surt", "timestamp", "url", "cdx_mime", "cdx_status", "digest", "length",
-                    "offset", "warc_file")
 _ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 _TIMESTAMP = re.compile(r"\d{4,14}")
+
+
+class CaptureRow(NamedTuple):
+    """One capture as index.indexer writes it: the `captures` columns a writer fills. A
+    NamedTuple, not a dataclass: one is made per record, and SQLite takes it as it is."""
+
+    url: str
+    surt: str
+    timestamp: str
+    warc_date: str
+    record_type: str
+    status: int | None
+    mime: str | None
+    digest: str | None
+    length: int
+    offset: int
+    warc_file: str
+    payload_file: str | None  # for a revisit, None until it is resolved
+    payload_offset: int | None
+    payload_length: int | None
+    crawl: str
+    site: str | None
+    record_id: str | None
+    refers_to: str | None
+    refers_to_uri: str | None
+    refers_to_date: str | None
+    cdx_mime: str | None
+    cdx_status: str | None
+
+
+class CdxOnlyRow(NamedTuple):
+    """A record cdxj-indexer lists that is no capture (metadata), as the catalog keeps it."""
+
+    surt: str
+    timestamp: str
+    url: str
+    cdx_mime: str | None
+    cdx_status: str | None
+    digest: str | None
+    length: int
+    offset: int
+    warc_file: str
+
+
+class TextSource(NamedTuple):
+    """A text-bearing (URL, payload digest) of the catalog, and where its payload is."""
+
+    url: str
+    digest: str
+    payload_file: str
+    payload_offset: int
+    payload_length: int
+    mime: str
+    site: str | None
+
+
+class TextLink(NamedTuple):
+    """Which full-text document a (URL, payload digest) gave; None for a text-less one."""
+
+    url: str
+    digest: str
+    text_key: str | None
+
+
+ROW_COLUMNS = CaptureRow._fields
+CDX_ONLY_COLUMNS = CdxOnlyRow._fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,15 +285,6 @@ class Catalog:
         """Every capture whose payload digest is `digest`, oldest first."""
         return self._select("digest = ? ORDER BY timestamp, id", digest)
 
-    def by_text_key(self, text_key: str) -> list[Capture]:
-        """Every capture whose text is the full-text document `text_key`, oldest first."""
-        return self._select("text_key = ? ORDER BY timestamp, id", text_key)
-
-    def at(self, warc_file: str, offset: int) -> Capture | None:
-        """The capture of the record at `offset` in `warc_file` (e.g. a revisit's payload)."""
-        found = self._select("warc_file = ? AND offset = ?", warc_file, offset)
-        return found[0] if found else None
-
     def query(self, url: str, match_type: str | None = None, *, from_ts: str | None = None,
               to_ts: str | None = None, limit: int | None = None) -> list[Capture]:
         """Captures whose SURT key `match_type` selects for `url`, by key then time, as pywb's
@@ -365,11 +415,11 @@ class Catalog:
         return {path: (size, mtime) for path, size, mtime in rows}
 
     def store_file(self, path: str, size: int, mtime_ns: int, crawl: str,
-                   rows: Iterable[tuple], cdx_only: Iterable[tuple],
+                   rows: Iterable[CaptureRow], cdx_only: Iterable[CdxOnlyRow],
                    damage: Iterable[tuple[int, str, int | None]]) -> int:
-        """Replace everything catalogued from the WARC `path` with `rows` (ROW_COLUMNS
-        tuples), `cdx_only` (CDX_ONLY_COLUMNS tuples) and its damage reports, in one
-        transaction. Returns the number of captures stored."""
+        """Replace everything catalogued from the WARC `path` with `rows`, `cdx_only` and
+        its damage reports (offset, what, resumed at), in one transaction. Returns the
+        number of captures stored."""
         with self.transaction():
             if self.db.execute("SELECT 1 FROM warc_files WHERE path = ? AND size = ? AND "
                                "mtime_ns = ?", (path, size, mtime_ns)).fetchone():
@@ -446,9 +496,61 @@ class Catalog:
                     resolved += 1
         return resolved, len(pending) - resolved
 
-    def damage_reports(self) -> list[tuple[str, int, str, int | None]]:
-        """Every damage report of the catalogued files: (file, offset, what, resumed_at)."""
-        return list(self.db.execute("SELECT * FROM damage ORDER BY warc_file, offset"))
+    def refile_sites(self, site_of: Callable[[str], str | None], *, config_digest: str
+                     ) -> None:
+        """Give every capture the site `site_of` its URL, and remember `config_digest` as
+        the network config the sites come from, in one transaction."""
+        with self.transaction():
+            urls = [url for (url,) in self.db.execute("SELECT DISTINCT url FROM captures")]
+            self.db.executemany("UPDATE captures SET site = ? WHERE url = ?",
+                                [(site_of(url), url) for url in urls])
+            self.set_meta("config_digest", config_digest)
+
+    # -- what the full-text pass reads and writes --------------------------------------------
+
+    def texts_to_extract(self, mimes: Iterable[str], *, missing_only: bool
+                         ) -> list[TextSource]:
+        """Each text-bearing (URL, payload digest) of a 2xx capture (or a status-less
+        resource) whose mime is one of `mimes`, in file order; with `missing_only`, of those
+        whose text was not extracted yet."""
+        mimes = sorted(mimes)
+        missing = """AND text_key IS NULL AND NOT EXISTS (
+            SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)"""
+        rows = self.db.execute(f"""
+            SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
+            FROM captures AS c WHERE payload_file IS NOT NULL
+            AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
+            AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
+            {missing if missing_only else ""}
+            GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes)
+        return [TextSource(*row) for row in rows]
+
+    def has_texts(self) -> bool:
+        """Whether any (URL, payload) has given a full-text document."""
+        return self.db.execute(
+            "SELECT 1 FROM texts WHERE text_key IS NOT NULL LIMIT 1").fetchone() is not None
+
+    def apply_known_texts(self) -> None:
+        """Give captures of an already extracted (URL, payload) its document, in one
+        transaction."""
+        with self.transaction():
+            self.db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
+                               WHERE t.url = captures.url AND t.digest = captures.digest)
+                               WHERE text_key IS NULL AND digest IS NOT NULL""")
+
+    def record_texts(self, links: Iterable[TextLink]) -> None:
+        """Record which document each (URL, payload digest) gave, for the pair and for
+        every capture of it (inside the caller's transaction)."""
+        links = list(links)
+        self.db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", links)
+        self.db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
+                            [(key, url, digest) for url, digest, key in links])
+
+    def forget_texts(self) -> None:
+        """Forget every document link (inside the caller's transaction): a full-text index
+        rebuilt from scratch records them all again."""
+        self.db.execute("DELETE FROM texts")
+        self.db.execute("UPDATE captures SET text_key = NULL")
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
 from index.config import CONFIG_NAME, NetworkConfig, Search, load_config
@@ -25,6 +26,16 @@ COLLECTION_ENV = "PALIMPSEST_COLLECTION"
 ENGINE_ENV = "PALIMPSEST_ENGINE"
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 _CRAWL_ID = re.compile(r"^[0-9]{14}(-[0-9]+)?$")
+
+
+class ConfigSource(Enum):
+    """Where a library function is to take the network config from when not handed one."""
+
+    FILE = "the collection's palimpsest.toml, read once"
+
+
+# the default of a `config` parameter: the caller holds no config, read the collection's
+CONFIG_FILE = ConfigSource.FILE
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,14 @@ class Collection:
                 raise UsageError(f"{ENGINE_ENV}={engine}: must be whoosh or tantivy")
             config = replace(config, search=Search(engine=engine))
         return config
+
+    def config_if_any(self, given: NetworkConfig | None | ConfigSource = CONFIG_FILE
+                      ) -> NetworkConfig | None:
+        """`given`, or for CONFIG_FILE the network config as `load_config` reads it, and
+        None for a collection without one (WARC files imported on their own)."""
+        if given is not CONFIG_FILE:
+            return given
+        return self.load_config() if self.config_path.exists() else None
 
     def crawl_ids(self) -> list[str]:
         """Every crawl folder's id, oldest first (ids sort by their start time)."""

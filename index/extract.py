@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +22,11 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encodi
 from resiliparse.parse.html import HTMLParserException, HTMLTree
 from resiliparse.parse.lang import detect_fast
 
+# the media types of HTML pages: what is parsed for text and links, and replayed rewritten
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain"})
+_MEDIA_TYPE_END = re.compile(r"[;\s]")
+_CHARSET = re.compile(r"(?:^|[;\s])charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 # Element lists are read with .values(): indexing or iterating resiliparse's ElementNodeList
 # costs about 0.3 ms an item, .values() builds the whole list at once.
 # Bodies past this are cut before parsing: a 20 MB "page" is a data dump, not prose, and
@@ -61,12 +65,27 @@ class Extracted:
     outlinks: tuple[str, ...]
 
 
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type value, lowercased and without its parameters
+    (`text/html` of `text/HTML; charset=utf-8`); an empty string for no value."""
+    if not content_type:
+        return ""
+    return _MEDIA_TYPE_END.split(content_type.strip(), maxsplit=1)[0].lower()
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset label a Content-Type value declares, unquoted and in its own case
+    (`UTF-8` of `text/html; charset="UTF-8"`); None if it declares none."""
+    found = _CHARSET.search(content_type or "")
+    return found.group(1) if found else None
+
+
 def extract(body: bytes, mime: str, url: str, charset: str | None = None) -> Extracted | None:
     """The text of a payload of type `mime` fetched from `url`, or None if it is not text.
 
     `charset` is the label from the HTTP Content-Type header, if any; it is trusted only where
     the bytes agree with it. Never raises on malformed, truncated or mislabelled input."""
-    kind = (mime or "").split(";", 1)[0].strip().lower()
+    kind = media_type(mime)
     if kind not in HTML_TYPES and kind not in TEXT_TYPES:
         return None
     body = body[:MAX_TEXT_BYTES]

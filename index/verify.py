@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.worker_pool import map_jobs
 from index.warc_reader import WarcReader
+from index.worker_pool import map_jobs
 
 # below this much to read, starting worker processes costs more than it saves
 _PARALLEL_MIN_BYTES = 16 * 1024 * 1024

@@ -147,7 +147,8 @@ workers_option = click.option("--workers", type=click.IntRange(1),
 def index_command(collection_dir: str, workers: int | None, catalog_only: bool,
                   rebuild: bool, as_json: bool) -> None:
     """Bring the catalog and full-text index up to date with the WARC files."""
-    from index.indexer import rebuild_fulltext, update
+    from index.fulltext_pass import rebuild_fulltext
+    from index.indexer import update
 
     collection = _collection(collection_dir)
     progress = sys.stderr.isatty() and not as_json
@@ -175,7 +176,7 @@ def _stop_indexing(signum: int, frame: object) -> None:
 def add(collection_dir: str, warcs: tuple[str, ...], name: str | None, as_json: bool) -> None:
     """Bring WARC (.warc, .warc.gz) and ARC (.arc, .arc.gz) files written by any tool into the
     collection and index them."""
-    from index.indexer import add_warcs
+    from index.warc_import import add_warcs
 
     summary = add_warcs(_collection(collection_dir), warcs, name=name,
                         progress=sys.stderr.isatty() and not as_json)

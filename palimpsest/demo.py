@@ -22,7 +22,8 @@ from index.collection import Collection
 from index.compare.changes import change_report
 from index.config import CONFIG_NAME
 from index.errors import UsageError
-from index.indexer import IndexSummary, update
+from index.index_summary import IndexSummary
+from index.indexer import update
 from palimpsest.sample_network import SampleNetwork
 from palimpsest.setup import write_config
 

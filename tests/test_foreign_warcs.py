@@ -15,7 +15,8 @@ import pytest
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.indexer import add_warcs, update
+from index.indexer import update
+from index.warc_import import add_warcs
 from index.warc_reader import WarcReader, read_payload
 from palimpsest.cli import main
 from tests.data import make_warcs

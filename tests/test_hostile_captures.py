@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from index.collection import Collection
-from index.indexer import add_warcs
+from index.warc_import import add_warcs
 from tests.conftest import ROOT
 from web import create_app, host_name, served_names
 

@@ -12,7 +12,8 @@ import pytest
 
 from index.catalog import Catalog
 from index.collection import ENGINE_ENV, Collection
-from index.indexer import rebuild_fulltext, update
+from index.fulltext_pass import rebuild_fulltext
+from index.indexer import update
 from index.search import MAX_LIMIT, SearchRequest, search
 from palimpsest.cli import main
 from palimpsest.sample_network import manifest

@@ -17,7 +17,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.collection import Collection
-from index.indexer import add_warcs
+from index.warc_import import add_warcs
 from palimpsest.sample_network import manifest
 from tests.conftest import ARTIFACTS, screenshot
 from web import create_app

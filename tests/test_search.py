@@ -379,7 +379,7 @@ def test_index_rebuild_switches_engines_with_the_same_results(archive, tmp_path,
                                                              monkeypatch, capsys):
     import shutil
 
-    from index.indexer import rebuild_fulltext
+    from index.fulltext_pass import rebuild_fulltext
 
     queries = ("harbour", '"rabat talks"', "negotiat*", "title:harbour OR site:ally",
                "cooperation -alliance", "url:news")

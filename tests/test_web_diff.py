@@ -18,7 +18,7 @@ from index.catalog import Catalog
 from index.collection import Collection
 from index.compare.changes import change_report
 from index.compare.diff import compare, default_pair
-from index.indexer import add_warcs
+from index.warc_import import add_warcs
 from palimpsest.cli import main
 from palimpsest.sample_network import manifest
 from tests.conftest import screenshot

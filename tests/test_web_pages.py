@@ -19,7 +19,7 @@ from warcio.warcwriter import WARCWriter
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.indexer import add_warcs
+from index.warc_import import add_warcs
 from palimpsest.sample_network import manifest
 from tests.conftest import CrawledCollection
 from web import create_app
