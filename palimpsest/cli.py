@@ -320,8 +320,7 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
     """Compare two captures of URL (default: the last two that differ): the words removed
     and added, links, title, status, headers, and a receipt to cite."""
     from index.catalog import Catalog
-    from index.compare.diff import Options, compare, default_pair, rules_for
-    from index.compare.textdiff import paragraphs_of
+    from index.compare.diff import Options, compare, default_pair, diff_text, rules_for
 
     collection = _collection(collection_dir)
     config = collection.load_config() if collection.config_path.exists() else None
@@ -333,40 +332,7 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
     if as_json:
         print_json(result)
         return
-    click.echo(f"{result['url']}\n  from {a.timestamp} (crawl {a.crawl})\n"
-               f"  to   {b.timestamp} (crawl {b.crawl})\n"
-               f"  {100 * result['ratio']:.1f}% of the {result['options']['text']} text changed, "
-               f"in {result['changes']} place(s)")
-    for name, change in result["metadata"].items():
-        click.echo(f"  {name}: {change['from']!r} -> {change['to']!r}")
-    for rule in result["rules"]:
-        click.echo(f"  noise rule {rule['rule']!r} hid {rule['hidden']} change(s)")
-    for kind, sign in (("removed", "-"), ("added", "+")):
-        for link in result["links"][kind]:
-            click.echo(f"  link {sign} {link}")
-    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    shown = -1
-    # the paragraphs that changed, whole, with a mark where unchanged ones are left out
-    for n, paragraph in enumerate(paragraphs_of(result["text"])):
-        if all(op["op"] == "equal" for op in paragraph):
-            continue
-        click.echo("\n  ..." if shown >= 0 and n > shown + 1 else "")
-        shown = n
-        words = []
-        for op in paragraph:
-            if op["op"] == "equal":
-                words.append(op["text"])
-            elif colour:
-                words.append(click.style(op["text"], fg="red" if op["op"] == "delete"
-                                         else "green", strikethrough=op["op"] == "delete"))
-            else:
-                words.append(f"[-{op['text']}-]" if op["op"] == "delete"
-                             else f"{{+{op['text']}+}}")
-        click.echo(" ".join(words))
-    receipt = result["receipt"]
-    click.echo(f"\nreceipt: {receipt['permalink']}\n  {receipt['from']['record_id']} "
-               f"{receipt['from']['digest']}\n  {receipt['to']['record_id']} "
-               f"{receipt['to']['digest']}\n  re-run: {receipt['command']}")
+    click.echo(diff_text(result, colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ))
 
 
 @cli.command()
@@ -379,9 +345,7 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     """What changed across the network between two crawls (default: the last two), each
     changed page with its first changes; links are absolute when the config's [web]
     base_url says where the web UI is."""
-    from collections import Counter
-
-    from index.compare.changes import change_report
+    from index.compare.changes import change_report, changes_notes, changes_text
 
     collection = _collection(collection_dir)
     config = collection.load_config() if collection.config_path.exists() else None
@@ -389,53 +353,9 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
     if as_json:
         print_json(report)
         return
-    base = config.web.base_url.rstrip("/") if config else ""
-    for crawl, status in report["incomplete"].items():
-        used = crawl in (report["from"], report["to"])
-        click.echo(f"note: crawl {crawl} is incomplete ({status['why']}): "
-                   + ("pages it did not reach are not compared" if used else "skipped"),
-                   err=True)
-    names = report["crawl_names"]
-    click.echo(f"Changes from crawl {report['from']} ({names[report['from']]}) to crawl "
-               f"{report['to']} ({names[report['to']]}): "
-               f"{len(report['added'])} added, {len(report['removed'])} removed, "
-               f"{len(report['changed'])} changed, {report['unchanged']} unchanged\n"
-               f"report: {base}/changes?from={report['from']}&to={report['to']}")
-    for site, section in report["sites"].items():
-        click.secho(f"\n{site}  ({section['pages_before']} -> {section['pages_after']} pages, "
-                    f"{section['unchanged']} unchanged)", bold=True)
-        for entry in (e for e in report["added"] if e["site"] == site):
-            click.echo(f"  + added    {entry['url']}  "
-                       f"{base}/web/{entry['timestamp']}/{entry['url']}")
-        for entry in (e for e in report["removed"] if e["site"] == site):
-            click.echo(f"  - removed  {entry['url']} ({entry['why']})")
-        for entry in (e for e in report["changed"] if e["site"] == site):
-            moved = "".join(f'  ["{name}" {move}]' for move, watched in entry["watch"].items()
-                            for name in watched)
-            click.echo(f"  ~ {100 * entry['ratio']:5.1f}%   {entry['url']}  "
-                       f"{base}{entry['diff']}{moved}")
-            for x in entry["excerpts"]:
-                click.echo("        " + " ".join(part for part in (
-                    x["before"] and f"...{x['before']}", x["deleted"] and f"[-{x['deleted']}-]",
-                    x["inserted"] and f"{{+{x['inserted']}+}}", x["after"] and f"{x['after']}...")
-                    if part))
-        for entry in (e for e in report["status_changes"] if e["site"] == site):
-            click.echo(f"  ! status   {entry['from']} -> {entry['to']}  {entry['url']}")
-        for entry in (e for e in report["crawl_limited"] if e["site"] == site):
-            click.echo(f"  ? not compared  {entry['url']} (crawl {entry['not_fetched_in']}: "
-                       f"{entry['why']})")
-    for name, watch in report["watch"].items():
-        click.secho(f"\nwatch {name!r}: on {watch['pages_before']} pages before, "
-                    f"{watch['pages_after']} after", bold=True)
-        for move in ("disappeared", "appeared"):
-            if watch[move]:  # each page is marked in its site's list above
-                sites = Counter(m["site"] for m in watch[move])
-                click.echo(f"  {move} on {len(watch[move])} pages: "
-                           + ", ".join(f"{site} {n}" for site, n in sorted(sites.items())))
-        for site, cover in watch["coverage"].items():
-            before = cover.get("before", {"carrying": 0, "pages": 0})
-            click.echo(f"  {site:<12} {before['carrying']}/{before['pages']} -> "
-                       f"{cover['carrying']}/{cover['pages']} pages")
+    for note in changes_notes(report):
+        click.echo(note, err=True)
+    click.echo(changes_text(report, config.web.base_url.rstrip("/") if config else ""))
 
 
 @cli.command()
@@ -447,7 +367,7 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
 def watch(collection_dir: str, name: str | None, incomplete: bool, as_json: bool) -> None:
     """A watched phrase (NAME, from the network config's [[watch]]) in every crawl: pages
     carrying it per site, and where it appeared or disappeared. Without NAME, every one."""
-    from index.compare.watch import find_watch, watch_history
+    from index.compare.watch import find_watch, watch_history, watch_text
 
     collection = _collection(collection_dir)
     config = collection.load_config()
@@ -456,23 +376,7 @@ def watch(collection_dir: str, name: str | None, incomplete: bool, as_json: bool
     if as_json:
         print_json(histories[0] if name else histories)
         return
-    if not histories:
-        click.echo("no watched phrases: add [[watch]] entries to the network config")
-    for history in histories:
-        click.secho(f"{history['name']}: {history['phrase'] or history['pattern']}", bold=True)
-        for crawl in history["crawls"]:
-            sites = "  ".join(f"{site} {c['carrying']}/{c['pages']}"
-                              for site, c in crawl["coverage"].items())
-            mark = "" if crawl["complete"] else f"  [incomplete: {crawl['why_incomplete']}]"
-            click.echo(f"  crawl {crawl['crawl']}: {len(crawl['carrying'])}/{crawl['pages']} "
-                       f"pages  ({sites}){mark}")
-            for move in crawl["disappeared"]:
-                click.echo(f"    disappeared  {move['url']}  {move['diff']}")
-            for move in crawl["appeared"]:
-                click.echo(f"    appeared     {move['url']}  {move['diff']}")
-        for skipped in history["skipped"]:
-            click.echo(f"  crawl {skipped['crawl']} skipped: incomplete ({skipped['why']}); "
-                       "--incomplete shows it")
+    click.echo(watch_text(histories))
 
 
 def main(args: list[str] | None = None) -> int:

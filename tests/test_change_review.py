@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from index.collection import Collection
-from index.compare.changes import crawl_names
+from index.compare.crawls import crawl_names
 from index.compare.excerpts import excerpts
 from palimpsest.cli import main
 from palimpsest.sample_network import changes

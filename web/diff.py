@@ -17,13 +17,14 @@ from flask import Blueprint, abort, redirect, render_template, request
 from index.catalog import Capture
 from index.compare.diff import Options, compare, default_pair, rules_for
 from index.compare.excerpts import excerpts
+from index.compare.permalinks import diff_url
 from index.errors import QueryError
 from web.captures import target_url, timeline
 from web.state import catalog, collection, network_config
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")
-_SPEC = re.compile(r"^(\d{14})((?:_(?:full|main|case|breaks))*)$")
+_SPEC = re.compile(r"^(\d{14})((?:_(?:full|main|case|breaks))*)$")  # as diff_url writes them
 CONTEXT_ROWS = 2  # unchanged paragraphs shown around each change side by side
 
 
@@ -69,7 +70,7 @@ def pick() -> Any:
     if ts1 == ts2:
         return timeline(url, (ts1, ts2), "same")
     first, second = sorted((ts1, ts2))
-    return redirect(f"/diff/{first}/{second}/{url}", 302)
+    return redirect(diff_url(first, second, url), 302)
 
 
 @bp.route("/api/diff")
@@ -146,6 +147,4 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _href(a: Capture, b: Capture, text: str | None, case: bool, breaks: bool) -> str:
-    flags = "".join(f"_{flag}" for flag, on in ((text, bool(text)), ("case", case),
-                                                ("breaks", breaks)) if on)
-    return f"/diff/{a.timestamp}/{b.timestamp}{flags}/{b.url}"
+    return diff_url(a.timestamp, b.timestamp, b.url, text, case, breaks)

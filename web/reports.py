@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request
 
-from index.compare.changes import change_report, narrowed
+from index.compare.changes import change_report
+from index.compare.report_filter import narrowed
 from index.compare.watch import find_watch, watch_history
 from index.errors import QueryError, UsageError
 from web.state import collection, network_config
@@ -22,7 +23,7 @@ from web.state import collection, network_config
 bp = Blueprint("reports", __name__)
 # the sizes the page offers to narrow changed pages to (the API takes any)
 MIN_RATIOS = (0.01, 0.05, 0.1, 0.25, 0.5)
-# keyed as index.compare.changes.KINDS
+# keyed as index.compare.report_filter.KINDS
 KIND_LABELS = {"added": "added", "removed": "removed", "changed": "changed",
                "status": "status changed", "limited": "not compared"}
 

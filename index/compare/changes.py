@@ -16,59 +16,41 @@ with a little context), and crawls are named by when they started, for people to
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
 from index.compare.crawl_status import CrawlStatus, crawl_status
-from index.compare.diff import Options, compare, load_version, rules_for
+from index.compare.crawls import crawl_names, crawl_pair
+from index.compare.diff import Options, compare, rules_for
 from index.compare.excerpts import excerpts
+from index.compare.permalinks import capture_url, report_url
+from index.compare.terminal import bold
+from index.compare.versions import load_version
 from index.compare.watch import html_pages, watch_between
 from index.config import NetworkConfig
-from index.errors import QueryError, UsageError
+from index.errors import UsageError
 
 LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
 # a changed page's excerpts in the report: its first changes, each cut short, a few words of
 # context either side (the diff itself shows them all)
 EXCERPTS_SHOWN, EXCERPT_WORDS, EXCERPT_CONTEXT = 3, 24, 6
-# the kinds of change a report can be narrowed to, and the report's list of each
-KINDS = {"added": "added", "removed": "removed", "changed": "changed",
-         "status": "status_changes", "limited": "crawl_limited"}
-_CRAWL_ID = re.compile(r"^(\d{14})(?:-(\d+))?$")  # a crawl folder's id: its UTC start time
+MOVES = ("appeared", "disappeared")  # what a watched phrase did on a page
 
 
-def crawl_pair(crawls: list[str], complete: set[str], from_crawl: str | None,
-               to_crawl: str | None) -> tuple[str, str]:
-    """The two crawls to compare: those asked for, else the last two complete ones (or the one
-    given and its nearest complete neighbour). `crawls` oldest first."""
-    for crawl in (from_crawl, to_crawl):
-        if crawl and crawl not in crawls:
-            raise UsageError(f"no crawl {crawl!r} in the catalog (crawls: "
-                             f"{', '.join(crawls) or 'none'})")
-    if from_crawl and to_crawl:
-        return from_crawl, to_crawl
-    usable = [c for c in crawls if c in complete]
-    if to_crawl:
-        before = [c for c in usable if crawls.index(c) < crawls.index(to_crawl)]
-        return before[-1] if before else to_crawl, to_crawl
-    if from_crawl:
-        later = [c for c in usable if crawls.index(c) > crawls.index(from_crawl)]
-        return from_crawl, later[-1] if later else from_crawl
-    if len(usable) < 2:
-        skipped = len(crawls) - len(usable)
-        raise UsageError(
-            f"the change report needs two complete crawls; the catalog has {len(usable)}"
-            + (f" and {skipped} incomplete (name one with --from/--to to compare it anyway, "
-               "or finish it with `palimpsest crawl --resume`)" if skipped else
-               " (run `palimpsest crawl` and `palimpsest index`)"))
-    return usable[-2], usable[-1]
+@dataclass(frozen=True)
+class _Crawl:
+    """One side of the report: a crawl, what it captured and what it says it did not fetch."""
+
+    crawl: str
+    status: CrawlStatus
+    captures: dict[str, Capture]  # the last capture of each URL, whatever it answered
+    pages: dict[str, Capture]  # of those, the HTML pages that answered 2xx
+    log: _CrawlLog
 
 
 def change_report(collection: Collection, from_crawl: str | None = None,
@@ -81,133 +63,114 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     with Catalog.open(collection) as catalog:
         crawls = catalog.crawls()
         statuses = {c: crawl_status(collection, c) for c in crawls}
-        for asked in {from_crawl, to_crawl} - set(crawls) - {None}:
-            status = crawl_status(collection, asked)
-            if not status.complete:  # a crawl folder, but not one capture in the catalog
-                raise UsageError(f"crawl {asked} is incomplete ({status.why}) and captured "
-                                 "nothing: there is nothing of it to compare")
-        old_crawl, new_crawl = crawl_pair(
-            crawls, {c for c, s in statuses.items() if s.complete}, from_crawl, to_crawl)
-        old_all, new_all = _last_by_url(catalog.by_crawl(old_crawl)), _last_by_url(
-            catalog.by_crawl(new_crawl))
-    old, new = html_pages(list(old_all.values())), html_pages(list(new_all.values()))
-    log_old, log_new = _crawl_log(collection, old_crawl), _crawl_log(collection, new_crawl)
-    status_old, status_new = statuses[old_crawl], statuses[new_crawl]
-    report: dict[str, Any] = {"from": old_crawl, "to": new_crawl, "crawls": crawls,
+        old, new = (_read_crawl(collection, catalog, crawl, statuses[crawl]) for crawl in
+                    _pair(collection, crawls, statuses, from_crawl, to_crawl))
+    report: dict[str, Any] = {"from": old.crawl, "to": new.crawl, "crawls": crawls,
                               "crawl_names": crawl_names(crawls),
                               "incomplete": {c: s.to_json() for c, s in statuses.items()
                                              if not s.complete},
                               "added": [], "removed": [], "changed": [], "status_changes": [],
                               "unchanged": 0, "crawl_limited": []}
-    for url in sorted(new.keys() - old.keys()):
-        missed = None if url in old_all else _missed(status_old, log_old, new[url])
+    _add_new_pages(report, collection, old, new)
+    _add_pages_gone(report, collection, old, new)
+    unchanged_by_site = _add_pages_in_both(report, collection, old, new, config)
+    report["status_changes"] = [
+        {"url": u, "site": new.captures[u].site, "from": old.captures[u].status,
+         "to": new.captures[u].status}
+        for u in sorted(old.captures.keys() & new.captures.keys())
+        if old.captures[u].status != new.captures[u].status]
+    report["sites"] = _by_site(report, old.pages, new.pages, unchanged_by_site)
+    report["watch"] = {w.name: watch_between(collection, w, old.pages, new.pages)
+                       for w in (config.watch if config else ())}
+    _mark_watched(report)
+    return report
+
+
+def _pair(collection: Collection, crawls: list[str], statuses: dict[str, CrawlStatus],
+          from_crawl: str | None, to_crawl: str | None) -> tuple[str, str]:
+    """The two crawls to compare (see `crawl_pair`); a crawl asked for that has a folder but
+    not one capture in the catalog is an error that says so."""
+    for asked in {from_crawl, to_crawl} - set(crawls) - {None}:
+        status = crawl_status(collection, asked)
+        if not status.complete:  # a crawl folder, but not one capture in the catalog
+            raise UsageError(f"crawl {asked} is incomplete ({status.why}) and captured "
+                             "nothing: there is nothing of it to compare")
+    return crawl_pair(crawls, {c for c, s in statuses.items() if s.complete}, from_crawl,
+                      to_crawl)
+
+
+def _read_crawl(collection: Collection, catalog: Catalog, crawl: str, status: CrawlStatus
+                ) -> _Crawl:
+    # by_crawl is ordered by URL then time: the last capture of a URL in the crawl wins
+    captures = {c.url: c for c in catalog.by_crawl(crawl)}
+    return _Crawl(crawl, status, captures, html_pages(list(captures.values())),
+                  _crawl_log(collection, crawl))
+
+
+def _add_new_pages(report: dict[str, Any], collection: Collection, old: _Crawl, new: _Crawl
+                   ) -> None:
+    """Pages only the later crawl has: added, unless the earlier crawl missed them for a
+    reason of its own."""
+    for url in sorted(new.pages.keys() - old.pages.keys()):
+        page = new.pages[url]
+        missed = None if url in old.captures else _missed(old, page)
         if missed:
-            report["crawl_limited"].append({**_entry(new[url]), "not_fetched_in": old_crawl,
+            report["crawl_limited"].append({**_entry(page), "not_fetched_in": old.crawl,
                                             "why": missed})
         else:
-            report["added"].append({**_entry(new[url]), "title": _title(collection, new[url])})
-    for url in sorted(old.keys() - new.keys()):
-        after = new_all.get(url)
-        missed = None if after else _missed(status_new, log_new, old[url])
+            report["added"].append({**_entry(page), "title": _title(collection, page)})
+
+
+def _add_pages_gone(report: dict[str, Any], collection: Collection, old: _Crawl, new: _Crawl
+                    ) -> None:
+    """Pages only the earlier crawl has: removed (with what the later crawl got instead, or
+    why it did not fetch them), unless the later crawl missed them for a reason of its own."""
+    for url in sorted(old.pages.keys() - new.pages.keys()):
+        page, after = old.pages[url], new.captures.get(url)
+        missed = None if after else _missed(new, page)
         if missed:
-            report["crawl_limited"].append({**_entry(old[url]), "not_fetched_in": new_crawl,
+            report["crawl_limited"].append({**_entry(page), "not_fetched_in": new.crawl,
                                             "why": missed})
             continue
         if after is not None:
             why = f"answered {after.status}" + (f" ({after.mime})" if after.status and
                                                 after.status < 300 else "")
         else:
-            excluded = log_new.why_not_fetched(old[url])
+            excluded = new.log.why_not_fetched(page)
             why = f"not fetched: {excluded}" if excluded else "not reached"
-        report["removed"].append({**_entry(old[url]), "title": _title(collection, old[url]),
+        report["removed"].append({**_entry(page), "title": _title(collection, page),
                                   "after": after.status if after else None, "why": why})
+
+
+def _add_pages_in_both(report: dict[str, Any], collection: Collection, old: _Crawl,
+                       new: _Crawl, config: NetworkConfig | None) -> dict[str, int]:
+    """Pages both crawls have: changed (largest change first) or unchanged; the unchanged
+    counted per site, which this returns."""
     unchanged_by_site: dict[str, int] = defaultdict(int)
-    for url in sorted(old.keys() & new.keys()):
-        entry = _changed(collection, old[url], new[url], config)
+    for url in sorted(old.pages.keys() & new.pages.keys()):
+        entry = _changed(collection, old.pages[url], new.pages[url], config)
         if entry is None:
             report["unchanged"] += 1
-            unchanged_by_site[new[url].site or "(other)"] += 1
+            unchanged_by_site[new.pages[url].site or "(other)"] += 1
         else:
             report["changed"].append(entry)
     report["changed"].sort(key=lambda e: (-e["ratio"], e["url"]))
-    report["status_changes"] = [
-        {"url": u, "site": new_all[u].site, "from": old_all[u].status, "to": new_all[u].status}
-        for u in sorted(old_all.keys() & new_all.keys()) if old_all[u].status != new_all[u].status]
-    report["sites"] = _by_site(report, old, new, unchanged_by_site)
-    report["watch"] = {w.name: watch_between(collection, w, old, new)
-                       for w in (config.watch if config else ())}
-    # on each changed page, the watched phrases it gained or lost, to see them in the list
-    # (and the diff of the full text that shows it, where the page's own diff may not)
+    return unchanged_by_site
+
+
+def _mark_watched(report: dict[str, Any]) -> None:
+    """On each changed page, the watched phrases it gained or lost, to see them in the list
+    (and the diff of the full text that shows it, where the page's own diff may not)."""
     moved: dict[tuple[str, str], list[str]] = defaultdict(list)
     shown_in: dict[str, str] = {}
     for name, watched in report["watch"].items():
-        for move in ("appeared", "disappeared"):
+        for move in MOVES:
             for m in watched[move]:
                 moved[move, m["url"]].append(name)
                 shown_in[m["url"]] = m["diff"]
     for entry in report["changed"]:
-        entry["watch"] = {move: moved.get((move, entry["url"]), [])
-                          for move in ("appeared", "disappeared")}
+        entry["watch"] = {move: moved.get((move, entry["url"]), []) for move in MOVES}
         entry["watch_diff"] = shown_in.get(entry["url"])
-    return report
-
-
-def narrowed(report: dict[str, Any], sites: Sequence[str] = (), kinds: Sequence[str] = (),
-             min_ratio: float = 0.0) -> dict[str, Any]:
-    """The report with only the rows of these `sites` and `kinds` of change (names of KINDS;
-    all when none is given) and, of the changed pages, those with a ratio of at least
-    `min_ratio`; `filters` says what was asked. Site sections without a row left are dropped
-    unless their site was asked for. With no filter, the report itself."""
-    if set(kinds) >= set(KINDS):  # every kind asked for, as a form with each box ticked asks
-        kinds = ()
-    if not (sites or kinds or min_ratio):
-        return report
-    for kind in kinds:
-        if kind not in KINDS:
-            raise QueryError(f"no kind of change {kind!r} (kinds: {', '.join(KINDS)})")
-    for site in sites:
-        if site not in report["sites"]:
-            raise QueryError(f"no site {site!r} in this report (sites: "
-                             f"{', '.join(report['sites']) or 'none'})")
-    if not 0 <= min_ratio <= 1:
-        raise QueryError("min_ratio is a share of the words, from 0 to 1")
-
-    def kept(kind: str, entry: dict[str, Any]) -> bool:
-        return ((not sites or (entry.get("site") or "(other)") in sites)
-                and (not kinds or kind in kinds)
-                and (kind != "changed" or entry["ratio"] >= min_ratio))
-
-    narrow = {**report, "filters": {"site": list(sites), "kind": list(kinds),
-                                    "min_ratio": min_ratio}}
-    shown: dict[str, set[str]] = {}
-    for kind, key in KINDS.items():
-        narrow[key] = [e for e in report[key] if kept(kind, e)]
-        shown[key] = {e["url"] for e in narrow[key]}
-    narrow["sites"] = {}
-    for site, section in report["sites"].items():
-        rows = {key: [u for u in section[key] if u in shown[key]] for key in KINDS.values()}
-        if site in sites or (not sites and any(rows.values())):
-            narrow["sites"][site] = {**section, **rows}
-    return narrow
-
-
-def crawl_names(crawls: list[str]) -> dict[str, str]:
-    """Each crawl's name for people: when it started ("2 Dec 2026 04:33 UTC"; with the seconds
-    where two crawls started in one minute, and "#2" where in one second). A batch of imported
-    WARCs keeps its own name."""
-    ids = {c: found for c in crawls if (found := _CRAWL_ID.match(c))}
-    minutes = Counter(found.group(1)[:12] for found in ids.values())
-    names = {}
-    for crawl in crawls:
-        found = ids.get(crawl)
-        if not found:
-            names[crawl] = crawl
-            continue
-        start = datetime.strptime(found.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-        seconds = ":%S" if minutes[found.group(1)[:12]] > 1 else ""
-        names[crawl] = f"{start.day} {start:%b %Y %H:%M{seconds}} UTC" + (
-            f" #{int(found.group(2)) + 1}" if found.group(2) else "")
-    return names
 
 
 def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None
@@ -229,19 +192,14 @@ def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConf
             "links_removed": len(diff["links"]["removed"])}
 
 
-def _missed(status: CrawlStatus, log: _CrawlLog, capture: Capture) -> str | None:
+def _missed(crawl: _Crawl, capture: Capture) -> str | None:
     """Why a crawl has no capture of this page for a reason of its own, not the site's: it
     stopped early, reached nothing of the site, or a limit of its own cut the page off."""
-    incomplete = status.not_reached(capture.site)
+    incomplete = crawl.status.not_reached(capture.site)
     if incomplete:
         return incomplete
-    why = log.why_not_fetched(capture)
+    why = crawl.log.why_not_fetched(capture)
     return why if why and why.startswith(_LIMITS) else None
-
-
-def _last_by_url(captures: list[Capture]) -> dict[str, Capture]:
-    # by_crawl is ordered by URL then time: the last capture of a URL in the crawl wins
-    return {c.url: c for c in captures}
 
 
 @dataclass
@@ -316,3 +274,70 @@ def _by_site(report: dict[str, Any], old: dict[str, Capture], new: dict[str, Cap
     for site, count in unchanged.items():
         sites[site]["unchanged"] = count
     return dict(sorted(sites.items()))
+
+
+def changes_notes(report: dict[str, Any]) -> list[str]:
+    """What a reader of the plain-text report should know first (`palimpsest changes` writes
+    it to stderr): the incomplete crawls, and whether the report compared or skipped them."""
+    return [f"note: crawl {crawl} is incomplete ({status['why']}): "
+            + ("pages it did not reach are not compared"
+               if crawl in (report["from"], report["to"]) else "skipped")
+            for crawl, status in report["incomplete"].items()]
+
+
+def changes_text(report: dict[str, Any], base: str = "") -> str:
+    """The plain-text form of a change report (what `palimpsest changes` prints): the totals,
+    each site's pages added, removed, changed (with their first changes), status changes
+    and pages not compared, then the watched phrases. Links start with `base`, the web UI's
+    address (the config's [web] base_url), or are paths without it."""
+    names = report["crawl_names"]
+    lines = [f"Changes from crawl {report['from']} ({names[report['from']]}) to crawl "
+             f"{report['to']} ({names[report['to']]}): "
+             f"{len(report['added'])} added, {len(report['removed'])} removed, "
+             f"{len(report['changed'])} changed, {report['unchanged']} unchanged\n"
+             f"report: {base}{report_url(report['from'], report['to'])}"]
+    for site, section in report["sites"].items():
+        lines += _site_lines(report, site, section, base)
+    for name, watch in report["watch"].items():
+        lines += _watch_lines(name, watch)
+    return "\n".join(lines)
+
+
+def _site_lines(report: dict[str, Any], site: str, section: dict[str, Any], base: str
+                ) -> list[str]:
+    def of_site(key: str) -> list[dict[str, Any]]:
+        return [e for e in report[key] if e["site"] == site]
+
+    lines = [bold(f"\n{site}  ({section['pages_before']} -> {section['pages_after']} pages, "
+                  f"{section['unchanged']} unchanged)")]
+    lines += [f"  + added    {e['url']}  {base}{capture_url(e['timestamp'], e['url'])}"
+              for e in of_site("added")]
+    lines += [f"  - removed  {e['url']} ({e['why']})" for e in of_site("removed")]
+    for e in of_site("changed"):
+        moved = "".join(f'  ["{name}" {move}]' for move, watched in e["watch"].items()
+                        for name in watched)
+        lines.append(f"  ~ {100 * e['ratio']:5.1f}%   {e['url']}  {base}{e['diff']}{moved}")
+        lines += ["        " + " ".join(part for part in (
+            x["before"] and f"...{x['before']}", x["deleted"] and f"[-{x['deleted']}-]",
+            x["inserted"] and f"{{+{x['inserted']}+}}", x["after"] and f"{x['after']}...")
+            if part) for x in e["excerpts"]]
+    lines += [f"  ! status   {e['from']} -> {e['to']}  {e['url']}"
+              for e in of_site("status_changes")]
+    lines += [f"  ? not compared  {e['url']} (crawl {e['not_fetched_in']}: {e['why']})"
+              for e in of_site("crawl_limited")]
+    return lines
+
+
+def _watch_lines(name: str, watch: dict[str, Any]) -> list[str]:
+    lines = [bold(f"\nwatch {name!r}: on {watch['pages_before']} pages before, "
+                  f"{watch['pages_after']} after")]
+    for move in ("disappeared", "appeared"):
+        if watch[move]:  # each page is marked in its site's list above
+            sites = Counter(m["site"] for m in watch[move])
+            lines.append(f"  {move} on {len(watch[move])} pages: "
+                         + ", ".join(f"{site} {n}" for site, n in sorted(sites.items())))
+    for site, cover in watch["coverage"].items():
+        before = cover.get("before", {"carrying": 0, "pages": 0})
+        lines.append(f"  {site:<12} {before['carrying']}/{before['pages']} -> "
+                     f"{cover['carrying']}/{cover['pages']} pages")
+    return lines

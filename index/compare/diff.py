@@ -11,26 +11,18 @@ The word-level algorithm itself is in index/compare/textdiff.py.
 from __future__ import annotations
 
 import re
-import shlex
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import lxml.html
-from cssselect import SelectorError
-from lxml import etree
-from lxml.cssselect import CSSSelector
-
-from index import __version__
-from index.catalog import Capture, Catalog, iso_date
+from index.catalog import Capture, Catalog
 from index.collection import Collection
-from index.compare.textdiff import TextDiff, diff_words
+from index.compare.receipt import receipt
+from index.compare.terminal import deleted, inserted
+from index.compare.textdiff import TextDiff, diff_words, paragraphs_of
+from index.compare.versions import Version, load_version
 from index.config import NetworkConfig
 from index.errors import CaptureNotFound, UsageError
-from index.extract import HTML_TYPES, Extracted, extract
-from index.warc_reader import read_payload
 
 CSS_PREFIX = "css:"
 HEADERS_COMPARED = ("Content-Type", "Content-Language", "Last-Modified", "Location",
@@ -40,22 +32,6 @@ OUTSIDE_MAIN = "only text outside the main text changed"
 EXTRACTION_DIFFERS = ("the main text's diff counts {main} changed words, the full text's "
                       "{full}: the main text was extracted differently from the two captures, "
                       "so the full text is compared")
-# extracted payloads kept per process: a capture's payload never changes, and the change
-# report, the timeline and the watch phrases read the same ones again and again
-_CACHED_VERSIONS = 512
-
-
-@dataclass(frozen=True)
-class Version:
-    """One side of a comparison: the capture and what was read from its payload."""
-
-    capture: Capture
-    status: int
-    headers: dict[str, str]
-    text: Extracted | None
-    dropped: tuple[tuple[str, str], ...] = ()  # (selector, text) of elements ignore rules removed
-
-
 @dataclass(frozen=True)
 class Options:
     """How to compare. `full`: the full visible text rather than the main text; None picks
@@ -68,22 +44,13 @@ class Options:
     rules: tuple[str, ...] = ()
 
     @property
+    def text(self) -> str | None:
+        """The text asked for: "full", "main", or None (the comparison chooses)."""
+        return None if self.full is None else "full" if self.full else "main"
+
+    @property
     def selectors(self) -> tuple[str, ...]:
         return tuple(r.removeprefix(CSS_PREFIX) for r in self.rules if r.startswith(CSS_PREFIX))
-
-
-def load_version(collection: Collection, capture: Capture, selectors: tuple[str, ...] = ()
-                 ) -> Version:
-    """Read and extract one capture's payload from the WARC record holding it, first removing
-    the HTML elements that the CSS `selectors` (noise rules) match."""
-    if not capture.has_payload:
-        raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
-                              "the collection")
-    status, headers, text, dropped = _read(
-        collection.inside(capture.payload_file), capture.payload_offset,
-        capture.payload_length, capture.digest, capture.url, capture.mime or "",
-        capture.status or 0, selectors)
-    return Version(capture, status, dict(headers), text, dropped)
 
 
 def rules_for(config: NetworkConfig | None, url: str) -> tuple[str, ...]:
@@ -119,7 +86,9 @@ def compare(collection: Collection, a: Capture, b: Capture, options: Options = O
                     "ignore_whitespace": options.ignore_whitespace,
                     "case_changes_hidden": result.case_hidden,
                     "whitespace_changes_hidden": result.whitespace_hidden},
-        "receipt": receipt(old, new, options, full),
+        "receipt": receipt(a, b, rules=options.rules, text=options.text, full=full,
+                           ignore_case=options.ignore_case,
+                           ignore_whitespace=options.ignore_whitespace),
     }
 
 
@@ -136,33 +105,47 @@ def change_ratio(collection: Collection, a: Capture, b: Capture,
     return _text_diff(old, new, options).result.ratio
 
 
-def permalink(a: Capture, b: Capture, options: Options = Options(), full: bool = False
-              ) -> str:
-    """The permanent URL of a comparison as asked for; options other than the defaults ride
-    on the second timestamp, as Wayback modifiers do (`_full`, `_main`, `_case`, `_breaks`).
-    A text left to choose stays unpinned, so the page says why it compared the one it did."""
-    flags = "".join(flag for flag, on in (("_full", full or options.full is True),
-                                          ("_main", options.full is False),
-                                          ("_case", options.ignore_case),
-                                          ("_breaks", not options.ignore_whitespace)) if on)
-    return f"/diff/{a.timestamp}/{b.timestamp}{flags}/{b.url}"
+def diff_text(diff: dict[str, Any], colour: bool = False) -> str:
+    """The plain-text form of a diff object (what `palimpsest diff` prints): the two captures,
+    how much changed, metadata, noise rules, links, the paragraphs that changed (whole, the
+    words deleted and inserted marked `[-...-]` and `{+...+}`, or in colour), the receipt."""
+    old, new, receipt_ = diff["from"], diff["to"], diff["receipt"]
+    lines = [f"{diff['url']}\n  from {old['timestamp']} (crawl {old['crawl']})\n"
+             f"  to   {new['timestamp']} (crawl {new['crawl']})\n"
+             f"  {100 * diff['ratio']:.1f}% of the {diff['options']['text']} text changed, "
+             f"in {diff['changes']} place(s)"]
+    lines += [f"  {name}: {change['from']!r} -> {change['to']!r}"
+              for name, change in diff["metadata"].items()]
+    lines += [f"  noise rule {rule['rule']!r} hid {rule['hidden']} change(s)"
+              for rule in diff["rules"]]
+    lines += [f"  link {sign} {link}" for kind, sign in (("removed", "-"), ("added", "+"))
+              for link in diff["links"][kind]]
+    lines += _changed_paragraphs(diff["text"], colour)
+    lines.append(f"\nreceipt: {receipt_['permalink']}\n  {receipt_['from']['record_id']} "
+                 f"{receipt_['from']['digest']}\n  {receipt_['to']['record_id']} "
+                 f"{receipt_['to']['digest']}\n  re-run: {receipt_['command']}")
+    return "\n".join(lines)
 
 
-def receipt(old: Version, new: Version, options: Options, full: bool) -> dict[str, Any]:
-    """What is needed to re-run this comparison as evidence, and its permanent URL."""
-    a, b = old.capture, new.capture
-    command = ["palimpsest", "diff", b.url, "--from", a.timestamp, "--to", b.timestamp]
-    command += ["--full"] if full else []
-    command += ["--ignore-case"] if options.ignore_case else []
-    command += ["--count-breaks"] if not options.ignore_whitespace else []
-    return {
-        "software": f"Palimpsest/{__version__}", "version": __version__,
-        "permalink": permalink(a, b, options),
-        "command": shlex.join(command),
-        "from": _record(a), "to": _record(b),
-        "rules": list(options.rules), "text": "full" if full else "main",
-        "ignore_case": options.ignore_case, "ignore_whitespace": options.ignore_whitespace,
-    }
+def _changed_paragraphs(ops: list[dict[str, str]], colour: bool) -> list[str]:
+    """The paragraphs that changed, whole, each after a blank line, with a mark where
+    unchanged ones are left out."""
+    lines, shown = [], -1
+    for n, paragraph in enumerate(paragraphs_of(ops)):
+        if all(op["op"] == "equal" for op in paragraph):
+            continue
+        lines.append("\n  ..." if shown >= 0 and n > shown + 1 else "")
+        shown = n
+        lines.append(" ".join(_marked(op, colour) for op in paragraph))
+    return lines
+
+
+def _marked(op: dict[str, str], colour: bool) -> str:
+    if op["op"] == "equal":
+        return op["text"]
+    if colour:
+        return deleted(op["text"]) if op["op"] == "delete" else inserted(op["text"])
+    return f"[-{op['text']}-]" if op["op"] == "delete" else f"{{+{op['text']}+}}"
 
 
 def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | None
@@ -215,7 +198,7 @@ def _text_diff(old: Version, new: Version, options: Options) -> _TextDiff:
                 if not rule.startswith(CSS_PREFIX)]
 
     def diff(full: bool, why: str | None = None) -> _TextDiff:
-        old_text, new_text = _text(old, full), _text(new, full)
+        old_text, new_text = old.words(full), new.words(full)
         hidden = selected.copy()
         for rule, pattern in patterns:
             hidden[rule] = _differing(pattern.findall(old_text), pattern.findall(new_text))
@@ -231,7 +214,7 @@ def _text_diff(old: Version, new: Version, options: Options) -> _TextDiff:
         # the full text if the rest of the page differs (before the rules, so that what
         # they hide there is counted)
         fold = str.lower if options.ignore_case else str
-        if fold(_text(old, True)).split() != fold(_text(new, True)).split():
+        if fold(old.words(True)).split() != fold(new.words(True)).split():
             return diff(True, OUTSIDE_MAIN)
         return main
     full = diff(True)
@@ -245,88 +228,25 @@ def _text_diff(old: Version, new: Version, options: Options) -> _TextDiff:
     return main
 
 
-@lru_cache(maxsize=_CACHED_VERSIONS)
-def _read(path: Path, offset: int, length: int, digest: str | None,
-          url: str, mime: str, status: int, selectors: tuple[str, ...]
-          ) -> tuple[int, tuple[tuple[str, str], ...], Extracted | None,
-                     tuple[tuple[str, str], ...]]:
-    # keyed by where the payload is and its digest: the same record read for another
-    # capture (a revisit) or another comparison comes from here
-    head, body = read_payload(path, offset, length)
-    headers = tuple((k.title(), v) for k, v in head.headers)
-    content_type = dict(headers).get("Content-Type") or mime
-    kind, _, params = content_type.partition(";")
-    kind = kind.strip().lower()
-    charset = next((v.strip(" \"'") for k, _, v in (p.partition("=") for p in params.split(";"))
-                    if k.strip().lower() == "charset"), None)
-    dropped: list[tuple[str, str]] = []
-    if selectors and kind in HTML_TYPES:
-        body, dropped = _drop_elements(body, selectors)
-    stated = head.get_statuscode() or ""
-    status = int(stated) if stated.isdigit() and len(stated) == 3 else status
-    return status, headers, extract(body, kind, url, charset), tuple(dropped)
-
-
 def _differing(old: list[str], new: list[str]) -> int:
     # what a rule removed and that differs between the two sides: the changes it hid
     before, after = Counter(old), Counter(new)
     return sum(((before - after) + (after - before)).values())
 
 
-def _text(version: Version, full: bool) -> str:
-    if version.text is None:
-        return ""
-    return version.text.full_text if full else version.text.main_text
-
-
 def _metadata(old: Version, new: Version) -> dict[str, Any]:
     pairs = {"status": (old.status, new.status),
-             "title": (_field(old, "title"), _field(new, "title")),
-             "description": (_field(old, "description"), _field(new, "description"))}
+             "title": (old.field("title"), new.field("title")),
+             "description": (old.field("description"), new.field("description"))}
     for header in HEADERS_COMPARED:
         pairs[f"header:{header}"] = (old.headers.get(header), new.headers.get(header))
     return {name: {"from": a, "to": b} for name, (a, b) in pairs.items() if a != b}
 
 
-def _field(version: Version, name: str) -> str:
-    return getattr(version.text, name, "") if version.text else ""
-
-
 def _side(version: Version) -> dict[str, Any]:
     side = version.capture.to_json()
-    side["title"] = _field(version, "title")
+    side["title"] = version.field("title")
     return side
-
-
-def _record(capture: Capture) -> dict[str, Any]:
-    return {"url": capture.url, "record_id": capture.record_id,
-            "record_type": capture.record_type, "warc_file": capture.warc_file,
-            "offset": capture.offset, "length": capture.length,
-            "payload_file": capture.payload_file, "payload_offset": capture.payload_offset,
-            "digest": capture.digest, "timestamp": capture.timestamp,
-            "warc_date": iso_date(capture.warc_date, capture.timestamp)}
-
-
-def _drop_elements(body: bytes, selectors: tuple[str, ...]
-                   ) -> tuple[bytes, list[tuple[str, str]]]:
-    """The HTML without the elements the selectors match, and the text each one held."""
-    matchers = []
-    for selector in selectors:
-        try:
-            matchers.append((selector, CSSSelector(selector)))
-        except SelectorError as exc:
-            raise UsageError(f"ignore rule css:{selector!r} is not a CSS selector: {exc}"
-                             ) from None
-    try:
-        doc = lxml.html.document_fromstring(body)
-    except (etree.ParserError, ValueError):
-        return body, []
-    dropped = []
-    for selector, matcher in matchers:
-        for element in matcher(doc):
-            dropped.append((selector, " ".join(element.text_content().split())))
-            element.drop_tree()
-    return lxml.html.tostring(doc, encoding="utf-8"), dropped
 
 
 def _compile(rule: str) -> re.Pattern:

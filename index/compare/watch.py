@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
 from index.compare.crawl_status import crawl_status
-from index.compare.diff import Options, load_version, permalink
+from index.compare.permalinks import diff_url
+from index.compare.terminal import bold
+from index.compare.versions import payload_of, read_version
 from index.config import NetworkConfig, Watch
 from index.errors import UsageError
 
 HTML = ("text/html", "application/xhtml+xml")
-_REMEMBERED = 100_000
-_CARRIES: dict[tuple, bool] = {}
+_REMEMBERED = 100_000  # payloads (with a pattern) whose verdict is kept per process
 
 
 def find_watch(config: NetworkConfig | None, name: str) -> Watch:
@@ -53,18 +56,16 @@ def html_pages(captures: list[Capture]) -> dict[str, Capture]:
 
 def carries(collection: Collection, capture: Capture, pattern: re.Pattern) -> bool:
     """Whether the full visible text of the capture's payload matches `pattern`."""
+    return _payload_carries(*payload_of(collection, capture), pattern)
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _payload_carries(path: Path, offset: int, length: int, digest: str | None, url: str,
+                     mime: str, status: int, pattern: re.Pattern) -> bool:
     # remembered by where the payload is: the captures of many crawls (revisits) share one,
     # and a payload never changes, so each is looked at once per process
-    key = (collection.root, capture.payload_file, capture.payload_offset, capture.digest,
-           pattern.pattern, pattern.flags)
-    found = _CARRIES.get(key)
-    if found is None:
-        version = load_version(collection, capture)
-        found = bool(version.text and pattern.search(version.text.full_text))
-        if len(_CARRIES) >= _REMEMBERED:
-            _CARRIES.clear()
-        _CARRIES[key] = found
-    return found
+    text = read_version(path, offset, length, digest, url, mime, status, ())[2]
+    return bool(text and pattern.search(text.full_text))
 
 
 def watch_between(collection: Collection, watch: Watch, old: dict[str, Capture],
@@ -136,4 +137,28 @@ def _moves(collection: Collection, old: dict[str, Capture], new: dict[str, Captu
            urls: set[str]) -> list[dict[str, Any]]:
     # the full-text diff: a disclosure line lives in the footer, outside the main text
     return [{"url": u, "site": new[u].site, "from": old[u].timestamp, "to": new[u].timestamp,
-             "diff": permalink(old[u], new[u], Options(), full=True)} for u in sorted(urls)]
+             "diff": diff_url(old[u].timestamp, new[u].timestamp, u, text="full")}
+            for u in sorted(urls)]
+
+
+def watch_text(histories: list[dict[str, Any]]) -> str:
+    """The plain-text form of watch histories (what `palimpsest watch` prints): per crawl,
+    the pages carrying the phrase per site, and where it appeared or disappeared."""
+    if not histories:
+        return "no watched phrases: add [[watch]] entries to the network config"
+    lines = []
+    for history in histories:
+        lines.append(bold(f"{history['name']}: {history['phrase'] or history['pattern']}"))
+        for crawl in history["crawls"]:
+            sites = "  ".join(f"{site} {c['carrying']}/{c['pages']}"
+                              for site, c in crawl["coverage"].items())
+            mark = "" if crawl["complete"] else f"  [incomplete: {crawl['why_incomplete']}]"
+            lines.append(f"  crawl {crawl['crawl']}: {len(crawl['carrying'])}/{crawl['pages']} "
+                         f"pages  ({sites}){mark}")
+            lines += [f"    disappeared  {move['url']}  {move['diff']}"
+                      for move in crawl["disappeared"]]
+            lines += [f"    appeared     {move['url']}  {move['diff']}"
+                      for move in crawl["appeared"]]
+        lines += [f"  crawl {skipped['crawl']} skipped: incomplete ({skipped['why']}); "
+                  "--incomplete shows it" for skipped in history["skipped"]]
+    return "\n".join(lines)
