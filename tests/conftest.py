@@ -131,6 +131,28 @@ def indexed_history(network_history: CrawledCollection) -> CrawledCollection:
     return network_history
 
 
+def run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`palimpsest ARGS` run in `cwd` as a newcomer's shell runs it: no collection named in
+    the environment, the venv not activated, the output piped (a log)."""
+    env = {k: v for k, v in os.environ.items() if k != "PALIMPSEST_COLLECTION"}
+    venv_bin = str(Path(sys.prefix) / "bin")
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p != venv_bin)
+    return subprocess.run([sys.executable, "-m", "palimpsest.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """`palimpsest demo --no-serve` run once in a fresh directory as a newcomer runs it (its
+    collection the default ./warcs, which a fresh clone holds empty): the directory, and
+    the finished command."""
+    home = tmp_path_factory.mktemp("newcomer")
+    (home / "warcs").mkdir()
+    (home / "warcs" / ".gitkeep").touch()  # as in a fresh clone
+    return home, run_in(home, "demo", "--no-serve")
+
+
 @pytest.fixture(scope="session")
 def web_server(indexed_history: CrawledCollection) -> Iterator[str]:
     """The web UI over `indexed_history`, on waitress, on an ephemeral loopback port."""

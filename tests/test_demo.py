@@ -1,12 +1,14 @@
-"""`palimpsest demo`, the front door: the sample network crawled twice and indexed, offline."""
+"""`palimpsest demo`, the front door: the sample network crawled twice and indexed, offline.
+
+It reads the session's one demo run (`demo_run` in conftest.py, which test_newcomer.py also
+reads): a demo crawls the network twice, and once is enough to check what it reports."""
 
 from __future__ import annotations
 
-from tests.conftest import palimpsest
 
-
-def test_demo_crawls_both_revisions_indexes_them_and_reports(tmp_path):
-    done = palimpsest("demo", "--dir", str(tmp_path / "demo"), "--no-serve")
+def test_demo_crawls_both_revisions_indexes_them_and_reports(demo_run):
+    home, done = demo_run
+    assert done.returncode == 0, done.stderr
     out = done.stdout
     assert out.count("(finished)") == 2
     assert "revision 1" in out and "revision 2" in out
@@ -14,4 +16,4 @@ def test_demo_crawls_both_revisions_indexes_them_and_reports(tmp_path):
     assert "changed:" in out and "unchanged-revisit:" in out
     assert "new documents" in out
     assert "disclosure line disappeared from 15 pages (allyvia)" in out
-    assert (tmp_path / "demo" / "derived" / "catalog.sqlite").exists()
+    assert (home / "warcs" / "derived" / "catalog.sqlite").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from index.collection import Collection
 from palimpsest.sample_network import SampleNetwork, manifest
 from tests.conftest import ROOT, crawl, crawl_ids, new_collection, read_records
 
@@ -90,10 +92,13 @@ def test_crawl_killed_with_kill_9_is_resumed_to_completion_without_refetching(tm
     assert crawls[0].summary()["finish_reason"] == "finished"
 
 
-def test_resume_without_an_interrupted_crawl_is_a_clear_error(tmp_path, fresh_network):
-    collection = new_collection(tmp_path, fresh_network)
-    crawl(collection, "--site", "paxpoint", "--max-pages", "3")
+def test_resume_without_an_interrupted_crawl_is_a_clear_error(tmp_path, network_history):
+    # a copy of the session's collection, whose crawls all finished: nothing to resume
+    collection = Collection(tmp_path / "finished")
+    shutil.copytree(network_history.collection.root, collection.root,
+                    ignore=shutil.ignore_patterns("derived"))
     done = crawl(collection, "--resume", check=False)
     assert done.returncode == 2
     assert "no interrupted crawl" in done.stderr
     assert "Traceback" not in done.stderr
+    assert collection.crawl_ids() == network_history.collection.crawl_ids()

@@ -8,16 +8,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from index.collection import Collection
 from index.errors import UsageError
 from palimpsest.demo import MARKER, empty_demo_collection
-from tests.conftest import ROOT, palimpsest
+from tests.conftest import ROOT, palimpsest, run_in
 
 SAMPLE_WARC = ROOT / "tests" / "data" / "sample-1.1.warc.gz"
 
@@ -31,34 +29,14 @@ def busy_port() -> Iterator[int]:
         yield holder.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
-    """`palimpsest demo --no-serve` run in a fresh directory, its output piped (a log)."""
-    home = tmp_path_factory.mktemp("newcomer")
-    (home / "warcs").mkdir()
-    (home / "warcs" / ".gitkeep").touch()  # as in a fresh clone
-    return home, _run_in(home, "demo", "--no-serve")
-
-
-def _run_in(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """`palimpsest ARGS` run in `cwd` as a newcomer's shell runs it: no collection named in
-    the environment, the venv not activated."""
-    env = {k: v for k, v in os.environ.items() if k != "PALIMPSEST_COLLECTION"}
-    venv_bin = str(Path(sys.prefix) / "bin")
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p != venv_bin)
-    return subprocess.run([sys.executable, "-m", "palimpsest.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_demo_fills_the_default_collection_the_other_commands_find(demo_run):
     home, done = demo_run
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (home / "warcs" / "crawls").iterdir()) != []
-    changes = _run_in(home, "changes")
+    changes = run_in(home, "changes")
     assert changes.returncode == 0, changes.stderr
     assert "Changes from crawl" in changes.stdout
-    found = _run_in(home, "search", '"on behalf of"')
+    found = run_in(home, "search", '"on behalf of"')
     assert found.returncode == 0 and "pages match" in found.stdout
     assert (home / "warcs" / ".gitkeep").exists()
 

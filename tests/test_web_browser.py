@@ -58,11 +58,13 @@ def test_hostile_archived_scripts_run_none_of_their_attacks_in_our_origin(web_se
     hostile = manifest(1).hostile_page
     page.goto(web_server + "/")
     page.evaluate("() => { document.cookie = 'ours=1; path=/'; localStorage.setItem('ours', '1') }")
-    page.goto(f"{web_server}/web/2100/{hostile}")
-    page.wait_for_load_state("networkidle")
-    # a reader's click in the page gives it no more power (no top navigation on activation)
-    page.frame_locator("iframe.replay").locator("h1").first.click()
-    page.wait_for_timeout(1500)  # the page tries to navigate the top window after 200 ms
+    # the page tries to navigate the top window 200 ms after it loads: wait until Chromium
+    # has refused it (the sandbox has no allow-top-navigation)
+    with page.expect_console_message(lambda m: "allow-top-navigation" in m.text):
+        page.goto(f"{web_server}/web/2100/{hostile}")
+        page.wait_for_load_state("networkidle")
+        # a reader's click in the page gives it no more power (no top navigation on activation)
+        page.frame_locator("iframe.replay").locator("h1").first.click()
     screenshot(page, "hostile-page")
     assert re.fullmatch(rf"{web_server}/web/\d{{14}}/{re.escape(hostile)}", page.url)
     assert "PWNED" not in page.title()
