@@ -12,7 +12,7 @@ Then it times, on those files:
     idempotent run;
   - the engine alone: adding already-extracted pages, pages/s;
   - the catalog pass against `cdxj-indexer` on the same files (wall time, ratio);
-  - query latency p50/p95 through `index.search.search` (snippets included) over a mix of
+  - query latency p50/p95 through `index.search.service.search` (snippets included) over a mix of
     words, phrases, boolean, wildcard, fields, date range, as-of and sort by date;
   - index sizes on disk and peak memory of the indexing process (ru_maxrss).
 
@@ -44,15 +44,16 @@ from warcio.warcwriter import WARCWriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.collection import ENGINE_ENV, Collection  # noqa: E402
+from index.collection import Collection  # noqa: E402
 from index.config import render_template  # noqa: E402
 from index.extract import extract  # noqa: E402
-from index.fulltext import TextDoc  # noqa: E402
 from index.fulltext_pass import text_key  # noqa: E402
 from index.indexer import update  # noqa: E402
-from index.search import SearchRequest, search  # noqa: E402
-from index.tantivy_engine import TantivyIndex  # noqa: E402
-from index.whoosh_engine import WhooshIndex  # noqa: E402
+from index.search.engine import TextDoc  # noqa: E402
+from index.search.engines import ENGINE_ENV  # noqa: E402
+from index.search.service import SearchRequest, search  # noqa: E402
+from index.search.tantivy_engine import TantivyIndex  # noqa: E402
+from index.search.whoosh_engine import WhooshIndex  # noqa: E402
 
 ENGINES = {"whoosh": WhooshIndex, "tantivy": TantivyIndex}
 

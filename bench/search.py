@@ -11,7 +11,7 @@ server listens, while it is still reading the catalog's captures into memory), a
 pass, then `--repeat` timed passes of the whole mix, alternating between the two servers
 pass by pass so that whatever else runs on the machine weighs on both alike.
 p50/p95 are end to end: HTTP, engine, catalog, facets, snippets, JSON. The same mix is then
-timed in this process through `index.search.search` (no HTTP, no Flask), passes alternating.
+timed in this process through `index.search.service.search` (no HTTP, no Flask), passes alternating.
 Prints both engines and Tantivy's ratios to Whoosh; never asserts.
 
     .venv/bin/python bench/search.py --captures 20000
@@ -36,14 +36,14 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.collection import ENGINE_ENV, Collection  # noqa: E402
+from index.collection import Collection  # noqa: E402
 from index.fulltext_pass import rebuild_fulltext  # noqa: E402
 from index.indexer import update  # noqa: E402
+from index.search.engines import ENGINE_ENV, ENGINES  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_index", ROOT / "bench" / "index.py")
 bench_index = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_index)
-ENGINES = ("whoosh", "tantivy")
 
 
 def engine_copy(source: Collection, engine: str, out: Path) -> Collection:
@@ -122,8 +122,8 @@ def percentiles(runs: dict[str, list[float]]) -> tuple[float, float]:
 
 
 def in_process(captures: int, repeat: int, out: Path) -> dict[str, dict]:
-    """The query mix through index.search.search, passes alternating between the engines."""
-    from index.search import search
+    """The query mix through index.search.service.search, passes alternating between the engines."""
+    from index.search.service import search
 
     _, prose, crawl_ids = bench_index.build(out, captures)
     mix = bench_index.query_mix(prose, crawl_ids)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from index.config import CONFIG_NAME, NetworkConfig, Search, load_config
 from index.errors import UsageError
+from index.search.engines import engine_override
 
 COLLECTION_ENV = "PALIMPSEST_COLLECTION"
-ENGINE_ENV = "PALIMPSEST_ENGINE"
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 _CRAWL_ID = re.compile(r"^[0-9]{14}(-[0-9]+)?$")
 
@@ -67,10 +67,8 @@ class Collection:
     def load_config(self) -> NetworkConfig:
         """The network config, with the engine overridden by $PALIMPSEST_ENGINE if set."""
         config = load_config(self.config_path)
-        engine = os.environ.get(ENGINE_ENV)
+        engine = engine_override()
         if engine:
-            if engine not in ("whoosh", "tantivy"):
-                raise UsageError(f"{ENGINE_ENV}={engine}: must be whoosh or tantivy")
             config = replace(config, search=Search(engine=engine))
         return config
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from index.errors import ConfigError
+from index.search.engines import DEFAULT_ENGINE, ENGINES, check_config_engine
 
 CONFIG_NAME = "palimpsest.toml"
 DEFAULT_USER_AGENT = "Palimpsest/{version} (+https://palimpsest.test/about-our-crawler)"
@@ -49,7 +50,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Search:
-    engine: str = _opt("whoosh", 'full-text engine: "whoosh" or "tantivy"')
+    engine: str = _opt(DEFAULT_ENGINE,
+                       "full-text engine: " + " or ".join(f'"{e}"' for e in ENGINES))
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,7 @@ def parse_config(raw: dict[str, Any]) -> NetworkConfig:
     sections = {
         name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()
     }
-    if sections["search"].engine not in ("whoosh", "tantivy"):
-        raise ConfigError('search.engine: must be "whoosh" or "tantivy"')
+    check_config_engine(sections["search"].engine)
     if sections["web"].base_url:
         _check_url(sections["web"].base_url, "web.base_url")
     sites = raw.get("sites")

@@ -30,16 +30,15 @@ from index.extract import (
     charset_of,
     extract,
 )
-from index.fulltext import (
-    TextDoc,
-    TextIndex,
+from index.index_summary import IndexSummary
+from index.search.engine import TextDoc, TextIndex
+from index.search.engines import (
     engine_moved,
     engine_name,
     new_index_dir,
     open_index,
     switch_index_dir,
 )
-from index.index_summary import IndexSummary
 from index.warc_reader import Damage, read_payload
 from index.worker_pool import map_jobs
 from index.write_failure import stop_at_write_failure

@@ -254,8 +254,8 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
     import html
     import re
 
-    from index.search import SearchRequest
-    from index.search import search as run_search
+    from index.search.service import SearchRequest
+    from index.search.service import search as run_search
 
     found = run_search(_collection(collection_dir), SearchRequest(
         q=query, site=site, date_from=date_from, date_to=date_to, as_of=as_of, sort=sort,

@@ -18,8 +18,8 @@ from warcio.warcwriter import WARCWriter
 from index.catalog import Catalog
 from index.collection import Collection
 from index.errors import UsageError
-from index.fulltext import open_index
 from index.indexer import update
+from index.search.engines import open_index
 from palimpsest.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

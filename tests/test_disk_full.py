@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from index.collection import ENGINE_ENV, Collection
+from index.collection import Collection
+from index.search.engines import ENGINE_ENV
 from palimpsest.sample_network import SampleNetwork, manifest
 from tests.conftest import ROOT, crawl, crawl_ids, new_collection, palimpsest, read_records
 

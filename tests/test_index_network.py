@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from index.catalog import Catalog
-from index.collection import ENGINE_ENV, Collection
+from index.collection import Collection
 from index.fulltext_pass import rebuild_fulltext
 from index.indexer import update
-from index.search import MAX_LIMIT, SearchRequest, search
+from index.search.engines import ENGINE_ENV
+from index.search.service import MAX_LIMIT, SearchRequest, search
 from palimpsest.cli import main
 from palimpsest.sample_network import manifest
 from tests.conftest import ROOT, CrawledCollection
@@ -107,8 +108,8 @@ def test_both_grouping_paths_agree_on_the_network(indexed, monkeypatch, options)
     # the sample network's three crawls: revisits, calendar pages reached in one crawl
     # only, error pages, a dropped and an added page; both grouping paths of index/search.py
     # (the matching texts' captures, or the whole catalog's columns) give the same answer
-    from index import search as search_module
-    from index import text_captures
+    from index.search import service as search_module
+    from index.search import text_captures
 
     first = indexed.crawls[1].crawl_id
     totals = []

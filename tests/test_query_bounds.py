@@ -1,7 +1,7 @@
 """What a search may cost: hostile queries (19 OR'ed wildcards, `*` alone, very long queries,
 thousands of terms) on a few thousand synthetic pages in each engine are refused with one
 clear message, and a search past its deadline fails instead of answering in part: in the
-engine, through index.search, on the web (400) and on the command line (exit 2)."""
+engine, through index.search.service, on the web (400) and on the command line (exit 2)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from index.collection import ENGINE_ENV, Collection
+from index.collection import Collection
 from index.config import render_template
 from index.errors import QueryError, QueryTooCostly
-from index.fulltext import MAX_QUERY_CHARS, MAX_TERMS, TextDoc, TextQuery
 from index.indexer import update
-from index.query_cost import MAX_CLAUSES, Budget
-from index.search import SearchRequest, search
-from index.tantivy_engine import TantivyIndex
-from index.whoosh_engine import WhooshIndex
+from index.search.engine import TextDoc
+from index.search.engines import ENGINE_ENV
+from index.search.query import MAX_QUERY_CHARS, MAX_TERMS, TextQuery
+from index.search.query_cost import MAX_CLAUSES, Budget
+from index.search.service import SearchRequest, search
+from index.search.tantivy_engine import TantivyIndex
+from index.search.whoosh_engine import WhooshIndex
 from palimpsest.cli import main
 from web import create_app
 
@@ -142,7 +144,7 @@ def test_whoosh_reads_the_deadline_at_every_matching_document(engine):
     assert ticks.reads > len(found) > 0
 
 
-# -- through index.search, the web and the command line ------------------------------------
+# -- through index.search.service, the web and the command line ------------------------------------
 
 
 @pytest.fixture(scope="module", params=["whoosh", "tantivy"])

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from index.collection import ENGINE_ENV, Collection
-from index.fulltext import index_dir
+from index.collection import Collection
+from index.search.engines import ENGINE_ENV, index_dir
 from palimpsest.sample_network import SampleNetwork
 from tests.conftest import ROOT, crawl, new_collection, palimpsest
 from web import create_app

@@ -1,5 +1,5 @@
 """Full-text search over a small archive: three crawls of two sites, written as real WARCs with
-warcio, indexed by the real indexer, searched through index.search and the CLI."""
+warcio, indexed by the real indexer, searched through index.search.service and the CLI."""
 
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from whoosh import fields
 
-from index import fulltext, text_captures
-from index import search as search_module
-from index.collection import ENGINE_ENV, Collection
+from index.collection import Collection
 from index.config import render_template
 from index.errors import QueryError, UsageError
-from index.fulltext import TextDoc, TextQuery, index_dir, open_index
 from index.indexer import update
-from index.search import SearchRequest, search
-from index.snippets import Wanted
-from index.tantivy_engine import TantivyIndex
-from index.whoosh_engine import STEM, StemmedText
+from index.search import query as query_module
+from index.search import service as search_module
+from index.search import text_captures
+from index.search.engine import TextDoc
+from index.search.engines import ENGINE_ENV, index_dir, open_index
+from index.search.query import TextQuery
+from index.search.service import SearchRequest, search
+from index.search.snippets import Wanted
+from index.search.tantivy_engine import TantivyIndex
+from index.search.whoosh_engine import STEM, StemmedText
 from palimpsest.cli import main
 
 CRAWLS = ("20240110120000", "20240210120000", "20240310120000")
@@ -340,8 +343,8 @@ def test_fast_text_field_indexes_exactly_what_the_analyzer_gives():
 
 def test_both_engines_analyse_words_alike():
     # the same words, stems and dropped words: the engines find the same pages
-    from index.tantivy_engine import _ANALYZERS
-    from index.whoosh_engine import URL_WORDS
+    from index.search.tantivy_engine import _ANALYZERS
+    from index.search.whoosh_engine import URL_WORDS
     from tests.conftest import ROOT
 
     content = ROOT / "palimpsest" / "sample_network" / "content"
@@ -484,7 +487,7 @@ def test_search_sees_a_new_crawl_at_once(archive, tmp_path, monkeypatch):
 
 
 def test_wildcard_standing_for_too_many_words_is_refused(archive, monkeypatch):
-    monkeypatch.setattr(fulltext, "MAX_EXPANSIONS", 2)
+    monkeypatch.setattr(query_module, "MAX_EXPANSIONS", 2)
     with pytest.raises(QueryError, match="matches more than 2 words"):
         ask(archive, "co*")  # cooperation, commentators, countries, coming, ...
     assert urls(ask(archive, "inject*")) == {f"{PAX}/news/security.html"}
@@ -512,7 +515,7 @@ def test_tantivy_query_words_meet_the_indexed_terms(tmp_path):
 @pytest.mark.parametrize("engine", ["whoosh", "tantivy"])
 def test_exclusion_holds_whatever_the_order_documents_were_added(tmp_path, engine):
     # Whoosh's own AndNot keeps "ruby sapphire" here, since "sapphire" comes first
-    from index.whoosh_engine import WhooshIndex
+    from index.search.whoosh_engine import WhooshIndex
 
     kind = WhooshIndex if engine == "whoosh" else TantivyIndex
     with kind(tmp_path / engine) as index_:
@@ -548,8 +551,8 @@ def test_words_split_as_tantivy_splits_them_in_every_script():
 
     import tantivy
 
-    from index.analysis import WORD
-    from index.tantivy_engine import _ANALYZERS
+    from index.search.analysis import WORD
+    from index.search.tantivy_engine import _ANALYZERS
 
     chars = " ".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
     theirs = set(tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).build()

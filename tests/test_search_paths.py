@@ -1,7 +1,7 @@
 """The researcher's first paths through search (issue 11): start from a URL, as Wayback and
 pywb do, and see whether a phrase is still on a page. Over the sample network crawled at
 revision 1 twice, then at revision 2, where allyvia's footers lost the disclosure line.
-The same answers through index.search, the JSON API, the CSV export, the CLI and the page in
+The same answers through index.search.service, the JSON API, the CSV export, the CLI and the page in
 Chromium, on a desktop and on a phone screen."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import lxml.html
 import pytest
 
 from index.errors import QueryError
-from index.periods import period_unit
-from index.search import SearchRequest, search
+from index.search.periods import period_unit
+from index.search.service import SearchRequest, search
 from tests.conftest import ARTIFACTS, palimpsest
 from web import create_app
 
@@ -128,9 +128,9 @@ def test_the_disclosure_is_gone_from_allyvias_latest_captures(indexed_history):
 def test_presence_is_checked_within_the_search_budget(indexed_history):
     from index.catalog import Catalog
     from index.errors import QueryTooCostly
-    from index.fulltext import NO_MATCHES
-    from index.presence import add_presence
-    from index.query_cost import Budget
+    from index.search.engine import NO_MATCHES
+    from index.search.presence import add_presence
+    from index.search.query_cost import Budget
 
     with Catalog.open(indexed_history.collection) as catalog, \
             pytest.raises(QueryTooCostly, match="checking the latest captures"):

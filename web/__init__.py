@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 
 from index.collection import Collection
 from index.errors import CannotListen, CaptureNotFound, QueryError, UsageError
-from index.search import prepare as prepare_search
+from index.search.service import prepare as prepare_search
 from web import api, captures, cdx, diff, memento, reports, search, state
 
 # our pages: scripts and styles only from our static files (inline style attributes are

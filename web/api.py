@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from index.errors import CaptureNotFound, QueryError
-from index.search import search
+from index.search.service import search
 from web.search import search_request
 from web.state import catalog, collection, network_config
 

@@ -1,5 +1,6 @@
 """The search page (`/`, `/search`) and its CSV export. The box takes words and phrases, or a
-URL: one URL opens its timeline, a URL pattern lists the URLs it matches (index.url_query)."""
+URL: one URL opens its timeline, a URL pattern lists the URLs it matches
+(index.search.url_query)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask import Blueprint, Response, redirect, render_template, request
 
 from index.config import Site
 from index.errors import QueryError
-from index.search import SearchRequest, search
+from index.search.service import SearchRequest, search
 from web.chart import COLOURS, period_chart
 from web.state import catalog, collection, network_config
 

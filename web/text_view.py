@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from index.analysis import stems
 from index.catalog import Capture, Catalog
 from index.errors import QueryError
 from index.extract import Extracted
-from index.fulltext import TextQuery, Wildcard, expand_wildcard, wildcard_prefix
-from index.snippets import Wanted
+from index.search.analysis import stems
+from index.search.query import TextQuery, Wildcard, expand_wildcard, wildcard_prefix
+from index.search.snippets import Wanted
 
 TAB_ARGS = ("text", "q")
 

@@ -19,8 +19,9 @@ from index.catalog import Capture, Catalog, iso_date
 from index.compare.watch import watch_pattern
 from index.config import NetworkConfig
 from index.errors import UsageError
-from index.fulltext import And, Matches, Node, Or, Phrase, Term, TextQuery, text_number
-from index.query_cost import Budget
+from index.search.engine import Matches, text_number
+from index.search.query import And, Node, Or, Phrase, Term, TextQuery
+from index.search.query_cost import Budget
 
 
 def add_presence(catalog: Catalog, results: list[dict[str, Any]], matches: Matches,

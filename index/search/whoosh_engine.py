@@ -4,7 +4,7 @@ Fields: `text` (the full visible text: menus and footers hold things researchers
 as disclosure lines), `title` (counts double), `url` (split into words), `site` (exact name).
 The texts themselves are stored zlib-compressed in one field, for snippets.
 
-Words are analysed as index.analysis says, exactly as the Tantivy engine analyses them, so
+Words are analysed as index.search.analysis says, exactly as the Tantivy engine analyses them, so
 that both engines find the same pages.
 
 Whoosh spends most of its indexing time per token and per posting in Python. Two things keep
@@ -28,27 +28,23 @@ from whoosh.collectors import WrappingCollector
 from whoosh.index import LockError
 from whoosh.system import pack_uint
 
-from index.analysis import ANALYSIS, WORD, is_long, lower, stem_of
 from index.errors import UsageError
-from index.fulltext import (
-    NO_MATCHES,
+from index.search.analysis import ANALYSIS, WORD, is_long, lower, stem_of
+from index.search.engine import NO_MATCHES, Matches, TextDoc, TextHit, TextIndex
+from index.search.query import (
     And,
-    Matches,
     Node,
     Not,
     Or,
     Phrase,
     Term,
-    TextDoc,
-    TextHit,
-    TextIndex,
     TextQuery,
     Wildcard,
     expand_wildcard,
     wildcard_prefix,
 )
-from index.query_cost import Budget
-from index.snippets import Wanted
+from index.search.query_cost import Budget
+from index.search.snippets import Wanted
 
 _ANALYSIS_FILE = "analysis.txt"
 
@@ -63,7 +59,7 @@ class DropLongWords(Filter):
 
 
 class LowerCase(Filter):
-    """Lower case as index.analysis.lower gives it."""
+    """Lower case as index.search.analysis.lower gives it."""
 
     def __call__(self, tokens):
         for token in tokens:
@@ -72,7 +68,7 @@ class LowerCase(Filter):
 
 
 class Stem(Filter):
-    """Each word as index.analysis.stem_of indexes it in a stemmed field (long ones dropped,
+    """Each word as index.search.analysis.stem_of indexes it in a stemmed field (long ones dropped,
     keeping the others' positions)."""
 
     def __call__(self, tokens):

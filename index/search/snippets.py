@@ -1,7 +1,7 @@
 """Snippets, made the same way whatever the engine: the part of a page that shows why it
 matched, the matching words marked.
 
-A query's words are looked for as the engines index them (index.analysis), so a snippet
+A query's words are looked for as the engines index them (index.search.analysis), so a snippet
 marks "negotiate" for `negotiations`; a phrase is marked only where its words stand together,
 in order, so `"on behalf of"` marks the disclosure line, not every "of" on the page. Words
 under NOT and `site:`/`url:` terms are not marked. The main text is shown if it holds as
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import regex
 
-from index.analysis import WORD, WORD_CHAR, lower, stem_of, stems
-from index.fulltext import And, Node, Not, Or, Wildcard
+from index.search.analysis import WORD, WORD_CHAR, lower, stem_of, stems
+from index.search.query import And, Node, Not, Or, Wildcard
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 2

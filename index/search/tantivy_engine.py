@@ -7,8 +7,8 @@ both with Tantivy's English stemmer (`en_stem`); `url` split into lower-cased wo
 (exact name). The main text and the description are only stored, for snippets. Our query
 tree is translated here into Tantivy queries; each word is analysed by the same chain as the
 field it is looked up in, so query terms meet indexed terms exactly. Wildcards are expanded
-by our own code (index.fulltext.expand_wildcard), as for Whoosh, into scored term queries;
-snippets are index.snippets', as for Whoosh.
+by our own code (index.search.query.expand_wildcard), as for Whoosh, into scored term queries;
+snippets are index.search.snippets', as for Whoosh.
 """
 
 from __future__ import annotations
@@ -19,27 +19,23 @@ from pathlib import Path
 
 import tantivy
 
-from index.analysis import MAX_WORD_BYTES
 from index.errors import UsageError
-from index.fulltext import (
-    NO_MATCHES,
+from index.search.analysis import MAX_WORD_BYTES
+from index.search.engine import NO_MATCHES, Matches, TextDoc, TextHit, TextIndex
+from index.search.query import (
     And,
-    Matches,
     Node,
     Not,
     Or,
     Phrase,
     Term,
-    TextDoc,
-    TextHit,
-    TextIndex,
     TextQuery,
     Wildcard,
     expand_wildcard,
     wildcard_prefix,
 )
-from index.query_cost import Budget
-from index.snippets import Wanted
+from index.search.query_cost import Budget
+from index.search.snippets import Wanted
 
 TITLE_BOOST = 2.0
 HEAP_BYTES = 128_000_000

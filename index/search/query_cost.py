@@ -1,6 +1,6 @@
 """What one search may cost, whatever the engine: how many terms it looks up, how long it runs.
 
-A query's size is capped as it is parsed (index.fulltext: its length, its terms, the letters
+A query's size is capped as it is parsed (index.search.query: its length, its terms, the letters
 before a wildcard's *, the words one wildcard may stand for). A `Budget` bounds one search:
 
 - the term lookups the engine is given, every word a wildcard stands for in every field it is

@@ -4,7 +4,7 @@
 `http://allyvia.test/updates/*` and `allyvia.test/*` name every URL under a prefix, and
 `*.allyvia.test` every URL of a domain and its subdomains (pywb's match types). A bare host
 (`allyvia.test`) is a URL only if the archive has captured that host: `node.js` stays words.
-Everything else is a text query for index.fulltext.
+Everything else is a text query for index.search.query.
 """
 
 from __future__ import annotations

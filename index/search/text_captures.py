@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.fulltext import Matches, text_key_of, text_number
+from index.search.engine import Matches, text_key_of, text_number
 
 # above this many texts not yet read, read the whole catalog in one scan (faster than the
 # join per text, and every later search finds everything there)

@@ -2,7 +2,7 @@
 
 The engine (whichever the config names) returns matching text keys with scores. Everything
 about captures is then worked out here, once for every engine, from the catalog's `captures`
-(read through index.text_captures, which keeps them per text in memory): the site and
+(read through index.search.text_captures, which keeps them per text in memory): the site and
 capture-date filters, "as of" a date, collapsing the captures of a URL into one result,
 sorting by date, paging and the facets. Only captures answered with a 2xx status (or without
 HTTP status, e.g. resource records) count: error pages are not what the network said.
@@ -11,7 +11,6 @@ HTTP status, e.g. resource records) count: error pages are not what the network 
 from __future__ import annotations
 
 import heapq
-import os
 import re
 import sqlite3
 from bisect import bisect_left, bisect_right
@@ -23,23 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from index import text_captures
 from index.catalog import CATALOG_NAME, ENGINE_META, Catalog, iso_date, pad_timestamp
-from index.collection import ENGINE_ENV, Collection
+from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import PalimpsestError, QueryError, UsageError
-from index.fulltext import (
-    Matches,
-    TextQuery,
-    engine_moved,
-    engine_name,
-    open_index,
-    text_key_of,
-)
-from index.periods import Periods, count_by_period
-from index.presence import add_presence, related_watches
-from index.query_cost import Budget
-from index.url_query import list_urls, read_url
+from index.search import text_captures
+from index.search.engine import Matches, text_key_of
+from index.search.engines import engine_moved, engine_name, engine_override, open_index
+from index.search.periods import Periods, count_by_period
+from index.search.presence import add_presence, related_watches
+from index.search.query import TextQuery
+from index.search.query_cost import Budget
+from index.search.url_query import list_urls, read_url
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000
@@ -80,11 +74,11 @@ def search(collection: Collection, request: SearchRequest,
     "presence"}], "facets": {"site": {name: n}, "month": {"YYYY-MM": n}, "periods":
     {"unit", "periods": [period], "by_site": {name: {period: n}}}}, "watches": [name]}`.
     `total` and the facets count results (URLs when collapsed, else captures); a URL
-    counts in every month (and period) it matched in. `presence` is index.presence's,
+    counts in every month (and period) it matched in. `presence` is index.search.presence's,
     `watches` the watched phrases the query is part of. A query that is a URL or a URL
-    pattern gets index.url_query's object instead (`"read_as": "url"`).
+    pattern gets index.search.url_query's object instead (`"read_as": "url"`).
     Raises QueryError for a malformed query or parameter, QueryTooCostly (a QueryError) for
-    one that would cost more than `budget` (default: index.query_cost's caps and deadline),
+    one that would cost more than `budget` (default: index.search.query_cost's caps and deadline),
     UsageError if nothing is indexed."""
     budget = Budget() if budget is None else budget
     catalog_path = collection.derived_dir / CATALOG_NAME
@@ -154,7 +148,7 @@ def _config(collection: Collection) -> NetworkConfig | None:
         info = collection.config_path.stat()
     except FileNotFoundError:
         return None
-    stamp = (info.st_mtime_ns, info.st_size, info.st_ino, os.environ.get(ENGINE_ENV))
+    stamp = (info.st_mtime_ns, info.st_size, info.st_ino, engine_override())
     cached = _CONFIGS.get(collection.config_path)
     if cached is None or cached[0] != stamp:
         cached = _CONFIGS[collection.config_path] = (stamp, collection.load_config())

@@ -1,10 +1,6 @@
-"""The full-text index behind one narrow interface, whichever engine holds it.
-
-Our code parses the user's query into a small syntax tree (`TextQuery`), so every engine receives
-the same structure and a malformed query fails here, the same way for all, with a `QueryError`
-of one readable line. An engine (`TextIndex`) only stores `TextDoc`s and answers which documents
-match a query, how well, and with which snippet. Capture dates, sites, collapsing by URL,
-"as of" and facets are worked out from the catalog by index.search, once for every engine.
+"""The query language: the user's query parsed into a small syntax tree (`TextQuery`), so
+every engine receives the same structure and a malformed query fails here, the same way for
+all, with a `QueryError` of one readable line.
 
 Query syntax (every word must match; OR binds tighter than AND, so `a b OR c` is a AND (b OR c)):
 
@@ -14,29 +10,14 @@ Query syntax (every word must match; OR binds tighter than AND, so `a b OR c` is
 
 from __future__ import annotations
 
-import os
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import repeat
-from operator import lshift, or_
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-from index.collection import ENGINE_ENV
-from index.errors import QueryError, QueryTooCostly, UsageError
-from index.query_cost import Budget
-
-if TYPE_CHECKING:
-    from index.collection import Collection
-    from index.config import NetworkConfig
+from index.errors import QueryError, QueryTooCostly
 
 FIELDS = ("title", "site", "url")
-# what a query may hold; index.query_cost bounds what one search may spend
+# what a query may hold; index.search.query_cost bounds what one search may spend
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 64  # words and phrases, not counting operators
 # a wildcard needs this many literal characters before its first * or ?: "a*" would expand
@@ -44,77 +25,6 @@ MAX_TERMS = 64  # words and phrases, not counting operators
 MIN_WILDCARD_PREFIX = 2
 # a wildcard may stand for at most this many indexed words, whatever the engine
 MAX_EXPANSIONS = 2000
-
-
-@dataclass(frozen=True)
-class TextDoc:
-    """One distinct text of one URL: what every capture with that text shares."""
-
-    text_key: str
-    url: str
-    site: str | None
-    title: str
-    main_text: str
-    full_text: str
-    description: str = ""
-    language: str | None = None
-    published: datetime | None = None
-
-
-def text_number(text_key: str) -> int:
-    """The number of a text: its key's 96 bits (numbers hash and compare faster)."""
-    return int(text_key, 16)
-
-
-def text_key_of(number: int) -> str:
-    """The text key (24 hex digits) of a text number."""
-    return f"{number:024x}"
-
-
-@dataclass(frozen=True, slots=True)
-class Matches:
-    """Every document a query matched, in no particular order, as numpy columns: the text
-    number's high 64 and low 32 bits, and the score (higher is better). A query can match
-    every page of a large archive: columns cross from Rust to Python, and are counted by
-    index.search, without a Python object per match."""
-
-    high: np.ndarray  # uint64
-    low: np.ndarray  # uint64
-    scores: np.ndarray  # float64
-
-    @classmethod
-    def of(cls, high: Sequence[int], low: Sequence[int], scores: Sequence[float]) -> Matches:
-        return cls(np.array(high, np.uint64), np.array(low, np.uint64),
-                   np.array(scores, np.float64))
-
-    @classmethod
-    def of_keys(cls, keys: Sequence[str], scores: Sequence[float]) -> Matches:
-        return cls.of([int(k[:16], 16) for k in keys], [int(k[16:], 16) for k in keys],
-                      scores)
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def numbers(self) -> list[int]:
-        return list(map(or_, map(lshift, self.high.tolist(), repeat(32)), self.low.tolist()))
-
-    def by_number(self) -> dict[int, float]:
-        return dict(zip(self.numbers(), self.scores.tolist(), strict=True))
-
-
-NO_MATCHES = Matches.of([], [], [])
-
-
-@dataclass(frozen=True)
-class TextHit:
-    """A document that matched: its key, the engine's score, and an HTML snippet in which
-    only our <mark> tags are markup (everything from the page is escaped)."""
-
-    text_key: str
-    score: float
-    snippet_html: str = ""
-    title: str = ""
-
 
 # -- the query tree ------------------------------------------------------------------------
 # `field` is None for the default fields (title and text), else one of FIELDS.
@@ -352,130 +262,3 @@ def expand_wildcard(pattern: str, prefixed: Iterable[str], indexed: Callable[[st
         raise QueryTooCostly(f"query too costly: wildcard {pattern!r} matches more than "
                              f"{MAX_EXPANSIONS:,} words; narrow it: give more letters")
     return found
-
-
-# -- the engine interface ------------------------------------------------------------------
-
-
-class TextIndex(ABC):
-    """What every full-text engine does. Writes go to an open batch that `commit()` makes
-    durable and visible; `close()` without a commit drops the batch."""
-
-    @abstractmethod
-    def add(self, doc: TextDoc) -> None:
-        """Add `doc` to the current batch (a key already present is the same text: skipped)."""
-
-    @abstractmethod
-    def has(self, text_key: str) -> bool:
-        """Whether a document with this key is in the index or the current batch."""
-
-    @abstractmethod
-    def commit(self) -> None:
-        """Make the current batch durable and searchable."""
-
-    @abstractmethod
-    def match(self, query: TextQuery, budget: Budget | None = None) -> Matches:
-        """Every matching document's number and score, without snippets. QueryTooCostly
-        if the search spends more than `budget` (default: a new query_cost.Budget)."""
-
-    @abstractmethod
-    def describe(self, query: TextQuery, text_keys: Sequence[str],
-                 budget: Budget | None = None) -> dict[str, TextHit]:
-        """Title and highlighted snippet of these documents for this query (score 0).
-        QueryTooCostly if the budget's deadline passes first."""
-
-    @abstractmethod
-    def count(self) -> int:
-        """How many documents the index holds (committed)."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Release files and locks; an uncommitted batch is dropped."""
-
-    def search(self, query: TextQuery, limit: int | None = 10) -> list[TextHit]:
-        """The best `limit` matches (all if None), best first, with titles and snippets,
-        within one query_cost.Budget."""
-        budget = Budget()
-        scores = {text_key_of(n): s for n, s in self.match(query, budget).by_number().items()}
-        best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
-        described = self.describe(query, best, budget)
-        return [TextHit(k, scores[k], described[k].snippet_html, described[k].title)
-                for k in best if k in described]
-
-    def __enter__(self) -> TextIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def engine_name(config: NetworkConfig | None) -> str:
-    """The engine the config names; without a config (a collection of imported WARCs
-    only), $PALIMPSEST_ENGINE or whoosh."""
-    return config.search.engine if config else os.environ.get(ENGINE_ENV) or "whoosh"
-
-
-def engine_moved(held: str, engine: str) -> str:
-    """What to do when the catalog's texts are in another engine than the configured one."""
-    return (f"the full-text index is in {held}, but the config names {engine}: run "
-            f"`palimpsest index --rebuild` to rebuild it in {engine}")
-
-
-def open_index(collection: Collection, config: NetworkConfig | None, *,
-               directory: Path | None = None) -> TextIndex:
-    """The collection's full-text index in the engine the config names (created if absent):
-    the one `index_dir` names, or the one in `directory`."""
-    engine = engine_name(config)
-    directory = directory or index_dir(collection, engine)
-    if engine == "whoosh":
-        from index.whoosh_engine import WhooshIndex
-
-        return WhooshIndex(directory)
-    if engine == "tantivy":
-        from index.tantivy_engine import TantivyIndex
-
-        return TantivyIndex(directory)
-    raise UsageError(f"unknown search engine {engine!r}")
-
-
-# -- where an engine's index is ------------------------------------------------------------
-# A rebuild writes a whole new index beside the one in use and then points readers at it, so
-# that searches meanwhile answer from the old one, complete, never from a half-built one. The
-# pointer is a file holding the directory's name, replaced in one rename; without one (as a
-# collection is until its first rebuild) the index is in `fulltext-<engine>`.
-
-
-def index_dir(collection: Collection, engine: str) -> Path:
-    """The directory of the engine's full-text index in use."""
-    pointer = _pointer(collection, engine)
-    try:
-        name = pointer.read_text().strip()
-    except FileNotFoundError:
-        name = ""
-    return collection.derived_dir / (name or f"fulltext-{engine}")
-
-
-def new_index_dir(collection: Collection, engine: str) -> Path:
-    """A directory, not yet existing, for a new index of the engine (`switch_index_dir`
-    makes it the one in use)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-    return collection.derived_dir / f"fulltext-{engine}-{stamp}-{os.getpid()}"
-
-
-def switch_index_dir(collection: Collection, engine: str, directory: Path) -> list[Path]:
-    """Point readers at the index in `directory`, at once: a reader that opened the index
-    before keeps answering from the old one. Returns the engine's other directories, now
-    unused (the one replaced, those of rebuilds that were killed)."""
-    pointer = _pointer(collection, engine)
-    partial = pointer.with_name(pointer.name + ".part")
-    with open(partial, "w") as stream:
-        stream.write(directory.name + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(partial, pointer)
-    return [p for p in collection.derived_dir.glob(f"fulltext-{engine}*")
-            if p.is_dir() and p.name != directory.name]
-
-
-def _pointer(collection: Collection, engine: str) -> Path:
-    return collection.derived_dir / f"fulltext-{engine}.current"
