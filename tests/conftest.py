@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from palimpsest.setup import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ("--delay", "0", "--concurrency-per-site", "4")
+PYWB = ROOT / ".venv-pywb/bin"  # pywb pins its own dependencies: a venv of its own
 
 
 def palimpsest(*args: str, check: bool = True, timeout: float = 300,
@@ -151,6 +155,51 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     (home / "warcs").mkdir()
     (home / "warcs" / ".gitkeep").touch()  # as in a fresh clone
     return home, run_in(home, "demo", "--no-serve")
+
+
+@dataclass
+class Pywb:
+    base: str  # the collection's address, e.g. http://127.0.0.1:PORT/ours
+    index: Path  # the CDXJ index pywb wrote of our WARCs
+
+
+@pytest.fixture(scope="session")
+def pywb(network_history: CrawledCollection,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pywb]:
+    """pywb's own server over `network_history`'s WARC files (the reference replay tool that
+    our WARCs must work in, and our CDX and Memento APIs must agree with), once a session."""
+    if not PYWB.exists():
+        pytest.skip("pywb venv not installed (make test installs it)")
+    work = tmp_path_factory.mktemp("pywb")
+    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
+                   capture_output=True)
+    warcs = [str(p) for p in network_history.collection.warc_files()]
+    subprocess.run([PYWB / "wb-manager", "add", "ours", *warcs], cwd=work, check=True,
+                   capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"], cwd=work,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/ours"
+    try:
+        _wait_until_answering(base + "/cdx?url=paxpoint.test/")
+        yield Pywb(base, work / "collections/ours/indexes/index.cdxj")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait_until_answering(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not answer in {timeout} s") from None
+            time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

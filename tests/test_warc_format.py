@@ -5,22 +5,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-import shutil
-import socket
 import subprocess
-import time
 import urllib.request
 import zlib
 from base64 import b32encode
 from pathlib import Path
 
-import pytest
-
 from palimpsest.sample_network import manifest
 from tests.conftest import ROOT
 
 BIN = Path(ROOT / ".venv/bin")
-PYWB = ROOT / ".venv-pywb/bin"
 
 
 def _payload_digest(body: bytes) -> str:
@@ -120,34 +114,11 @@ def test_each_page_has_a_metadata_record_with_outlinks_reason_and_hops(network_h
     assert hops["hopsFromSeed"].strip("L") == "" or hops["fetchReason"] == "sitemap"
 
 
-@pytest.mark.skipif(not PYWB.exists(), reason="pywb venv not installed (make test does it)")
-def test_pywb_indexes_and_replays_our_warcs(network_history, tmp_path):
-    crawl = network_history.crawls[0]
-    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=tmp_path, check=True,
-                   capture_output=True)
-    subprocess.run([PYWB / "wb-manager", "add", "ours", *map(str, crawl.warcs)], cwd=tmp_path,
-                   check=True, capture_output=True)
-    index = (tmp_path / "collections/ours/indexes/index.cdxj").read_text()
-    assert "test,paxpoint)/ " in index
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        page = None
-        for _ in range(100):
-            try:
-                url = f"http://127.0.0.1:{port}/ours/2100mp_/http://paxpoint.test/"
-                with urllib.request.urlopen(url, timeout=5) as answer:
-                    page = answer.read().decode("utf-8", "replace")
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert page is not None, "pywb did not answer"
-        assert "paxpoint" in page.lower()
-        assert "<title>" in page.lower()
-    finally:
-        server.terminate()
-        server.wait(10)
-    shutil.rmtree(tmp_path / "collections", ignore_errors=True)
+def test_pywb_indexes_and_replays_our_warcs(pywb):
+    # the session's pywb (conftest.py) indexed every WARC of the session's crawls
+    assert "test,paxpoint)/ " in pywb.index.read_text()
+    with urllib.request.urlopen(f"{pywb.base}/2100mp_/http://paxpoint.test/",
+                                timeout=10) as answer:
+        page = answer.read().decode("utf-8", "replace")
+    assert "paxpoint" in page.lower()
+    assert "<title>" in page.lower()

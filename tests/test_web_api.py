@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,7 +20,6 @@ from index.errors import UsageError
 from tests.conftest import ROOT, CrawledCollection
 from web import create_app
 
-PYWB = ROOT / ".venv-pywb/bin"
 URLS = ["http://paxpoint.test/", "http://allyvia.test/about/"]
 
 
@@ -31,34 +27,6 @@ URLS = ["http://paxpoint.test/", "http://allyvia.test/about/"]
 def client(indexed_history: CrawledCollection):
     app = create_app({"COLLECTION": str(indexed_history.collection.root), "TESTING": True})
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def pywb(indexed_history: CrawledCollection, tmp_path_factory) -> Iterator[str]:
-    """pywb's own server over the same WARC files: the reference to agree with."""
-    if not PYWB.exists():
-        pytest.skip("pywb venv not installed (make test installs it)")
-    work = tmp_path_factory.mktemp("pywb")
-    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
-                   capture_output=True)
-    warcs = [str(p) for p in indexed_history.collection.warc_files()]
-    subprocess.run([PYWB / "wb-manager", "add", "ours", *warcs], cwd=work, check=True,
-                   capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"], cwd=work,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/ours"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/cdx?url=paxpoint.test/", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield base
-    server.terminate()
-    server.wait(10)
 
 
 def _fetch(url: str) -> str:
@@ -100,7 +68,7 @@ def _pywb_lines(text: str, output: str) -> list[str]:
 @pytest.mark.parametrize("output", ["json", "cdxj"])
 def test_cdx_api_agrees_with_pywb(client, pywb, query, output):
     ours = client.get(f"/cdx?{query}&output={output}").get_data(as_text=True).splitlines()
-    theirs = _pywb_lines(_fetch(f"{pywb}/cdx?{query}&output={output}"), output)
+    theirs = _pywb_lines(_fetch(f"{pywb.base}/cdx?{query}&output={output}"), output)
     assert ours and ours == theirs
 
 
@@ -113,7 +81,7 @@ def test_cdx_time_bounds_closest_fields_and_text_output_agree_with_pywb(client, 
     for query in queries:
         for output in ("json", "text"):
             ours = client.get(f"/cdx?{query}&output={output}").get_data(as_text=True)
-            theirs = _fetch(f"{pywb}/cdx?{query}&output={output}")
+            theirs = _fetch(f"{pywb.base}/cdx?{query}&output={output}")
             if "fl=" not in query:
                 theirs = "".join(line + "\n" for line in _pywb_lines(theirs, output))
             assert ours and ours == theirs, (query, output)
@@ -124,7 +92,7 @@ def test_timemap_agrees_with_pywb(client, pywb, url):
     ours = client.get(f"/timemap/link/{url}")
     assert ours.content_type == "application/link-format"
     text = ours.get_data(as_text=True)
-    theirs = _fetch(f"{pywb}/timemap/link/{url}")
+    theirs = _fetch(f"{pywb.base}/timemap/link/{url}")
     dates = re.compile(r'datetime="([^"]+)"')
     assert dates.findall(text) == dates.findall(theirs)
     stamps = re.compile(r"/(\d{14})(?:mp_)?/")
