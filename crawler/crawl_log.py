@@ -31,8 +31,8 @@ from twisted.web._newclient import ResponseNeverReceived
 from crawler import signals as our_signals
 from crawler.report import summarize, write_summary
 from index.config import Site, site_for_url
+from index.crawl_log import LOG_NAME
 
-LOG_NAME = "crawl-log.jsonl"
 PROGRESS_EVERY = 2.0
 
 

@@ -33,6 +33,7 @@ from crawler import signals as our_signals
 from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.links import Outlink
 from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
+from index.extract import media_type
 
 FIDELITY_NOTE = (
     "header names as normalised by Scrapy; connection headers and the reason phrase are not "
@@ -226,6 +227,5 @@ class WarcRecorder:
 
 
 def _mime(response: Response) -> str:
-    value = response.headers.get("Content-Type") or b""
-    return value.split(b";")[0].strip().decode("latin-1").lower()
+    return media_type((response.headers.get("Content-Type") or b"").decode("latin-1"))
 

@@ -11,35 +11,32 @@ from pathlib import Path
 from typing import Any
 
 from index.compare.crawl_status import SUMMARY_NAME
+from index.crawl_log import log_entries
+from index.extract import HTML_TYPES
 
 
 def summarize(log_path: Path, *, crawl_id: str, finish_reason: str) -> dict[str, Any]:
     """Summary of the crawl whose log is at `log_path`."""
     sites: dict[str, dict[str, Any]] = {}
-    with open(log_path, encoding="utf-8") as log:
-        for line in log:
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill; the WARCs hold the record of truth
-            site = sites.setdefault(entry.get("site") or "(other)", {
-                "captures": 0, "pages": 0, "bytes": 0, "statuses": Counter(),
-                "outcomes": Counter(), "excluded": Counter(), "errors": 0,
-                "first": entry["time"], "last": entry["time"]})
-            site["last"] = max(site["last"], entry["time"])
-            site["first"] = min(site["first"], entry["time"])
-            outcome = entry["outcome"]
-            site["outcomes"][outcome] += 1
-            if outcome == "excluded":
-                site["excluded"][entry.get("why", "")] += 1
-            elif "status" in entry:
-                site["captures"] += 1
-                site["bytes"] += entry.get("bytes", 0)
-                site["statuses"][str(entry["status"])] += 1
-                if entry.get("mime") in ("text/html", "application/xhtml+xml"):
-                    site["pages"] += 1
-            elif outcome == "error":
-                site["errors"] += 1
+    for entry in log_entries(log_path):
+        site = sites.setdefault(entry.get("site") or "(other)", {
+            "captures": 0, "pages": 0, "bytes": 0, "statuses": Counter(),
+            "outcomes": Counter(), "excluded": Counter(), "errors": 0,
+            "first": entry["time"], "last": entry["time"]})
+        site["last"] = max(site["last"], entry["time"])
+        site["first"] = min(site["first"], entry["time"])
+        outcome = entry["outcome"]
+        site["outcomes"][outcome] += 1
+        if outcome == "excluded":
+            site["excluded"][entry.get("why", "")] += 1
+        elif "status" in entry:
+            site["captures"] += 1
+            site["bytes"] += entry.get("bytes", 0)
+            site["statuses"][str(entry["status"])] += 1
+            if entry.get("mime") in HTML_TYPES:
+                site["pages"] += 1
+        elif outcome == "error":
+            site["errors"] += 1
     for site in sites.values():
         site["duration_s"] = round(
             (_when(site.pop("last")) - _when(site.pop("first"))).total_seconds(), 2)

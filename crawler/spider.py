@@ -27,9 +27,9 @@ from crawler.links import Outlink, css_outlinks, html_outlinks
 from crawler.resume import ResumePlan
 from crawler.robots import RobotsUnavailable
 from index.config import Site
+from index.extract import HTML_TYPES, charset_of, media_type
 from index.inflate import inflate
 
-_HTML = ("text/html", "application/xhtml+xml")
 _REASONS = {"E": "requisite", "R": "redirect", "L": "link"}
 
 
@@ -80,9 +80,12 @@ class NetworkSpider(Spider):
                     yield request
 
     def parse(self, response: Response) -> Iterator[Request]:
-        mime = _mime(response)
-        if mime in _HTML:
-            outlinks = html_outlinks(response.body, response.url, _charset(response))
+        mime = media_type(_content_type(response))
+        if mime in HTML_TYPES:
+            # the header's charset, not Scrapy's `response.encoding`, which decodes the whole
+            # body to guess; lxml reads a <meta charset> by itself
+            outlinks = html_outlinks(response.body, response.url,
+                                     charset_of(_content_type(response)))
         elif mime == "text/css":
             outlinks = css_outlinks(response.body, response.url)
         else:
@@ -241,17 +244,5 @@ def sitemap_outlinks(body: bytes) -> list[Outlink]:
     return [Outlink(u, hop, "sitemap/loc") for u in entries]
 
 
-def _mime(response: Response) -> str:
-    value = response.headers.get("Content-Type") or b""
-    return value.split(b";")[0].strip().decode("latin-1").lower()
-
-
-def _charset(response: Response) -> str | None:
-    """The charset the Content-Type header declares, if any. Scrapy's `response.encoding`
-    decodes the whole body to guess; lxml reads a <meta charset> by itself."""
-    value = (response.headers.get("Content-Type") or b"").decode("latin-1")
-    for param in value.split(";")[1:]:
-        name, _, charset = param.strip().partition("=")
-        if name.lower() == "charset" and charset:
-            return charset.strip("\"' ")
-    return None
+def _content_type(response: Response) -> str:
+    return (response.headers.get("Content-Type") or b"").decode("latin-1")

@@ -9,18 +9,15 @@ each file either wholly catalogued or not at all.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from typing import Any, NamedTuple
-
-from warcio.timeutils import iso_date_to_timestamp
 
 from index.collection import Collection
 from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
+from index.timestamps import iso_date, pad_timestamp, timestamp_time, warc_date_timestamp
 
 # the meta key naming the full-text engine that holds the catalog's texts
 ENGINE_META = "fulltext_engine"
@@ -66,8 +63,6 @@ CREATE TABLE IF NOT EXISTS texts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
-_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
-_TIMESTAMP = re.compile(r"\d{4,14}")
 
 
 class CaptureRow(NamedTuple):
@@ -187,29 +182,6 @@ class CapturedUrl:
     last: str
 
 
-def iso_date(warc_date: str, timestamp: str) -> str:
-    """WARC-Date as ISO 8601 UTC (`2025-11-25T06:17:29Z`, fraction kept if written)."""
-    if _ISO_UTC.fullmatch(warc_date):
-        return warc_date
-    t = timestamp
-    return f"{t[0:4]}-{t[4:6]}-{t[6:8]}T{t[8:10]}:{t[10:12]}:{t[12:14]}Z"
-
-
-def pad_timestamp(value: str, *, up: bool = False) -> str:
-    """A 4 to 14 digit timestamp padded to 14 digits: to the start of the period it names,
-    or with `up` to its end (`2024` is 20240101000000, or 20241231235959)."""
-    if not _TIMESTAMP.fullmatch(value):
-        raise UsageError(f"{value!r} is not a timestamp (YYYYMMDDhhmmss, 4 to 14 digits)")
-    if up:
-        return value + "99991231235959"[len(value):]
-    padded = value + "00000101000000"[len(value):]
-    try:
-        datetime.strptime(padded, "%Y%m%d%H%M%S")
-    except ValueError:
-        raise UsageError(f"{value!r} is not a valid date and time") from None
-    return padded
-
-
 def captures_of(collection: Collection, url: str) -> list[Capture]:
     """Every capture of `url` in `collection`, oldest first; CaptureNotFound if none."""
     with Catalog.open(collection) as catalog:
@@ -275,7 +247,8 @@ class Catalog:
         found = before + after
         if not found:
             return None
-        return min(found, key=lambda c: abs(_seconds(c.timestamp) - _seconds(ts)))
+        moment = timestamp_time(ts)
+        return min(found, key=lambda c: abs(timestamp_time(c.timestamp) - moment))
 
     def by_crawl(self, crawl: str) -> list[Capture]:
         """Every capture of one crawl, by URL then time."""
@@ -478,7 +451,7 @@ class Catalog:
                 if refers_to:
                     found = db.execute(source + "record_id = ? ORDER BY warc_file = ? DESC, "
                                        "id LIMIT 1", (refers_to, warc_file)).fetchone()
-                ref_ts = _timestamp_or_none(ref_date)
+                ref_ts = warc_date_timestamp(ref_date)
                 if not found and ref_uri and ref_ts:
                     found = db.execute(
                         source + "url = ? AND timestamp = ? ORDER BY warc_date = ? DESC, "
@@ -574,14 +547,3 @@ class _Transaction:
             self.db.execute("COMMIT")
         elif self.db.in_transaction:  # (SQLite has rolled back itself after a full disk)
             self.db.execute("ROLLBACK")
-
-
-def _timestamp_or_none(warc_date: str | None) -> str | None:
-    try:
-        return iso_date_to_timestamp(warc_date) if warc_date else None
-    except (ValueError, TypeError):
-        return None
-
-
-def _seconds(timestamp: str) -> float:
-    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()

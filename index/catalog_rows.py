@@ -11,12 +11,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from warcio.timeutils import iso_date_to_timestamp
-
 from index.catalog import CaptureRow, CdxOnlyRow
 from index.config import NetworkConfig
 from index.extract import media_type
 from index.surt_key import surt_key
+from index.timestamps import warc_date_timestamp
 from index.warc_reader import Damage, Quirk, WarcReader, WarcRecord
 
 _MIME_END = re.compile(r"[;\s]")  # where cdxj-indexer cuts a Content-Type
@@ -92,10 +91,10 @@ def _timestamp(record: WarcRecord) -> tuple[str, str | None]:
     """The record's 14-digit timestamp, and what keeps it from being listed (or None)."""
     if not record.target_uri:
         return "", "record has no WARC-Target-URI"
-    try:
-        return iso_date_to_timestamp(record.warc_date), None
-    except (ValueError, TypeError, AttributeError):
+    timestamp = warc_date_timestamp(record.warc_date)
+    if timestamp is None:
         return "", f"WARC-Date {record.warc_date!r} is not a date"
+    return timestamp, None
 
 
 def _capture_row(record: WarcRecord, timestamp: str, job: FileJob) -> CaptureRow:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from index.config import CONFIG_NAME, NetworkConfig, Search, load_config
 from index.errors import UsageError
+from index.timestamps import timestamp_of
 from index.search.engines import engine_override
 
 COLLECTION_ENV = "PALIMPSEST_COLLECTION"
@@ -94,7 +95,7 @@ class Collection:
 
     def new_crawl_id(self, now: datetime | None = None) -> str:
         """A fresh crawl id: the UTC start time, with a counter if two start in one second."""
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+        stamp = timestamp_of(now or datetime.now(UTC))
         existing = set(self.crawl_ids())
         crawl_id, n = stamp, 1
         while crawl_id in existing:

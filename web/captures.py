@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
-from index.catalog import Capture, pad_timestamp
+from index.catalog import Capture
 from index.compare.diff import change_ratio, rules_for
-from index.extract import extract
+from index.extract import HTML_TYPES, extract
+from index.timestamps import pad_timestamp
 from web.replay import (
-    HTML_TYPES,
     REQUISITE_MODIFIERS,
     SANDBOX,
     Archived,

@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from flask import Response, abort, redirect, request
 
 from index.catalog import Capture
 from index.errors import CaptureNotFound, DamagedRecord
-from index.extract import decode
+from index.extract import HTML_TYPES, charset_of, decode, media_type
 from index.inflate import DEFAULT_LIMIT
+from index.timestamps import timestamp_time
 from index.warc_reader import read_content
 from web.rewrite import (
     absolute_url,
@@ -37,7 +37,6 @@ SANDBOX = "allow-scripts allow-forms allow-popups"
 # and may submit no form (an archived form's action is the live site)
 REPLAY_CSP = (f"sandbox {SANDBOX}; default-src 'self' data: blob: 'unsafe-inline' "
               "'unsafe-eval'; form-action 'none'")
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 # requisites load the nearest capture at once; documents redirect to their exact time so
 # that the frame's address names the capture it shows
 REQUISITE_MODIFIERS = ("im_", "js_", "cs_")
@@ -78,15 +77,11 @@ class Archived:
 
     @property
     def mime(self) -> str:
-        return self.content_type.split(";")[0].strip().lower()
+        return media_type(self.content_type)
 
     @property
     def charset(self) -> str | None:
-        for param in self.content_type.split(";")[1:]:
-            name, _, value = param.strip().partition("=")
-            if name.lower() == "charset":
-                return value.strip("\"' ")
-        return None
+        return charset_of(self.content_type)
 
     def header(self, wanted: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == wanted.lower()), None)
@@ -214,13 +209,13 @@ def requisites_from_other_times(archived: Archived, skew_seconds: float) -> list
     doc = parse_html(decode(archived.body, archived.charset, html=True))
     if doc is None:
         return []
-    page_time = _moment(capture.timestamp)
+    page_time = timestamp_time(capture.timestamp)
     others = []
     for url in requisite_links(doc, capture.url):
         nearest = catalog().nearest(url, capture.timestamp)
         if nearest is None:
             continue
-        seconds = int((_moment(nearest.timestamp) - page_time).total_seconds())
+        seconds = int((timestamp_time(nearest.timestamp) - page_time).total_seconds())
         if abs(seconds) > skew_seconds:
             others.append(OtherTime(nearest, seconds))
     return others
@@ -245,7 +240,7 @@ def memento_headers(capture: Capture) -> dict[str, str]:
 
 def http_date(timestamp: str) -> str:
     """A 14-digit timestamp as an RFC 1123 date (`Wed, 25 Nov 2026 08:41:54 GMT`)."""
-    return format_datetime(_moment(timestamp), usegmt=True)
+    return format_datetime(timestamp_time(timestamp), usegmt=True)
 
 
 def _replay_headers(capture: Capture, exact: bool, modifier: str) -> dict[str, str]:
@@ -276,7 +271,3 @@ def _original_headers(archived: Archived) -> Iterator[tuple[str, str]]:
         name = f"X-Archive-Orig-{name}"
         if _TOKEN.fullmatch(name) and _FIELD_VALUE.fullmatch(value):
             yield name, value
-
-
-def _moment(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)

@@ -15,7 +15,6 @@ with a little context), and crawls are named by when they started, for people to
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +31,9 @@ from index.compare.terminal import bold
 from index.compare.versions import load_version
 from index.compare.watch import html_pages, watch_between
 from index.config import NetworkConfig
+from index.crawl_log import crawl_entries
 from index.errors import UsageError
 
-LOG_NAME = "crawl-log.jsonl"  # written by the crawler into each crawl's folder
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's
 # a changed page's excerpts in the report: its first changes, each cut short, a few words of
 # context either side (the diff itself shows them all)
@@ -226,27 +225,16 @@ class _CrawlLog:
 def _crawl_log(collection: Collection, crawl: str) -> _CrawlLog:
     """The crawl's log, read for its exclusions; empty for an imported batch (no log)."""
     found = _CrawlLog()
-    try:
-        log = collection.crawl_dir(crawl) / LOG_NAME
-    except UsageError:
-        return found
-    if not log.is_file():
-        return found
-    with open(log, encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # the last line of a crawl cut off mid-write
-            if event.get("outcome") != "excluded" or not event.get("url"):
-                continue
-            why = str(event.get("why") or "excluded")
-            found.urls[event["url"]] = why
-            if why == "trap:query-variants":
-                parts = urlsplit(event["url"])
-                found.trapped.add((parts.hostname or "", parts.path))
-            elif why == "limit:pages" and event.get("site"):
-                found.full.add(event["site"])
+    for event in crawl_entries(collection, crawl):
+        if event.get("outcome") != "excluded" or not event.get("url"):
+            continue
+        why = str(event.get("why") or "excluded")
+        found.urls[event["url"]] = why
+        if why == "trap:query-variants":
+            parts = urlsplit(event["url"])
+            found.trapped.add((parts.hostname or "", parts.path))
+        elif why == "limit:pages" and event.get("site"):
+            found.full.add(event["site"])
     return found
 
 
