@@ -77,12 +77,7 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
     doc = parse_html(text)
     if doc is None:
         return b""
-    base = page_url
-    for element in doc.iter("base"):
-        if element.get("href"):
-            base = absolute_url(page_url, element.get("href")) or page_url
-        element.drop_tree()
-        break
+    base = _drop_base(doc, page_url)
 
     def to_archive(link: str, modifier: str) -> str:
         link = link.strip()
@@ -126,12 +121,26 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
                 element.set("content",
                             f"{delay};{name}={to_archive(link.strip(), link_modifier)}")
     if frame_script:
-        head = doc.find("head")
-        if head is None:
-            head = etree.Element("head")
-            doc.insert(0, head)
-        head.insert(0, etree.Element("script", src=frame_script))
+        _put_script_first(doc, frame_script)
     return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype="<!DOCTYPE html>")
+
+
+def _drop_base(doc: lxml.html.HtmlElement, page_url: str) -> str:
+    """The URL the document's relative links resolve against; its first <base> removed (the
+    links it served are rewritten to absolute archive paths)."""
+    for element in doc.iter("base"):
+        base = element.get("href")
+        element.drop_tree()
+        return (absolute_url(page_url, base) or page_url) if base else page_url
+    return page_url
+
+
+def _put_script_first(doc: lxml.html.HtmlElement, path: str) -> None:
+    head = doc.find("head")
+    if head is None:
+        head = etree.Element("head")
+        doc.insert(0, head)
+    head.insert(0, etree.Element("script", src=path))
 
 
 def requisite_links(doc: lxml.html.HtmlElement, page_url: str) -> Iterator[str]:
