@@ -21,8 +21,8 @@ from pathlib import Path
 
 from index.config import CONFIG_NAME, NetworkConfig, Search, load_config
 from index.errors import UsageError
-from index.timestamps import timestamp_of
 from index.search.engines import engine_override
+from index.timestamps import timestamp_of
 
 COLLECTION_ENV = "PALIMPSEST_COLLECTION"
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
