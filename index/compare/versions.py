@@ -61,12 +61,17 @@ def payload_of(collection: Collection, capture: Capture
     """Where the capture's payload is and what the catalog says of it (digest, URL, media
     type, status): the first arguments of `read_version`, and the key that what is read from
     the payload is remembered by."""
-    if not capture.has_payload:
-        raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
-                              "the collection")
+    check_payload(capture)
     return (collection.inside(capture.payload_file), capture.payload_offset,
             capture.payload_length, capture.digest, capture.url, capture.mime or "",
             capture.status or 0)
+
+
+def check_payload(capture: Capture) -> None:
+    """Raises CaptureNotFound unless the catalog knows where the capture's payload is."""
+    if not capture.has_payload:
+        raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
+                              "the collection")
 
 
 @lru_cache(maxsize=_CACHED_VERSIONS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from index.catalog import Capture, Catalog
@@ -18,7 +17,7 @@ from index.collection import Collection
 from index.compare.crawl_status import crawl_status
 from index.compare.permalinks import diff_url
 from index.compare.terminal import bold
-from index.compare.versions import payload_of, read_version
+from index.compare.versions import check_payload, read_version
 from index.config import NetworkConfig, Watch
 from index.errors import UsageError
 
@@ -56,15 +55,21 @@ def html_pages(captures: list[Capture]) -> dict[str, Capture]:
 
 def carries(collection: Collection, capture: Capture, pattern: re.Pattern) -> bool:
     """Whether the full visible text of the capture's payload matches `pattern`."""
-    return _payload_carries(*payload_of(collection, capture), pattern)
+    check_payload(capture)
+    return _payload_carries(collection, capture.payload_file, capture.payload_offset,
+                            capture.payload_length, capture.digest, capture.url,
+                            capture.mime or "", capture.status or 0, pattern)
 
 
 @lru_cache(maxsize=_REMEMBERED)
-def _payload_carries(path: Path, offset: int, length: int, digest: str | None, url: str,
-                     mime: str, status: int, pattern: re.Pattern) -> bool:
+def _payload_carries(collection: Collection, payload_file: str, offset: int, length: int,
+                     digest: str | None, url: str, mime: str, status: int,
+                     pattern: re.Pattern) -> bool:
     # remembered by where the payload is: the captures of many crawls (revisits) share one,
-    # and a payload never changes, so each is looked at once per process
-    text = read_version(path, offset, length, digest, url, mime, status, ())[2]
+    # and a payload never changes, so each is looked at once per process (the key is the
+    # payload's name in the collection, not its resolved path: no file system call on a hit)
+    text = read_version(collection.inside(payload_file), offset, length, digest, url, mime,
+                        status, ())[2]
     return bool(text and pattern.search(text.full_text))
 
 
