@@ -65,10 +65,10 @@ def test_no_robots_is_obeyed_and_recorded_in_warcinfo(tmp_path, network_history)
 
     network = network_history.network  # the session's network, at its last revision
     collection = new_collection(tmp_path, network)
-    crawl(collection, "--no-robots")
+    crawl(collection, "--no-robots", "--site", "justorium")  # the site with disallowed pages
     records = read_records(crawl_ids(collection)[0].warcs)
     info = records[0].body.decode()
-    assert "paxpoint=ignore" in info
+    assert "justorium=ignore" in info
     captured = {r.url for r in records if r.type == "response"}
     assert manifest(network.revision).disallowed <= captured
 
