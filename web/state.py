@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -18,6 +17,7 @@ from flask import Flask, current_app, g
 from index.catalog import CATALOG_NAME, Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
+from index.file_stamp import Stamp, catalog_stamp, file_stamp
 
 EXTENSION = "palimpsest"
 
@@ -32,35 +32,19 @@ class WebState:
     collection: Collection
     remember_at_most: int = 10_000
     config: NetworkConfig | None = None
-    config_stamp: tuple[int, ...] | None = None
+    config_stamp: Stamp | None = None
     remembered: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def recall(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """`compute()`, remembered under `key` plus the catalog's stamp: a write to the
         catalog makes every remembered answer stale."""
-        stamped = (*key, file_stamp(self.catalog_files()))
+        stamped = (*key, catalog_stamp(self.collection.derived_dir / CATALOG_NAME))
         found = self.remembered.get(stamped)
         if found is None:
             if len(self.remembered) >= self.remember_at_most:
                 self.remembered.clear()  # stale stamps go too
             found = self.remembered[stamped] = compute()
         return found
-
-    def catalog_files(self) -> tuple[Path, ...]:
-        # the catalog is in WAL mode: a write shows in the -wal file first
-        path = self.collection.derived_dir / CATALOG_NAME
-        return path, Path(f"{path}-wal")
-
-
-def file_stamp(paths: tuple[Path, ...]) -> tuple[int, ...]:
-    """When each of `paths` that exists was last written: equal stamps, unchanged files."""
-    stamps = []
-    for path in paths:
-        try:
-            stamps.append(path.stat().st_mtime_ns)
-        except FileNotFoundError:
-            continue
-    return tuple(stamps)
 
 
 def install(app: Flask) -> WebState:
@@ -85,8 +69,8 @@ def network_config() -> NetworkConfig | None:
     again only when the file changes: every search and timeline needs it, and parsing it
     costs more than the SQL they run."""
     held = state()
-    stamp = file_stamp((held.collection.config_path,))
-    if not stamp:
+    stamp = file_stamp(held.collection.config_path)
+    if stamp[0] is None:
         return None
     if held.config_stamp != stamp:
         held.config, held.config_stamp = held.collection.load_config(), stamp

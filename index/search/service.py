@@ -26,6 +26,7 @@ from index.catalog import CATALOG_NAME, ENGINE_META, Catalog, iso_date, pad_time
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import PalimpsestError, QueryError, UsageError
+from index.file_stamp import file_stamp
 from index.search import text_captures
 from index.search.engine import Matches, text_key_of
 from index.search.engines import engine_moved, engine_name, engine_override, open_index
@@ -144,11 +145,9 @@ def _config(collection: Collection) -> NetworkConfig | None:
     """The collection's config (None if it has none), parsed again only when its file or
     $PALIMPSEST_ENGINE changed: the web UI searches without one, and parsing the TOML
     cost a millisecond a search."""
-    try:
-        info = collection.config_path.stat()
-    except FileNotFoundError:
+    stamp = (*file_stamp(collection.config_path), engine_override())
+    if stamp[0] is None:
         return None
-    stamp = (info.st_mtime_ns, info.st_size, info.st_ino, engine_override())
     cached = _CONFIGS.get(collection.config_path)
     if cached is None or cached[0] != stamp:
         cached = _CONFIGS[collection.config_path] = (stamp, collection.load_config())

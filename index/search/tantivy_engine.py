@@ -20,6 +20,7 @@ from pathlib import Path
 import tantivy
 
 from index.errors import UsageError
+from index.file_stamp import file_stamp
 from index.search.analysis import MAX_WORD_BYTES
 from index.search.engine import NO_MATCHES, Matches, TextDoc, TextHit, TextIndex
 from index.search.query import (
@@ -80,13 +81,9 @@ _OPEN: dict[Path, tuple[Path, tuple, tantivy.Index]] = {}
 
 def _open(directory: Path) -> tantivy.Index:
     meta = directory / "meta.json"
-    try:
-        info = meta.stat()
-        stamp: tuple = (info.st_mtime_ns, info.st_size, info.st_ino)
-    except FileNotFoundError:
-        stamp = ()
+    stamp = file_stamp(meta)
     cached = _OPEN.get(directory.parent)
-    if cached is not None and stamp and cached[:2] == (directory, stamp):
+    if cached is not None and stamp[0] and cached[:2] == (directory, stamp):
         return cached[2]
     directory.mkdir(parents=True, exist_ok=True)
     try:
@@ -96,7 +93,7 @@ def _open(directory: Path) -> tantivy.Index:
             raise
         raise UsageError(f"the full-text index in {directory} was written by another "
                          "version: run `palimpsest index --rebuild`") from None
-    if stamp:  # taken before opening: a commit meanwhile makes the next open reopen
+    if stamp[0]:  # taken before opening: a commit meanwhile makes the next open reopen
         _OPEN[directory.parent] = (directory, stamp, index)
     return index
 

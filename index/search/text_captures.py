@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.file_stamp import catalog_stamp
 from index.search.engine import Matches, text_key_of, text_number
 
 # above this many texts not yet read, read the whole catalog in one scan (faster than the
@@ -290,23 +291,11 @@ _CACHES_LOCK = threading.Lock()
 def for_catalog(path: Path) -> TextCaptures:
     """The process's captures of the catalog at `path`, new if the catalog changed since
     (its file or its write-ahead log has another size or modification time)."""
-    stamp = _stamp(path)
+    # taken before reading: a change during a read gives a new stamp next time, never an
+    # old stamp on new rows
+    stamp = catalog_stamp(path)
     with _CACHES_LOCK:
         cache = _CACHES.get(path)
         if cache is None or cache.stamp != stamp:
             cache = _CACHES[path] = TextCaptures(stamp)
         return cache
-
-
-def _stamp(path: Path) -> tuple:
-    # taken before reading: a change during a read gives a new stamp next time, never an
-    # old stamp on new rows
-    stamps = []
-    for file in (path, path.with_name(path.name + "-wal")):
-        try:
-            info = file.stat()
-        except FileNotFoundError:
-            stamps.append(None)
-            continue
-        stamps.append((info.st_mtime_ns, info.st_size, info.st_ino))
-    return tuple(stamps)
