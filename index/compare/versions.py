@@ -20,7 +20,7 @@ from lxml.cssselect import CSSSelector
 from index.catalog import Capture
 from index.collection import Collection
 from index.errors import CaptureNotFound, UsageError
-from index.extract import HTML_TYPES, Extracted, extract
+from index.extract import HTML_TYPES, Extracted, charset_of, extract, media_type
 from index.warc_reader import read_payload
 
 # extracted payloads kept per process
@@ -86,10 +86,7 @@ def read_version(path: Path, offset: int, length: int, digest: str | None,
     head, body = read_payload(path, offset, length)
     headers = tuple((k.title(), v) for k, v in head.headers)
     content_type = dict(headers).get("Content-Type") or mime
-    kind, _, params = content_type.partition(";")
-    kind = kind.strip().lower()
-    charset = next((v.strip(" \"'") for k, _, v in (p.partition("=") for p in params.split(";"))
-                    if k.strip().lower() == "charset"), None)
+    kind, charset = media_type(content_type), charset_of(content_type)
     dropped: list[tuple[str, str]] = []
     if selectors and kind in HTML_TYPES:
         body, dropped = _drop_elements(body, selectors)

@@ -20,8 +20,8 @@ from index.compare.terminal import bold
 from index.compare.versions import check_payload, read_version
 from index.config import NetworkConfig, Watch
 from index.errors import UsageError
+from index.extract import HTML_TYPES
 
-HTML = ("text/html", "application/xhtml+xml")
 _REMEMBERED = 100_000  # payloads (with a pattern) whose verdict is kept per process
 
 
@@ -49,7 +49,7 @@ def watch_pattern(watch: Watch) -> re.Pattern:
 def html_pages(captures: list[Capture]) -> dict[str, Capture]:
     """The HTML pages among `captures` that answered 2xx, by URL (the last capture of each)."""
     return {c.url: c for c in captures
-            if c.mime in HTML and c.status is not None and 200 <= c.status < 300
+            if c.mime in HTML_TYPES and c.status is not None and 200 <= c.status < 300
             and c.has_payload}
 
 
