@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import UTC, datetime
 
 from index.errors import UsageError
+from index.timestamps import timestamp_time
 
 _CRAWL_ID = re.compile(r"^(\d{14})(?:-(\d+))?$")  # a crawl folder's id: its UTC start time
 
@@ -51,7 +51,7 @@ def crawl_names(crawls: list[str]) -> dict[str, str]:
         if not found:
             names[crawl] = crawl
             continue
-        start = datetime.strptime(found.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        start = timestamp_time(found.group(1))
         seconds = ":%S" if minutes[found.group(1)[:12]] > 1 else ""
         names[crawl] = f"{start.day} {start:%b %Y %H:%M{seconds}} UTC" + (
             f" #{int(found.group(2)) + 1}" if found.group(2) else "")

@@ -7,8 +7,9 @@ import shlex
 from typing import Any
 
 from index import __version__
-from index.catalog import Capture, iso_date
+from index.catalog import Capture
 from index.compare.permalinks import diff_url
+from index.timestamps import iso_date
 
 
 def receipt(a: Capture, b: Capture, *, rules: tuple[str, ...], text: str | None, full: bool,
