@@ -36,6 +36,7 @@ import time
 from base64 import b32encode
 from datetime import datetime, timedelta
 from io import BytesIO
+from itertools import islice
 from pathlib import Path
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -220,9 +221,9 @@ def engine_alone(collection: Collection, pages: int, out: Path,
 
     docs = []
     with Catalog.open(collection) as catalog:
-        rows = catalog.db.execute("SELECT url, site, payload_file, payload_offset, "
-                                  "payload_length FROM captures WHERE record_type = 'response' "
-                                  "ORDER BY id LIMIT ?", (pages,)).fetchall()
+        rows = list(islice(((c.url, c.site, c.payload_file, c.payload_offset, c.payload_length)
+                            for c in catalog.all_captures() if c.record_type == "response"),
+                           pages))
     for url, site, path, offset, length in rows:
         _, body = read_payload(str(collection.root / path), offset, length)
         got = extract(body, "text/html", url)

@@ -153,10 +153,12 @@ def index_command(collection_dir: str, workers: int | None, catalog_only: bool,
     collection = _collection(collection_dir)
     progress = sys.stderr.isatty() and not as_json
     signal.signal(signal.SIGTERM, _stop_indexing)
-    summary = update(collection, fulltext=not catalog_only and not rebuild, workers=workers,
-                     progress=progress)
+    config = collection.config_if_any()
+    summary = update(collection, config=config, fulltext=not catalog_only and not rebuild,
+                     workers=workers, progress=progress)
     if rebuild:
-        summary = rebuild_fulltext(collection, progress=progress, workers=workers)
+        summary = rebuild_fulltext(collection, config=config, progress=progress,
+                                   workers=workers)
     print_json(summary.to_json()) if as_json else click.echo(str(summary))
 
 

@@ -9,13 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 from warcio.warcwriter import WARCWriter
 
-from index.catalog import Catalog
+from index.catalog import CATALOG_NAME, CaptureRow, Catalog
 from index.collection import Collection
 from index.errors import UsageError
 from index.indexer import update
@@ -50,9 +51,15 @@ def sample(tmp_path: Path) -> Collection:
     return collection
 
 
+def on_disk(collection: Collection, sql: str, *args: object) -> list[tuple]:
+    """What the catalog file holds, read as any SQLite client reads it
+    (docs/catalog-contract.md)."""
+    with closing(sqlite3.connect(collection.derived_dir / CATALOG_NAME)) as db:
+        return db.execute(sql, args).fetchall()
+
+
 def rows(collection: Collection) -> list[tuple]:
-    with Catalog.open(collection) as catalog:
-        return catalog.db.execute("SELECT * FROM captures ORDER BY id").fetchall()
+    return on_disk(collection, "SELECT * FROM captures ORDER BY id")
 
 
 def test_captures_of_a_url_oldest_first_with_revisits_resolved_to_their_payload(sample):
@@ -166,9 +173,13 @@ def test_a_deleted_warc_takes_its_captures_with_it(tmp_path):
 def test_a_file_is_catalogued_whole_or_not_at_all(sample):
     with Catalog.open(sample) as catalog:
         count = catalog.count()
-        good = ("http://x.test/", "test,x)/", "20240101000000", "2024-01-01T00:00:00Z",
-                "response", 200, "text/html", "sha1:X", 10, 0, "crawls/x.warc", None, None,
-                None, "x", None, None, None, None, None, "text/html", "200")
+        good = CaptureRow(
+            url="http://x.test/", surt="test,x)/", timestamp="20240101000000",
+            warc_date="2024-01-01T00:00:00Z", record_type="response", status=200,
+            mime="text/html", digest="sha1:X", length=10, offset=0, warc_file="crawls/x.warc",
+            payload_file=None, payload_offset=None, payload_length=None, crawl="x", site=None,
+            record_id=None, refers_to=None, refers_to_uri=None, refers_to_date=None,
+            cdx_mime="text/html", cdx_status="200")
         # the second row clashes with the first (same file and offset): the write fails
         with pytest.raises(sqlite3.IntegrityError):
             catalog.store_file("crawls/x.warc", 1, 1, "x", [good, good], [], [])
@@ -176,10 +187,13 @@ def test_a_file_is_catalogued_whole_or_not_at_all(sample):
 
 
 def test_catalog_is_readable_while_a_write_is_under_way(sample):
-    with Catalog.open(sample) as writer, Catalog.open(sample) as reader:
-        with writer.transaction():
-            writer.db.execute("DELETE FROM captures")
-            assert reader.count() == 9  # the reader sees the last committed state
+    path = sample.derived_dir / CATALOG_NAME
+    with Catalog.open(sample) as reader, \
+            closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM captures")
+        assert reader.count() == 9  # the reader sees the last committed state
+        writer.execute("COMMIT")
         assert reader.count() == 0
 
 
@@ -265,13 +279,19 @@ def _synthetic_crawl(root: Path, files: int, records: int) -> None:
 
 
 def _state(collection: Collection) -> tuple[list[tuple], int]:
-    with Catalog.open(collection) as catalog:
-        captures = catalog.db.execute(
-            "SELECT url, timestamp, warc_file, offset, payload_file, payload_offset, status, "
-            "digest, text_key FROM captures ORDER BY warc_file, offset").fetchall()
+    captures = on_disk(
+        collection, "SELECT url, timestamp, warc_file, offset, payload_file, payload_offset, "
+        "status, digest, text_key FROM captures ORDER BY warc_file, offset")
     with open_index(collection, collection.load_config()) as texts:
         assert all(texts.has(row[-1]) for row in captures if row[-1])
         return captures, texts.count()
+
+
+def _reached(collection: Collection, sql: str) -> bool:
+    try:
+        return bool(on_disk(collection, sql)[0][0])
+    except sqlite3.OperationalError:  # the run has not made its tables yet
+        return False
 
 
 @pytest.mark.parametrize("kill_when", [
@@ -288,18 +308,15 @@ def test_an_index_run_killed_midway_is_completed_by_the_next_run(tmp_path, kill_
     catalog_path = killed.derived_dir / "catalog.sqlite"
     deadline = time.monotonic() + 60
     while run.poll() is None and time.monotonic() < deadline:
-        if catalog_path.exists():
-            with Catalog.open(killed) as catalog:
-                if catalog.db.execute(kill_when).fetchone()[0]:
-                    break
+        if catalog_path.exists() and _reached(killed, kill_when):
+            break
         time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     assert run.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     with Catalog.open(killed) as catalog:
         # whatever the kill left: whole files only
-        for path, _ in catalog.indexed_files().items():
-            assert len(catalog.db.execute("SELECT 1 FROM captures WHERE warc_file = ?",
-                                          (path,)).fetchall()) == 600
+        for path in catalog.indexed_files():
+            assert len(catalog.captures_in_file(path)) == 600
     update(killed)
     update(fresh)
     assert _state(killed) == _state(fresh)
