@@ -1,11 +1,12 @@
 """Comparing two captures of a URL: what the text says differently, which links came and went,
 what changed in title, status, description and headers, with a receipt to cite.
 
-Always computed from the WARC payloads (never from replay HTML). Noise rules from the network
-config remove known noise before the comparison: a rule starting with `css:` is a CSS selector
-whose elements are dropped from the HTML, any other rule a regular expression whose matches
-are blanked in the text. The result says which rules ran and how many differences each hid.
-The word-level algorithm itself is in index/compare/textdiff.py.
+Always computed from the WARC payloads (never from replay HTML), as versions.py reads them.
+Noise rules from the network config remove known noise before the comparison: a rule starting
+with `css:` is a CSS selector whose elements are dropped from the HTML, any other rule a
+regular expression whose matches are blanked in the text. The result says which rules ran and
+how many differences each hid. The word-level algorithm itself is in textdiff.py, the receipt
+in receipt.py; `diff_text` is the plain text `palimpsest diff` prints.
 """
 
 from __future__ import annotations
@@ -130,12 +131,12 @@ def diff_text(diff: dict[str, Any], colour: bool = False) -> str:
 def _changed_paragraphs(ops: list[dict[str, str]], colour: bool) -> list[str]:
     """The paragraphs that changed, whole, each after a blank line, with a mark where
     unchanged ones are left out."""
-    lines, shown = [], -1
+    lines, last_shown = [], -1
     for n, paragraph in enumerate(paragraphs_of(ops)):
         if all(op["op"] == "equal" for op in paragraph):
             continue
-        lines.append("\n  ..." if shown >= 0 and n > shown + 1 else "")
-        shown = n
+        lines.append("\n  ..." if last_shown >= 0 and n > last_shown + 1 else "")
+        last_shown = n
         lines.append(" ".join(_marked(op, colour) for op in paragraph))
     return lines
 

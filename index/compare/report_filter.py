@@ -40,13 +40,13 @@ def narrowed(report: dict[str, Any], sites: Sequence[str] = (), kinds: Sequence[
 
     narrow = {**report, "filters": {"site": list(sites), "kind": list(kinds),
                                     "min_ratio": min_ratio}}
-    shown: dict[str, set[str]] = {}
+    urls_kept: dict[str, set[str]] = {}
     for kind, key in KINDS.items():
         narrow[key] = [e for e in report[key] if kept(kind, e)]
-        shown[key] = {e["url"] for e in narrow[key]}
+        urls_kept[key] = {e["url"] for e in narrow[key]}
     narrow["sites"] = {}
     for site, section in report["sites"].items():
-        rows = {key: [u for u in section[key] if u in shown[key]] for key in KINDS.values()}
+        rows = {key: [u for u in section[key] if u in urls_kept[key]] for key in KINDS.values()}
         if site in sites or (not sites and any(rows.values())):
             narrow["sites"][site] = {**section, **rows}
     return narrow
