@@ -533,6 +533,66 @@ class Catalog:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
+    # -- what search reads (index.search.service, index.search.text_captures) -------------
+
+    def has_captured_texts(self) -> bool:
+        """Whether any capture has a text in the full-text index."""
+        return self.db.execute(
+            "SELECT 1 FROM captures WHERE text_key IS NOT NULL LIMIT 1").fetchone() is not None
+
+    def dates_and_crawls(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """The WARC-Date and crawl of each of these captures, by capture id."""
+        marks = ", ".join("?" * len(ids))
+        return {row[0]: row[1:] for row in self.db.execute(
+            f"SELECT id, warc_date, crawl FROM captures WHERE id IN ({marks})", ids)}
+
+    def live_captures_of_texts(self, text_keys: Iterable[str]
+                               ) -> list[tuple[str, str, str | None, str, int]]:
+        """(text key, URL, site, timestamp, id) of the live captures (2xx, or without HTTP
+        status) of these texts, by text, time and id."""
+        with _TempKeys(self.db, text_keys):
+            # CROSS JOIN keeps the keys as the outer loop: one index probe per text
+            return self.db.execute(f"""
+                SELECT c.text_key, c.url, c.site, c.timestamp, c.id FROM temp_keys AS k
+                CROSS JOIN captures AS c ON c.text_key = k.key WHERE {_LIVE}
+                ORDER BY c.text_key, c.timestamp, c.id""").fetchall()
+
+    def capture_times(self, urls: Iterable[str]) -> list[tuple[str, str]]:
+        """(URL, timestamp) of every capture of these URLs as written (any status), by URL
+        and time."""
+        with _TempKeys(self.db, urls):
+            return self.db.execute("""
+                SELECT c.url, c.timestamp FROM temp_keys AS k
+                CROSS JOIN captures AS c ON c.url = k.key
+                ORDER BY c.url, c.timestamp""").fetchall()
+
+    def captures_by_text(self) -> list[tuple[str | None, str, str | None, str, int, int]]:
+        """(text key, URL, site, timestamp, id, whether live) of every capture, by text key,
+        time and id."""
+        return self.db.execute(f"""
+            SELECT text_key, url, site, timestamp, id, {_LIVE} FROM captures
+            ORDER BY text_key, timestamp, id""").fetchall()
+
+
+# a capture that shows what the network said: answered 2xx, or without HTTP status
+_LIVE = "(status IS NULL OR status BETWEEN 200 AND 299)"
+
+
+class _TempKeys:
+    """A temporary table `temp_keys(key)` holding `keys`, dropped on exit."""
+
+    def __init__(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
+        self.db, self.keys = db, keys
+
+    def __enter__(self) -> None:
+        self.db.execute("CREATE TEMP TABLE temp_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        self.db.executemany("INSERT OR IGNORE INTO temp_keys VALUES (?)",
+                            ((k,) for k in self.keys))
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.execute("DROP TABLE temp.temp_keys")
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

@@ -253,9 +253,6 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
            every_capture: bool, as_json: bool) -> None:
     """Full-text search across every capture: words, "phrases", OR, NOT/-word, prefix*,
     title:/site:/url: fields."""
-    import html
-    import re
-
     from index.search.service import SearchRequest
     from index.search.service import search as run_search
 
@@ -275,10 +272,9 @@ def search(collection_dir: str, query: str, site: str | None, date_from: str | N
         return
     click.echo(f"{shown}{found['total']} {'captures' if every_capture else 'pages'} match")
     for result in found["results"]:
-        # the snippet is HTML with only our <mark> tags: marks become bold, the rest is text
-        snippet = "".join(click.style(html.unescape(part), bold=True, underline=True) if i % 2
-                          else html.unescape(part)
-                          for i, part in enumerate(re.split(r"</?mark>", result["snippet"])))
+        # the snippet's marked runs bold and underlined
+        snippet = "".join(click.style(text, bold=True, underline=True) if marked else text
+                          for text, marked in result["snippet_runs"])
         versions = result["versions"]
         click.echo(f"\n{click.style(result['title'], bold=True)}\n  {result['url']}\n  "
                    f"{result['date']}  {result['site'] or ''}  {versions} "

@@ -108,7 +108,7 @@ def test_both_grouping_paths_agree_on_the_network(indexed, monkeypatch, options)
     # the sample network's three crawls: revisits, calendar pages reached in one crawl
     # only, error pages, a dropped and an added page; both grouping paths of index/search.py
     # (the matching texts' captures, or the whole catalog's columns) give the same answer
-    from index.search import service as search_module
+    from index.search import grouping as search_module
     from index.search import text_captures
 
     first = indexed.crawls[1].crawl_id

@@ -19,6 +19,7 @@ from index.errors import QueryError, QueryTooCostly
 from index.indexer import update
 from index.search.engine import TextDoc
 from index.search.engines import ENGINE_ENV
+from index.search.hits import describe
 from index.search.query import MAX_QUERY_CHARS, MAX_TERMS, TextQuery
 from index.search.query_cost import MAX_CLAUSES, Budget
 from index.search.service import SearchRequest, search
@@ -120,8 +121,10 @@ def test_a_search_out_of_time_fails_at_once(engine):
     query = TextQuery.parse("ba*")
     with pytest.raises(QueryTooCostly, match="query too costly: matching took more than 0 s"):
         engine.match(query, Budget(seconds=0))
-    with pytest.raises(QueryTooCostly, match="making snippets"):
-        engine.describe(query, [f"{n:024x}" for n in range(10)], Budget(seconds=0))
+    with pytest.raises(QueryTooCostly, match="reading texts for snippets"):
+        engine.stored([f"{n:024x}" for n in range(10)], Budget(seconds=0))
+    with pytest.raises(QueryTooCostly, match="snippets"):
+        describe(engine, query, [f"{n:024x}" for n in range(10)], Budget(seconds=0))
 
 
 @pytest.mark.parametrize("reads", [1, 2, 3, 4, 10, 100, 1000, 10_000])

@@ -18,11 +18,11 @@ from index.collection import Collection
 from index.config import render_template
 from index.errors import QueryError, UsageError
 from index.indexer import update
+from index.search import grouping, text_captures
 from index.search import query as query_module
-from index.search import service as search_module
-from index.search import text_captures
 from index.search.engine import TextDoc
 from index.search.engines import ENGINE_ENV, index_dir, open_index
+from index.search.hits import best_hits
 from index.search.query import TextQuery
 from index.search.service import SearchRequest, search
 from index.search.snippets import Wanted
@@ -369,9 +369,9 @@ def test_query_tree_is_the_same_whatever_the_engine():
 def test_engine_interface_searches_with_snippets_and_knows_its_keys(archive):
     config = archive.load_config()
     with open_index(archive, config) as engine:
-        hits = engine.search(TextQuery.parse("harbour"), limit=2)
+        hits = best_hits(engine, TextQuery.parse("harbour"), limit=2)
         assert len(hits) == 2 and hits[0].score >= hits[1].score
-        assert all("<mark>harbour</mark>" in hit.snippet_html for hit in hits)
+        assert all(("harbour", True) in hit.snippet.runs for hit in hits)
         assert engine.has(hits[0].text_key) and not engine.has("0" * 24)
         # one document per distinct text: 4 HTML texts + 1 plain text (not the 404, not PNGs)
         assert engine.count() == 5
@@ -453,10 +453,10 @@ def test_searches_on_the_whole_catalogs_columns_give_the_same_results(archive, m
     # one path reads only the matching texts' captures (a one-off search of a few texts);
     # the other, the whole catalog's columns (a server, or a query that matches many)
     for q in ("rabat", "harbour", "aviv", "negotiate OR cooperation", "observers", "zzzz"):
-        monkeypatch.setattr(search_module, "BULK", 10 ** 9)
+        monkeypatch.setattr(grouping, "BULK", 10 ** 9)
         monkeypatch.setattr(text_captures, "_CACHES", {})
         by_text = ask(archive, q, **options)
-        monkeypatch.setattr(search_module, "BULK", 0)
+        monkeypatch.setattr(grouping, "BULK", 0)
         assert ask(archive, q, **options) == by_text, (q, options)
 
 
@@ -465,7 +465,7 @@ def test_search_sees_a_new_crawl_at_once(archive, tmp_path, monkeypatch):
 
     copy = Collection(tmp_path / "copy")
     shutil.copytree(archive.root, copy.root)
-    monkeypatch.setattr(search_module, "BULK", 0)  # read the whole catalog into memory
+    monkeypatch.setattr(grouping, "BULK", 0)  # read the whole catalog into memory
     assert ask(copy, "negotiate")["results"][0]["captures"] == 3
     url = f"{PAX}/news/talks.html"
     folder = copy.crawls_dir / "20240410120000"
@@ -523,7 +523,7 @@ def test_exclusion_holds_whatever_the_order_documents_were_added(tmp_path, engin
             index_.add(TextDoc(f"{n:024x}", f"http://x.test/{n}", "x", "", text, text))
         index_.commit()
         for q in ("ruby -sapphire", "ruby NOT sapphire", "ruby -(sapphire OR emerald)"):
-            assert [h.text_key for h in index_.search(TextQuery.parse(q))] == [f"{2:024x}"], q
+            assert [h.text_key for h in best_hits(index_, TextQuery.parse(q))] == [f"{2:024x}"], q
 
 
 def test_a_whoosh_index_analysed_otherwise_asks_for_a_rebuild(archive, tmp_path, capsys):
@@ -572,14 +572,25 @@ def test_words_split_as_tantivy_splits_them_in_every_script():
      "福岡などである。<mark>東京</mark>、日本の"),  # no spaces: ends are not trimmed away
 ])
 def test_snippets_mark_what_the_engines_match(query, text, marked):
-    snippet = Wanted.of(TextQuery.parse(query).root, lambda node: ()).html(text, text, "")
-    assert marked in snippet
+    snippet = Wanted.of(TextQuery.parse(query).root, lambda node: ()).snippet(text, text, "")
+    assert marked in snippet.html()
+
+
+def test_a_snippet_is_runs_of_text_marked_or_not_and_escaped_only_as_html():
+    text = "Intro  <b>talks</b>\n\n in  Rabat " + "x " * 200 + "and more talks in Tel Aviv"
+    snippet = Wanted.of(TextQuery.parse("talks rabat").root, lambda node: ()).snippet(
+        text, text, "")
+    assert snippet.runs[:4] == (("Intro <b>", False), ("talks", True), ("</b> in ", False),
+                                ("Rabat", True))
+    assert snippet.text() == "".join(text for text, _ in snippet.runs)
+    assert snippet.html().startswith("Intro &lt;b&gt;<mark>talks</mark>&lt;/b&gt; in "
+                                     "<mark>Rabat</mark>")
 
 
 def test_snippets_keep_a_phrase_whole_in_its_fragment():
     text = "alpha " + "x" * 185 + " on behalf of a foreign principal, and more " + "y " * 50
     query = TextQuery.parse('alpha "on behalf of a foreign principal"')
-    snippet = Wanted.of(query.root, lambda node: ()).html(text, text, "")
+    snippet = Wanted.of(query.root, lambda node: ()).snippet(text, text, "").html()
     assert "<mark>on</mark> <mark>behalf</mark> <mark>of</mark> <mark>a</mark> " \
            "<mark>foreign</mark> <mark>principal</mark>" in snippet
     assert "<mark>alpha</mark>" in snippet
@@ -589,6 +600,6 @@ def test_snippets_of_a_long_phrase_on_a_page_that_repeats_it_stay_small():
     # each repeat of a 400-word phrase is compared in one step, and its words marked once:
     # the snippet is the first repeat, whole
     phrase = " ".join(["a"] * 400)
-    snippet = Wanted.of(TextQuery.parse(f'"{phrase}"').root, lambda node: ()).html(
-        "a " * 16_000, "", "")
+    snippet = Wanted.of(TextQuery.parse(f'"{phrase}"').root, lambda node: ()).snippet(
+        "a " * 16_000, "", "").html()
     assert snippet == " ".join(["<mark>a</mark>"] * 400)

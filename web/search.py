@@ -5,9 +5,7 @@ URL: one URL opens its timeline, a URL pattern lists the URLs it matches
 from __future__ import annotations
 
 import csv
-import html
 import io
-import re
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
@@ -96,7 +94,7 @@ def _csv_row(result: dict[str, Any]) -> list[Any]:
     presence = result["presence"]
     return [
         *(result[c] for c in CSV_COLUMNS[:8]), result["date"],
-        html.unescape(re.sub(r"</?mark>", "", result["snippet"])), result["captures"],
+        "".join(text for text, _ in result["snippet_runs"]), result["captures"],
         presence["captures"], "yes" if presence["in_latest"] else "no",
         presence["latest"]["date"], presence["latest"]["status"],
         (presence["last_match"] or {}).get("date", ""),

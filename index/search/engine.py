@@ -1,9 +1,10 @@
 """The engine interface: what every full-text engine does, and the records that cross it.
 
 An engine (`TextIndex`) only stores `TextDoc`s and answers which documents match a query
-(`Matches`), how well, and what they hold (`StoredText`, for snippets, which are made above
-the engines, in index.search.snippets). Capture dates, sites, collapsing by URL, "as of" and
-facets are worked out from the catalog by index.search.service, once for every engine.
+(`Matches`), how well, what they hold (`StoredText`) and which indexed words a wildcard
+stands for: snippets are made above the engines (index.search.hits). Capture dates, sites,
+collapsing by URL, "as of" and facets are worked out from the catalog by
+index.search.service, once for every engine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from operator import lshift, or_
 
 import numpy as np
 
-from index.search.query import TextQuery
+from index.search.query import TextQuery, Wildcard
 from index.search.query_cost import Budget
 
 
@@ -80,18 +81,15 @@ class Matches:
 NO_MATCHES = Matches.of([], [], [])
 
 
-@dataclass(frozen=True)
-class TextHit:
-    """A document that matched: its key, the engine's score, and an HTML snippet in which
-    only our <mark> tags are markup (everything from the page is escaped)."""
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    """What an engine keeps of one document for its snippet: the title, the main text, the
+    full visible text and the description, as they were added."""
 
-    text_key: str
-    score: float
-    snippet_html: str = ""
-    title: str = ""
-
-
-# -- the engine interface ------------------------------------------------------------------
+    title: str
+    main_text: str
+    full_text: str
+    description: str
 
 
 class TextIndex(ABC):
@@ -116,10 +114,15 @@ class TextIndex(ABC):
         if the search spends more than `budget` (default: a new query_cost.Budget)."""
 
     @abstractmethod
-    def describe(self, query: TextQuery, text_keys: Sequence[str],
-                 budget: Budget | None = None) -> dict[str, TextHit]:
-        """Title and highlighted snippet of these documents for this query (score 0).
-        QueryTooCostly if the budget's deadline passes first."""
+    def stored(self, text_keys: Sequence[str], budget: Budget | None = None
+               ) -> dict[str, StoredText]:
+        """The stored texts of those of these documents the index holds. QueryTooCostly if
+        the budget's deadline passes first."""
+
+    @abstractmethod
+    def wildcard_terms(self, wildcard: Wildcard) -> list[str]:
+        """The indexed words of the text that `wildcard` stands for (see
+        query.expand_wildcard): what a snippet marks for it."""
 
     @abstractmethod
     def count(self) -> int:
@@ -128,16 +131,6 @@ class TextIndex(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release files and locks; an uncommitted batch is dropped."""
-
-    def search(self, query: TextQuery, limit: int | None = 10) -> list[TextHit]:
-        """The best `limit` matches (all if None), best first, with titles and snippets,
-        within one query_cost.Budget."""
-        budget = Budget()
-        scores = {text_key_of(n): s for n, s in self.match(query, budget).by_number().items()}
-        best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
-        described = self.describe(query, best, budget)
-        return [TextHit(k, scores[k], described[k].snippet_html, described[k].title)
-                for k in best if k in described]
 
     def __enter__(self) -> TextIndex:
         return self

@@ -7,7 +7,9 @@ in order, so `"on behalf of"` marks the disclosure line, not every "of" on the p
 under NOT and `site:`/`url:` terms are not marked. The main text is shown if it holds as
 many of the query's words and phrases as the full visible text (which adds menus and
 footers), else the full text; with none of them (a `url:` match), the description or the
-text's beginning. Everything from the page is escaped: only our <mark> tags are markup.
+text's beginning. A snippet is data: runs of text, each marked or not (`Snippet`); the
+search JSON writes it as HTML with <mark>s (`Snippet.html`), the page marks it in its
+template and the CLI on the terminal.
 
 Finding the words costs little on long pages: a page is scanned for the few letters each
 wanted stem begins with, and only the words found there are stemmed.
@@ -20,6 +22,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import regex
 
@@ -40,10 +43,30 @@ MAX_TRIM = 20
 # ("polici" for policy, "cri" for cry): words are looked for by the stem less its last letter
 # (whole, for a stem of two letters or one: those are words as written)
 _SHORT = 2
+_SPACE = re.compile(r"\s+")  # (what str.split() splits at)
 
+Run = tuple[str, bool]  # a stretch of text, and whether it is marked
 Item = tuple[str, ...]  # a wanted term (one stem) or phrase (several)
 # where one term or phrase stands: its start and end in the text, the item, and each word
 Place = tuple[int, int, Item, tuple[tuple[int, int], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """The part of a page a result shows: runs of its text, the matching words marked;
+    fragments far apart are joined by " … " (an unmarked run)."""
+
+    runs: tuple[Run, ...]
+
+    def text(self) -> str:
+        """The snippet as plain text, without marks."""
+        return "".join(text for text, _ in self.runs)
+
+    def html(self) -> str:
+        """The snippet as the search JSON gives it: the text escaped, marked words in
+        <mark> (the only markup)."""
+        return "".join(f"<mark>{html.escape(text, quote=False)}</mark>" if marked
+                       else html.escape(text, quote=False) for text, marked in self.runs)
 
 
 class Wanted:
@@ -84,8 +107,8 @@ class Wanted:
         """How many of the wanted terms and phrases `text` holds."""
         return _items(self._finder.places(text)) if self._finder is not None else 0
 
-    def html(self, main: str, full: str, description: str) -> str:
-        """The snippet of a page with these texts, as HTML."""
+    def snippet(self, main: str, full: str, description: str) -> Snippet:
+        """The snippet of a page with these texts."""
         if self._finder is not None:
             found = self._finder.places(main)
             held = _items(found)
@@ -94,11 +117,11 @@ class Wanted:
                 if _items(in_full) > held:
                     main, found = full, in_full
             if found:
-                return _render(main, found)
+                return Snippet(_render(main, found))
         # (a page's beginning, not the whole page, is split into words)
         lead = " ".join((description or main or full)[:4 * FALLBACK_CHARS].split())
-        return html.escape(lead[:FALLBACK_CHARS], quote=False) + \
-            ("…" if len(lead) > FALLBACK_CHARS else "")
+        return Snippet(((lead[:FALLBACK_CHARS] + ("…" if len(lead) > FALLBACK_CHARS else ""),
+                         False),))
 
 
 class _Finder:
@@ -226,9 +249,10 @@ def _in_word(char: str) -> bool:
     return char.isalnum() if char.isascii() else WORD_CHAR.match(char) is not None
 
 
-def _render(text: str, places: list[Place]) -> str:
-    """Up to MAX_FRAGMENTS fragments of `text` about these places, as HTML with <mark>s: the
-    one with the most wanted items, then, if some stand only elsewhere, one for those."""
+def _render(text: str, places: list[Place]) -> tuple[Run, ...]:
+    """Up to MAX_FRAGMENTS fragments of `text` about these places, as runs with the places'
+    words marked: the one with the most wanted items, then, if some stand only elsewhere,
+    one for those. Runs of white space become one space; a fragment's ends are trimmed."""
     windows = [_best_window(text, places)]
     shown = {item for start, end, item, _ in places
              if windows[0][0] <= start and end <= windows[0][1]}
@@ -240,19 +264,29 @@ def _render(text: str, places: list[Place]) -> str:
         else:
             windows.append(other)
     marks = sorted({span for _, _, _, spans in places for span in spans})
-    parts = []
+    runs: list[Run] = []
     for start, end in sorted(windows):
-        out, at = [], start
+        if runs:
+            runs.append((" … ", False))
+        fragment: list[Run] = []
+        at = start
         for mark_start, mark_end in marks:
             if mark_start < at or mark_end > end:
                 continue
-            out.append(html.escape(text[at:mark_start], quote=False))
-            out.append("<mark>" + html.escape(text[mark_start:mark_end], quote=False)
-                       + "</mark>")
+            fragment += [(text[at:mark_start], False), (text[mark_start:mark_end], True)]
             at = mark_end
-        out.append(html.escape(text[at:end], quote=False))
-        parts.append(" ".join("".join(out).split()))
-    return " … ".join(parts)
+        fragment.append((text[at:end], False))
+        runs += _squeezed(fragment)
+    return tuple(runs)
+
+
+def _squeezed(fragment: list[Run]) -> list[Run]:
+    """The runs with each stretch of white space one space, none at the fragment's ends,
+    and no empty run (marked runs are words: they hold no white space)."""
+    runs = [(_SPACE.sub(" ", text), marked) for text, marked in fragment]
+    runs[0] = (runs[0][0].lstrip(" "), runs[0][1])
+    runs[-1] = (runs[-1][0].rstrip(" "), runs[-1][1])
+    return [run for run in runs if run[0]]
 
 
 def _best_window(text: str, places: list[Place]) -> tuple[int, int]:

@@ -7,8 +7,8 @@ both with Tantivy's English stemmer (`en_stem`); `url` split into lower-cased wo
 (exact name). The main text and the description are only stored, for snippets. Our query
 tree is translated here into Tantivy queries; each word is analysed by the same chain as the
 field it is looked up in, so query terms meet indexed terms exactly. Wildcards are expanded
-by our own code (index.search.query.expand_wildcard), as for Whoosh, into scored term queries;
-snippets are index.search.snippets', as for Whoosh.
+by our own code (index.search.query.expand_wildcard), as for Whoosh, into scored term
+queries; snippets are made from the stored texts above the engines, as for Whoosh.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tantivy
 from index.errors import UsageError
 from index.file_stamp import file_stamp
 from index.search.analysis import MAX_WORD_BYTES
-from index.search.engine import NO_MATCHES, Matches, TextDoc, TextHit, TextIndex
+from index.search.engine import NO_MATCHES, Matches, StoredText, TextDoc, TextIndex
 from index.search.query import (
     And,
     Node,
@@ -36,7 +36,6 @@ from index.search.query import (
     wildcard_prefix,
 )
 from index.search.query_cost import Budget
-from index.search.snippets import Wanted
 
 TITLE_BOOST = 2.0
 HEAP_BYTES = 128_000_000
@@ -181,23 +180,24 @@ class TantivyIndex(TextIndex):
         budget.check("matching")
         return matches
 
-    def describe(self, query: TextQuery, text_keys: Sequence[str],
-                 budget: Budget | None = None) -> dict[str, TextHit]:
+    def stored(self, text_keys: Sequence[str], budget: Budget | None = None
+               ) -> dict[str, StoredText]:
         budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
-        wanted = Wanted.of(query.root, lambda node: self._expand(node, "text"))
         keys = _any([tantivy.Query.term_query(self._schema, "text_key", k) for k in text_keys])
         if keys is None:
             return {}
-        described = {}
+        found = {}
         for _, address in searcher.search(keys, len(text_keys), count=False).hits:
-            budget.check("making snippets")
+            budget.check("reading texts for snippets")
             doc = searcher.doc(address)
-            key = _stored(doc, "text_key")
-            snippet = wanted.html(_stored(doc, "main_text"), _stored(doc, "text"),
-                                  _stored(doc, "description"))
-            described[key] = TextHit(key, 0.0, snippet, _stored(doc, "title"))
-        return described
+            found[_stored(doc, "text_key")] = StoredText(
+                _stored(doc, "title"), _stored(doc, "main_text"), _stored(doc, "text"),
+                _stored(doc, "description"))
+        return found
+
+    def wildcard_terms(self, wildcard: Wildcard) -> list[str]:
+        return self._expand(wildcard, "text")
 
     def _get_searcher(self) -> tantivy.Searcher:
         if self._searcher is None:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from index.catalog import Catalog
 from index.file_stamp import catalog_stamp
 from index.search.engine import Matches, text_key_of, text_number
 
 # above this many texts not yet read, read the whole catalog in one scan (faster than the
 # join per text, and every later search finds everything there)
 FULL_READ = 2000
-LIVE = "(status IS NULL OR status BETWEEN 200 AND 299)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,6 @@ class Shown:
     site: str | None
     stamps: tuple[str, ...]  # 14-digit timestamps, oldest first
     ids: tuple[int, ...]  # the captures' ids, in the same order
-    months: frozenset[str]  # the stamps' YYYYMM
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class CaptureColumns:
 @dataclass(frozen=True)
 class Columns:
     """The whole catalog's live texts (as rows), URLs (as numbers, in the order of the URLs'
-    strings), sites and captures, in numpy columns: whatever a query matches, index.search
+    strings), sites and captures, in numpy columns: whatever a query matches, index.search.grouping
     then filters, groups and counts its captures in a few vector operations, not a Python
     loop over the matches."""
 
@@ -171,28 +170,36 @@ class TextCaptures:
         """Whether the whole catalog has been read."""
         return self._complete
 
-    def columns(self, db: sqlite3.Connection) -> Columns:
+    def columns(self, catalog: Catalog) -> Columns:
         """The whole catalog's live texts and URLs as columns (read and built once)."""
         with self._lock:
             if not self._complete:
-                self._read_all(db)
+                self._read_all(catalog)
             if self._columns is None:
                 self._columns = Columns.of(self.shown, self._url_times)
             return self._columns
 
-    def texts(self, db: sqlite3.Connection, keys: Collection[int]) -> dict[int, Shown | None]:
+    def columns_of(self, catalog: Catalog, numbers: Iterable[int]) -> Columns:
+        """Columns of these texts alone (those with a live capture) and their URLs: for a
+        search in a process that has not read the whole catalog."""
+        shown = self.texts(catalog, numbers := list(numbers))
+        texts = {n: text for n in numbers if (text := shown.get(n)) is not None}
+        times = self.url_times(catalog, {text.url for text in texts.values()})
+        return Columns.of(texts, times)
+
+    def texts(self, catalog: Catalog, keys: Collection[int]) -> dict[int, Shown | None]:
         """A mapping that answers `.get(number)` for every text number of `keys` with its
         live captures, or None if it has none. Read-only for the caller."""
         with self._lock:
             if not self._complete:
                 missing = [k for k in keys if k not in self.shown]
                 if len(missing) > FULL_READ:
-                    self._read_all(db)
+                    self._read_all(catalog)
                 elif missing:
-                    self._read_texts(db, missing)
+                    self._read_texts(catalog, missing)
             return self.shown
 
-    def url_times(self, db: sqlite3.Connection, urls: Collection[str]
+    def url_times(self, catalog: Catalog, urls: Collection[str]
                   ) -> dict[str, tuple[str, ...]]:
         """A mapping holding, for every URL of `urls`, the timestamps of all its captures
         (any status), oldest first: what "as of" needs to know which capture stood then."""
@@ -200,13 +207,9 @@ class TextCaptures:
             if not self._complete:
                 missing = [u for u in urls if u not in self._url_times]
                 if len(missing) > FULL_READ:
-                    self._read_all(db)
+                    self._read_all(catalog)
                 elif missing:
-                    with _temp_keys(db, missing):
-                        rows = db.execute("""
-                            SELECT c.url, c.timestamp FROM temp_keys AS k
-                            CROSS JOIN captures AS c ON c.url = k.key
-                            ORDER BY c.url, c.timestamp""").fetchall()
+                    rows = catalog.capture_times(missing)
                     self._url_times.update(
                         (url, tuple(t for _, t in group))
                         for url, group in groupby(rows, itemgetter(0)))
@@ -214,20 +217,13 @@ class TextCaptures:
                                            if u not in self._url_times)
             return self._url_times
 
-    def _read_texts(self, db: sqlite3.Connection, keys: list[int]) -> None:
-        with _temp_keys(db, map(text_key_of, keys)):
-            # CROSS JOIN keeps the keys as the outer loop: one index probe per text
-            rows = db.execute(f"""
-                SELECT c.text_key, c.url, c.site, c.timestamp, c.id FROM temp_keys AS k
-                CROSS JOIN captures AS c ON c.text_key = k.key WHERE {LIVE}
-                ORDER BY c.text_key, c.timestamp, c.id""").fetchall()
+    def _read_texts(self, catalog: Catalog, keys: list[int]) -> None:
+        rows = catalog.live_captures_of_texts(map(text_key_of, keys))
         self.shown.update(_shown(rows))
         self.shown.update((k, None) for k in keys if k not in self.shown)
 
-    def _read_all(self, db: sqlite3.Connection) -> None:
-        rows = db.execute(f"""
-            SELECT text_key, url, site, timestamp, id, {LIVE} FROM captures
-            ORDER BY text_key, timestamp, id""").fetchall()
+    def _read_all(self, catalog: Catalog) -> None:
+        rows = catalog.captures_by_text()
         times: dict[str, list[str]] = {}
         for row in rows:
             times.setdefault(row[1], []).append(row[3])
@@ -245,24 +241,8 @@ def _shown(rows: list[tuple]) -> dict[int, Shown]:
         captures = list(group)
         stamps = tuple(r[3] for r in captures)
         last = captures[-1]
-        shown[text_number(key)] = Shown(last[1], last[2], stamps, tuple(r[4] for r in captures),
-                           frozenset(t[:6] for t in stamps))
+        shown[text_number(key)] = Shown(last[1], last[2], stamps, tuple(r[4] for r in captures))
     return shown
-
-
-class _temp_keys:  # noqa: N801 (used as a context manager, like a function)
-    """A temporary table `temp_keys(key)` holding `keys`, dropped on exit."""
-
-    def __init__(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
-        self.db, self.keys = db, keys
-
-    def __enter__(self) -> None:
-        self.db.execute("CREATE TEMP TABLE temp_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-        self.db.executemany("INSERT OR IGNORE INTO temp_keys VALUES (?)",
-                            ((k,) for k in self.keys))
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.execute("DROP TABLE temp.temp_keys")
 
 
 _READERS = threading.local()

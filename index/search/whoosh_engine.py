@@ -2,7 +2,8 @@
 
 Fields: `text` (the full visible text: menus and footers hold things researchers track, such
 as disclosure lines), `title` (counts double), `url` (split into words), `site` (exact name).
-The texts themselves are stored zlib-compressed in one field, for snippets.
+The texts themselves are stored zlib-compressed in one field, for snippets (made above
+the engines, by index.search.hits).
 
 Words are analysed as index.search.analysis says, exactly as the Tantivy engine analyses them, so
 that both engines find the same pages.
@@ -30,7 +31,7 @@ from whoosh.system import pack_uint
 
 from index.errors import UsageError
 from index.search.analysis import ANALYSIS, WORD, is_long, lower, stem_of
-from index.search.engine import NO_MATCHES, Matches, TextDoc, TextHit, TextIndex
+from index.search.engine import NO_MATCHES, Matches, StoredText, TextDoc, TextIndex
 from index.search.query import (
     And,
     Node,
@@ -44,7 +45,6 @@ from index.search.query import (
     wildcard_prefix,
 )
 from index.search.query_cost import Budget
-from index.search.snippets import Wanted
 
 _ANALYSIS_FILE = "analysis.txt"
 
@@ -231,24 +231,24 @@ class WhooshIndex(TextIndex):
         return Matches.of_keys([keys[docnum] for _, docnum in results.top_n],
                                [score for score, _ in results.top_n])
 
-    def describe(self, query_: TextQuery, text_keys: Sequence[str],
-                 budget: Budget | None = None) -> dict[str, TextHit]:
+    def stored(self, text_keys: Sequence[str], budget: Budget | None = None
+               ) -> dict[str, StoredText]:
         budget = Budget() if budget is None else budget
         searcher = self._get_searcher()
-        reader = searcher.reader()
-        wanted = Wanted.of(query_.root, lambda node: _expand(reader, "text", node.pattern))
-        described = {}
+        found = {}
         for key in text_keys:
-            budget.check("making snippets")
+            budget.check("reading texts for snippets")
             docnum = searcher.document_number(text_key=key)
             if docnum is None:
                 continue
-            stored = searcher.stored_fields(docnum)
-            main, _, full = zlib.decompress(stored["texts"]).decode().partition("\0")
-            described[key] = TextHit(key, 0.0, wanted.html(main, full,
-                                                           stored.get("description", "")),
-                                     stored.get("title", ""))
-        return described
+            fields_ = searcher.stored_fields(docnum)
+            main, _, full = zlib.decompress(fields_["texts"]).decode().partition("\0")
+            found[key] = StoredText(fields_.get("title", ""), main, full,
+                                    fields_.get("description", ""))
+        return found
+
+    def wildcard_terms(self, wildcard: Wildcard) -> list[str]:
+        return _expand(self._get_searcher().reader(), "text", wildcard.pattern)
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -333,7 +333,7 @@ class _DeadlineCollector(WrappingCollector):
 
 
 def _expand(reader, field: str, pattern: str) -> list[str]:
-    """The indexed terms of `field` that `pattern` matches (see fulltext.expand_wildcard)."""
+    """The indexed terms of `field` that `pattern` matches (see query.expand_wildcard)."""
     prefixed = map(bytes.decode, reader.expand_prefix(field, wildcard_prefix(pattern)))
     return expand_wildcard(pattern, prefixed, lambda term: (field, term) in reader,
                            stemmed=field in ("text", "title"))
