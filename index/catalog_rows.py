@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.catalog import CaptureRow, CdxOnlyRow
+from index.catalog_records import CaptureRow, CdxOnlyRow
 from index.config import NetworkConfig
 from index.extract import media_type
 from index.surt_key import surt_key

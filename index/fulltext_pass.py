@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from index.catalog import ENGINE_META, Catalog, TextLink, TextSource
+from index.catalog import ENGINE_META, Catalog
+from index.catalog_records import TextLink, TextSource
 from index.collection import CONFIG_FILE, Collection, ConfigSource
 from index.config import NetworkConfig
 from index.errors import DamagedRecord, UsageError

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from warcio.warcwriter import WARCWriter
 
-from index.catalog import CATALOG_NAME, CaptureRow, Catalog
+from index.catalog import CATALOG_NAME, Catalog
+from index.catalog_records import CaptureRow
 from index.collection import Collection
 from index.errors import UsageError
 from index.indexer import update

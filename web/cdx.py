@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 import regex
 from flask import Blueprint, Response, render_template, request
 
-from index.catalog import Capture, pad_timestamp
+from index.catalog import Capture
 from index.errors import QueryError
+from index.timestamps import pad_timestamp
 from web.replay import http_date
 from web.rewrite import link_value
 from web.state import catalog

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from index.catalog import Capture, Catalog, iso_date
+from index.catalog import Capture, Catalog
 from index.compare.watch import watch_pattern
 from index.config import NetworkConfig
 from index.errors import UsageError
 from index.search.engine import Matches, text_number
 from index.search.query import And, Node, Or, Phrase, Term, TextQuery
 from index.search.query_cost import Budget
+from index.timestamps import iso_date
 
 
 def add_presence(catalog: Catalog, results: list[dict[str, Any]], matches: Matches,

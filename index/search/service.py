@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.catalog import CATALOG_NAME, ENGINE_META, Catalog, iso_date, pad_timestamp
+from index.catalog import CATALOG_NAME, ENGINE_META, Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import PalimpsestError, QueryError, UsageError
@@ -31,6 +31,7 @@ from index.search.presence import add_presence, related_watches
 from index.search.query import TextQuery
 from index.search.query_cost import Budget
 from index.search.url_query import list_urls, read_url
+from index.timestamps import iso_date, pad_timestamp
 
 SORTS = ("relevance", "date")
 MAX_LIMIT = 1000

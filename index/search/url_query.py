@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from index.catalog import Catalog, iso_date
+from index.catalog import Catalog
 from index.errors import QueryError
+from index.timestamps import iso_date
 
 # the URLs a page lists, and how far their count goes before it says "more than"
 MAX_COUNTED = 10_000
