@@ -47,9 +47,9 @@ def engine_name(config: NetworkConfig | None) -> str:
     return config.search.engine if config else engine_override() or DEFAULT_ENGINE
 
 
-def engine_moved(held: str, engine: str) -> str:
+def engine_moved(indexed_in: str, engine: str) -> str:
     """What to do when the catalog's texts are in another engine than the configured one."""
-    return (f"the full-text index is in {held}, but the config names {engine}: run "
+    return (f"the full-text index is in {indexed_in}, but the config names {engine}: run "
             f"`palimpsest index --rebuild` to rebuild it in {engine}")
 
 

@@ -171,9 +171,10 @@ def _collapsed(columns: Columns, chosen: _Chosen, sort: str, need: int
     found = np.flatnonzero(chosen.versions)
     sites = np.bincount(columns.url_site[found], minlength=len(columns.site_number))
     # a URL counts once in each month it has a chosen capture in
-    slots = np.zeros(len(columns.slot_period), bool)
-    slots[columns.captures.slot[chosen.at]] = True
-    periods = np.bincount(columns.slot_period[slots], minlength=len(columns.period))
+    url_periods = np.zeros(len(columns.period_of_url_period), bool)
+    url_periods[columns.captures.url_period[chosen.at]] = True
+    periods = np.bincount(columns.period_of_url_period[url_periods],
+                          minlength=len(columns.period))
     return len(found), entries, sites, periods
 
 

@@ -91,9 +91,9 @@ def search(collection: Collection, request: SearchRequest,
         config = _config(collection)
     with open_index(collection, config) as engine:
         matches = engine.match(query, budget)
-        held = catalog.get_meta(ENGINE_META)
-        if held and held != engine_name(config):
-            raise UsageError(engine_moved(held, engine_name(config)))
+        indexed_in = catalog.get_meta(ENGINE_META)
+        if indexed_in and indexed_in != engine_name(config):
+            raise UsageError(engine_moved(indexed_in, engine_name(config)))
         if not matches and engine.count() == 0 and catalog.has_captured_texts():
             # a catalog from before the engine was recorded in it
             raise UsageError("the full-text index is empty but the catalog has texts: "

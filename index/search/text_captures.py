@@ -30,7 +30,7 @@ FULL_READ = 2000
 
 
 @dataclass(frozen=True, slots=True)
-class Shown:
+class LiveCaptures:
     """The live captures (2xx or without HTTP status) that show one text. A text belongs to
     one URL (its key hashes the URL), so all its captures have one URL and one site."""
 
@@ -50,7 +50,7 @@ class CaptureColumns:
     url: np.ndarray  # the URL's number
     site: np.ndarray  # the text's site number
     period: np.ndarray  # the number of (the text's site, the capture's month)
-    slot: np.ndarray  # the number of (URL, period)
+    url_period: np.ndarray  # the number of (URL, period)
     first: np.ndarray  # text row -> where its captures begin (one more: the end)
 
     def of_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -69,13 +69,13 @@ class Columns:
     then filters, groups and counts its captures in a few vector operations, not a Python
     loop over the matches."""
 
-    shown: dict[int, Shown]  # text number -> its live captures
+    shown: dict[int, LiveCaptures]  # text number -> its live captures
     numbers: list[int]  # row -> text number
     url_name: list[str]  # URL number -> URL
     url_site: np.ndarray  # URL number -> site number
     site_number: dict[str | None, int]
     period: list[tuple[str | None, str]]  # period number -> (site, YYYYMM)
-    slot_period: np.ndarray  # (URL, period) number -> period number
+    period_of_url_period: np.ndarray  # (URL, period) number -> period number
     captures: CaptureColumns
     # every capture of these URLs, whatever its status, in order of URL and time: what
     # "as of" needs to know which capture stood at a date
@@ -113,15 +113,16 @@ class Columns:
         return latest
 
     @classmethod
-    def of(cls, shown: dict[int, Shown], url_times: dict[str, tuple[str, ...]]) -> Columns:
+    def of(cls, shown: dict[int, LiveCaptures], url_times: dict[str, tuple[str, ...]]
+           ) -> Columns:
         numbers = list(shown)
         url_number = {url: n for n, url in enumerate(sorted({t.url for t in shown.values()}))}
         site_number: dict[str | None, int] = {}
         period_number: dict[tuple[str | None, str], int] = {}
-        slot_number: dict[tuple[int, int], int] = {}
+        url_period_number: dict[tuple[int, int], int] = {}
         url_site = [0] * len(url_number)
         columns: list[list[int]] = [[], [], [], [], [], [], []]
-        row_, time_, id_, url_, site_, period_, slot_ = columns
+        row_, time_, id_, url_, site_, period_, url_period_ = columns
         for row, number in enumerate(numbers):
             text = shown[number]
             url = url_number[text.url]
@@ -134,7 +135,8 @@ class Columns:
                 site_.append(site)
                 period = period_number.setdefault((text.site, stamp[:6]), len(period_number))
                 period_.append(period)
-                slot_.append(slot_number.setdefault((url, period), len(slot_number)))
+                url_period_.append(url_period_number.setdefault((url, period),
+                                                                len(url_period_number)))
         all_url, all_time = [], []
         for url, number in url_number.items():
             times = url_times.get(url, ())
@@ -145,7 +147,7 @@ class Columns:
         low = np.array([n & 0xFFFFFFFF for n in numbers], np.uint64)
         return cls(shown, numbers, list(url_number), np.array(url_site, np.int64),
                    site_number, list(period_number),
-                   np.array([period for _, period in slot_number], np.int64),
+                   np.array([period for _, period in url_period_number], np.int64),
                    CaptureColumns(*(np.array(c, np.int64) for c in columns),
                                   np.searchsorted(row_, np.arange(len(numbers) + 1))),
                    np.array(all_url, np.int64), np.array(all_time, np.int64),
@@ -159,7 +161,7 @@ class TextCaptures:
 
     def __init__(self, stamp: tuple) -> None:
         self.stamp = stamp
-        self.shown: dict[int, Shown | None] = {}  # None: the text has no live capture
+        self.shown: dict[int, LiveCaptures | None] = {}  # None: the text has no live capture
         self._url_times: dict[str, tuple[str, ...]] = {}
         self._columns: Columns | None = None
         self._complete = False
@@ -187,7 +189,7 @@ class TextCaptures:
         times = self.url_times(catalog, {text.url for text in texts.values()})
         return Columns.of(texts, times)
 
-    def texts(self, catalog: Catalog, keys: Collection[int]) -> dict[int, Shown | None]:
+    def texts(self, catalog: Catalog, keys: Collection[int]) -> dict[int, LiveCaptures | None]:
         """A mapping that answers `.get(number)` for every text number of `keys` with its
         live captures, or None if it has none. Read-only for the caller."""
         with self._lock:
@@ -233,7 +235,7 @@ class TextCaptures:
         self._complete = True
 
 
-def _shown(rows: list[tuple]) -> dict[int, Shown]:
+def _shown(rows: list[tuple]) -> dict[int, LiveCaptures]:
     """Rows of (text_key, url, site, timestamp, id, ...) sorted by key and time, per text
     number."""
     shown = {}
@@ -241,7 +243,8 @@ def _shown(rows: list[tuple]) -> dict[int, Shown]:
         captures = list(group)
         stamps = tuple(r[3] for r in captures)
         last = captures[-1]
-        shown[text_number(key)] = Shown(last[1], last[2], stamps, tuple(r[4] for r in captures))
+        shown[text_number(key)] = LiveCaptures(last[1], last[2], stamps,
+                                               tuple(r[4] for r in captures))
     return shown
 
 
