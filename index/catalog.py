@@ -10,24 +10,16 @@ each file either wholly catalogued or not at all.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from typing import Any
 
-from index.catalog_records import (
-    CDX_ONLY_COLUMNS,
-    ROW_COLUMNS,
-    Capture,
-    CapturedUrl,
-    CaptureRow,
-    CdxOnlyRow,
-    TextLink,
-    TextSource,
-)
+from index.catalog_records import CDX_ONLY_COLUMNS, Capture, CapturedUrl
+from index.catalog_writes import CatalogWrites
 from index.collection import Collection
 from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
-from index.timestamps import pad_timestamp, timestamp_time, warc_date_timestamp
+from index.timestamps import pad_timestamp, timestamp_time
 
 # the meta key naming the full-text engine that holds the catalog's texts
 ENGINE_META = "fulltext_engine"
@@ -85,8 +77,9 @@ def captures_of(collection: Collection, url: str) -> list[Capture]:
     return found
 
 
-class Catalog:
-    """A collection's capture catalog, open for reading and for index.indexer's writes."""
+class Catalog(CatalogWrites):
+    """A collection's capture catalog, open for reading and (see CatalogWrites) for the
+    indexer's writes."""
 
     def __init__(self, db: sqlite3.Connection, collection: Collection) -> None:
         self.db = db
@@ -274,159 +267,6 @@ class Catalog:
         rows = self.db.execute(f"SELECT {_CAPTURE_SQL} FROM captures WHERE {where}", args)
         return [Capture(*row) for row in rows]
 
-    # -- what index.indexer writes ----------------------------------------------------------
-
-    def indexed_files(self) -> dict[str, tuple[int, int]]:
-        """{path relative to the collection: (size, mtime_ns)} of every catalogued WARC."""
-        rows = self.db.execute("SELECT path, size, mtime_ns FROM warc_files")
-        return {path: (size, mtime) for path, size, mtime in rows}
-
-    def store_file(self, path: str, size: int, mtime_ns: int, crawl: str,
-                   rows: Iterable[CaptureRow], cdx_only: Iterable[CdxOnlyRow],
-                   damage: Iterable[tuple[int, str, int | None]]) -> int:
-        """Replace everything catalogued from the WARC `path` with `rows`, `cdx_only` and
-        its damage reports (offset, what, resumed at), in one transaction. Returns the
-        number of captures stored."""
-        with self.transaction():
-            if self.db.execute("SELECT 1 FROM warc_files WHERE path = ? AND size = ? AND "
-                               "mtime_ns = ?", (path, size, mtime_ns)).fetchone():
-                return 0  # another indexer got there first
-            self._forget(path)
-            stored = self.db.executemany(
-                f"INSERT INTO captures ({', '.join(ROW_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})", rows).rowcount
-            self.db.executemany(
-                f"INSERT INTO cdx_only ({', '.join(CDX_ONLY_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(CDX_ONLY_COLUMNS))})", cdx_only)
-            damage = list(damage)
-            self.db.executemany("INSERT INTO damage VALUES (?, ?, ?, ?)",
-                                [(path, *d) for d in damage])
-            self.db.execute("INSERT INTO warc_files VALUES (?, ?, ?, ?, ?, ?)",
-                            (path, size, mtime_ns, crawl, max(stored, 0), len(damage)))
-        return max(stored, 0)
-
-    def forget_file(self, path: str) -> None:
-        """Drop everything catalogued from the WARC `path` (it was deleted)."""
-        with self.transaction():
-            self._forget(path)
-
-    def _forget(self, path: str) -> None:
-        for table in ("captures", "cdx_only", "damage"):
-            self.db.execute(f"DELETE FROM {table} WHERE warc_file = ?", (path,))
-        self.db.execute("DELETE FROM warc_files WHERE path = ?", (path,))
-        # revisits whose payload was in that file must be resolved again
-        self.db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
-                        "payload_length = NULL WHERE payload_file = ?", (path,))
-
-    def transaction(self) -> _Transaction:
-        """A write transaction: committed on success, rolled back on any exception."""
-        return _Transaction(self.db)
-
-    def resolve_revisits(self) -> tuple[int, int]:
-        """Point every unresolved revisit at the record holding its payload: the record it
-        names (WARC-Refers-To, or Refers-To-Target-URI + Refers-To-Date), else a capture of
-        the same URL with the same digest, else any capture with that digest. A revisit
-        without HTTP headers takes status and mime from it. Returns (resolved, left)."""
-        db = self.db
-        pending = db.execute(
-            "SELECT id, url, timestamp, digest, refers_to, refers_to_uri, refers_to_date, "
-            "warc_file FROM captures WHERE payload_file IS NULL AND record_type = 'revisit'"
-        ).fetchall()
-        source = ("SELECT payload_file, payload_offset, payload_length, status, mime "
-                  "FROM captures WHERE payload_file IS NOT NULL AND ")
-        # should a record be copied into two files, the one beside the revisit wins; by
-        # digest, captures up to the revisit's time first, the nearest: what a recrawl saw
-        near = (" ORDER BY timestamp <= ? DESC, warc_file = ? DESC, abs(timestamp - ?), id "
-                "LIMIT 1")
-        resolved = 0
-        with self.transaction():
-            for rid, url, ts, digest, refers_to, ref_uri, ref_date, warc_file in pending:
-                found = None
-                if refers_to:
-                    found = db.execute(source + "record_id = ? ORDER BY warc_file = ? DESC, "
-                                       "id LIMIT 1", (refers_to, warc_file)).fetchone()
-                ref_ts = warc_date_timestamp(ref_date)
-                if not found and ref_uri and ref_ts:
-                    found = db.execute(
-                        source + "url = ? AND timestamp = ? ORDER BY warc_date = ? DESC, "
-                        "warc_file = ? DESC, id LIMIT 1",
-                        (ref_uri.strip("<>"), ref_ts, ref_date, warc_file)).fetchone()
-                if not found and digest:
-                    found = (db.execute(source + "url = ? AND digest = ?" + near,
-                                        (url, digest, ts, warc_file, ts)).fetchone()
-                             or db.execute(source + "digest = ?" + near,
-                                           (digest, ts, warc_file, ts)).fetchone())
-                if found:
-                    db.execute("UPDATE captures SET payload_file = ?, payload_offset = ?, "
-                               "payload_length = ?, status = coalesce(status, ?), "
-                               "mime = coalesce(mime, ?) WHERE id = ?", (*found, rid))
-                    resolved += 1
-        return resolved, len(pending) - resolved
-
-    def refile_sites(self, site_of: Callable[[str], str | None], *, config_digest: str
-                     ) -> None:
-        """Give every capture the site `site_of` its URL, and remember `config_digest` as
-        the network config the sites come from, in one transaction."""
-        with self.transaction():
-            urls = [url for (url,) in self.db.execute("SELECT DISTINCT url FROM captures")]
-            self.db.executemany("UPDATE captures SET site = ? WHERE url = ?",
-                                [(site_of(url), url) for url in urls])
-            self.set_meta("config_digest", config_digest)
-
-    # -- what the full-text pass reads and writes --------------------------------------------
-
-    def texts_to_extract(self, mimes: Iterable[str], *, missing_only: bool
-                         ) -> list[TextSource]:
-        """Each text-bearing (URL, payload digest) of a 2xx capture (or a status-less
-        resource) whose mime is one of `mimes`, in file order; with `missing_only`, of those
-        whose text was not extracted yet."""
-        mimes = sorted(mimes)
-        missing = """AND text_key IS NULL AND NOT EXISTS (
-            SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)"""
-        rows = self.db.execute(f"""
-            SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
-            FROM captures AS c WHERE payload_file IS NOT NULL
-            AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
-            AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
-            {missing if missing_only else ""}
-            GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes)
-        return [TextSource(*row) for row in rows]
-
-    def has_texts(self) -> bool:
-        """Whether any (URL, payload) has given a full-text document."""
-        return self.db.execute(
-            "SELECT 1 FROM texts WHERE text_key IS NOT NULL LIMIT 1").fetchone() is not None
-
-    def apply_known_texts(self) -> None:
-        """Give captures of an already extracted (URL, payload) its document, in one
-        transaction."""
-        with self.transaction():
-            self.db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
-                               WHERE t.url = captures.url AND t.digest = captures.digest)
-                               WHERE text_key IS NULL AND digest IS NOT NULL""")
-
-    def record_texts(self, links: Iterable[TextLink]) -> None:
-        """Record which document each (URL, payload digest) gave, for the pair and for
-        every capture of it (inside the caller's transaction)."""
-        links = list(links)
-        self.db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", links)
-        self.db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
-                            [(key, url, digest) for url, digest, key in links])
-
-    def forget_texts(self) -> None:
-        """Forget every document link (inside the caller's transaction): a full-text index
-        rebuilt from scratch records them all again."""
-        self.db.execute("DELETE FROM texts")
-        self.db.execute("UPDATE captures SET text_key = NULL")
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-
     # -- what search reads (index.search.service, index.search.text_captures) -------------
 
     def has_captured_texts(self) -> bool:
@@ -485,19 +325,3 @@ class _TempKeys:
 
     def __exit__(self, *exc: object) -> None:
         self.db.execute("DROP TABLE temp.temp_keys")
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        # IMMEDIATE: take the write lock now, so a second indexer waits instead of failing
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind: type | None, *rest: object) -> None:
-        if kind is None:
-            self.db.execute("COMMIT")
-        elif self.db.in_transaction:  # (SQLite has rolled back itself after a full disk)
-            self.db.execute("ROLLBACK")
