@@ -43,7 +43,6 @@ MAX_TRIM = 20
 # ("polici" for policy, "cri" for cry): words are looked for by the stem less its last letter
 # (whole, for a stem of two letters or one: those are words as written)
 _SHORT = 2
-_SPACE = re.compile(r"\s+")  # (what str.split() splits at)
 
 Run = tuple[str, bool]  # a stretch of text, and whether it is marked
 Item = tuple[str, ...]  # a wanted term (one stem) or phrase (several)
@@ -283,10 +282,19 @@ def _render(text: str, places: list[Place]) -> tuple[Run, ...]:
 def _squeezed(fragment: list[Run]) -> list[Run]:
     """The runs with each stretch of white space one space, none at the fragment's ends,
     and no empty run (marked runs are words: they hold no white space)."""
-    runs = [(_SPACE.sub(" ", text), marked) for text, marked in fragment]
+    runs = [(text, True) if marked else (_squeeze(text), False) for text, marked in fragment]
     runs[0] = (runs[0][0].lstrip(" "), runs[0][1])
     runs[-1] = (runs[-1][0].rstrip(" "), runs[-1][1])
     return [run for run in runs if run[0]]
+
+
+def _squeeze(text: str) -> str:
+    """`text` with each stretch of white space (as str.split() finds it) one space."""
+    words = text.split()
+    if not words:
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + " ".join(words) + \
+        (" " if text[-1].isspace() else "")
 
 
 def _best_window(text: str, places: list[Place]) -> tuple[int, int]:
