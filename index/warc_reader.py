@@ -25,7 +25,7 @@ import hashlib
 import os
 import re
 import zlib
-from base64 import b16decode, b32decode, b32encode, b64decode
+from base64 import b32encode
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,23 +40,11 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParserExce
 
 from index.errors import DamagedRecord
 from index.inflate import DEFAULT_LIMIT, inflate
+from index.record_boundaries import GZIP_MAGIC, is_gzipped, next_record_start, record_starts_at
+from index.record_digests import DigestTee, new_digest, same_digest
 
-GZIP_MAGIC = b"\x1f\x8b"
-_GZIP_MEMBER = b"\x1f\x8b\x08"  # magic + deflate: how every gzip member of a WARC begins
-# some tools end their header lines in CR CR LF; warcio reads them, and so do we
-_WARC_LINE = re.compile(rb"WARC/[01]\.\d+\r*\n")
-# an ARC 1.0 header line: URL (spaces and all), IP address, 14-digit date, type, length
-_ARC_LINE = re.compile(rb"[a-zA-Z][\w+.-]*:[^\r\n]* \S+ \d{14} \S+ (\d+)\r?\n")
 ARC_SUFFIXES = (".arc", ".arc.gz")
-# where a record may begin, by (gzipped, ARC); group 1 is the candidate
-_BOUNDARIES = {(True, False): re.compile(rb"(\x1f\x8b\x08)"),
-               (True, True): re.compile(rb"(\x1f\x8b\x08)"),
-               (False, False): re.compile(rb"(WARC/)"),
-               (False, True): re.compile(rb"\n([a-zA-Z][\w+.-]*:)")}
 _BLOCK = 64 * 1024
-_SCAN = 1024 * 1024
-_OVERLAP = 64  # of one scanned window with the next, so that no boundary falls between them
-_MAX_HEADER = 256 * 1024
 # record types whose payload digest cdxj-indexer computes when the WARC does not carry one
 _DIGESTED_TYPES = ("response", "resource", "metadata")
 _CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?\r\n")  # size, extensions
@@ -141,7 +129,7 @@ class WarcReader:
     def __iter__(self) -> Iterator[WarcRecord]:
         arc = is_arc(self.path)
         with open(self.path, "rb") as fh:
-            gzipped = _is_gzipped(fh, self.path)
+            gzipped = is_gzipped(fh, self.path)
             pos: int | None = 0
             while pos is not None:
                 fh.seek(pos)
@@ -157,7 +145,7 @@ class WarcReader:
                             yield read
                             continue
                         # a fresh start after the stray bytes; the iterator is past them
-                        pos = _resync(fh, read.offset + 1, gzipped, arc)
+                        pos = next_record_start(fh, read.offset + 1, gzipped, arc)
                         stated = record.rec_headers.get_header("WARC-Block-Digest")
                         intact = _block_intact(fh, read, stated)
                         if self._whole(read, records.stray_at, pos, intact):
@@ -165,7 +153,7 @@ class WarcReader:
                         break
                 except _READ_ERRORS as exc:
                     bad = records.offset  # start of the record being read when it failed
-                    pos = _resync(fh, bad + 1, gzipped, arc)
+                    pos = next_record_start(fh, bad + 1, gzipped, arc)
                     self.damage.append(Damage(str(self.path), bad, describe(exc), pos))
 
     def _whole(self, read: WarcRecord, stray_at: int, resumed_at: int | None,
@@ -195,12 +183,12 @@ class WarcReader:
             raise _Damage(f"Content-Length is {declared!r}, not a number")
         uri = named.get("warc-target-uri")
         stated_payload = named.get("warc-payload-digest")
-        block = _Tee(record.raw_stream)
+        block = DigestTee(record.raw_stream)
         block_hash = payload_hash = None
         stated_block = named.get("warc-block-digest")
         faults: list[str] = []
         if self.check_digests and stated_block:
-            block_hash = _new_hash(stated_block, "block", faults)
+            block_hash = new_digest(stated_block, "block", faults)
             block.hashes.append(block_hash)
         http = None
         if uri and record.length:
@@ -209,7 +197,7 @@ class WarcReader:
         check_payload = (self.check_digests and stated_payload and kind != "revisit"
                          and not named.get("warc-segment-number"))
         if check_payload:
-            payload_hash = _new_hash(stated_payload, "payload", faults)
+            payload_hash = new_digest(stated_payload, "payload", faults)
         elif not stated_payload and kind in _DIGESTED_TYPES:
             payload_hash = hashlib.sha1()
         if payload_hash is not None:
@@ -220,9 +208,9 @@ class WarcReader:
             raise _Damage(f"record cut short: {record.raw_stream.limit} of its {declared} "
                           "bytes missing")
         offset, length = records.get_record_offset(), records.get_record_length()
-        if block_hash is not None and not _same_digest(stated_block, block_hash):
+        if block_hash is not None and not same_digest(stated_block, block_hash):
             faults.append(f"block digest mismatch: header says {stated_block}")
-        if check_payload and payload_hash is not None and not _same_digest(stated_payload,
+        if check_payload and payload_hash is not None and not same_digest(stated_payload,
                                                                            payload_hash):
             faults.append(f"payload digest mismatch: header says {stated_payload}")
         if not stated_payload and payload_hash is not None:
@@ -306,7 +294,7 @@ def looks_like_archive(path: str | os.PathLike) -> bool:
     with open(path, "rb") as fh:
         start = fh.read(2)
         fh.seek(0)
-        return _record_starts_at(fh, 0, start == GZIP_MAGIC, is_arc(path))
+        return record_starts_at(fh, 0, start == GZIP_MAGIC, is_arc(path))
 
 
 def is_arc(path: str | os.PathLike) -> bool:
@@ -428,144 +416,16 @@ class _ChunkedOrStored(ChunkedDataReader):
         return None
 
 
-class _Tee:
-    """A record block's stream that feeds what is read to the digests being computed."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.hashes: list[Any] = []
-
-    def _feed(self, data: bytes) -> bytes:
-        for h in self.hashes:
-            h.update(data)
-        return data
-
-    def read(self, size: int | None = None) -> bytes:
-        return self._feed(self.stream.read(size))
-
-    def readline(self, size: int | None = None) -> bytes:
-        return self._feed(self.stream.readline(size))
-
-
 def _block_intact(fh: BinaryIO, read: WarcRecord, stated: str | None) -> bool:
     """Whether the block of the plain WARC record `read` matches its stated block digest
     (True when it states none, or one of an unknown algorithm)."""
     if not stated:
         return True
-    digest = _new_hash(stated, "block", [])
+    digest = new_digest(stated, "block", [])
     if digest is None:
         return True
     fh.seek(read.offset)
     record = next(iter(_StrictIterator(LimitReader(fh, read.length), False, arc=False)))
     for data in iter(lambda: record.raw_stream.read(_BLOCK), b""):
         digest.update(data)
-    return _same_digest(stated, digest)
-
-
-def _new_hash(stated: str, which: str, faults: list[str]) -> Any:
-    algorithm = stated.partition(":")[0].lower().replace("-", "")
-    try:
-        return hashlib.new(algorithm)
-    except ValueError:
-        faults.append(f"{which} digest {stated!r}: unknown algorithm")
-        return None
-
-
-def _same_digest(stated: str, computed: Any) -> bool:
-    """Whether a digest written as base32, base16 or base64 (all seen in the wild) matches."""
-    value = stated.partition(":")[2].strip()
-    raw = computed.digest()
-    for decode in (lambda v: b32decode(v.upper()), lambda v: b16decode(v.upper()), b64decode):
-        try:
-            if decode(value) == raw:
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-def _is_gzipped(fh: BinaryIO, path: Path) -> bool:
-    start = fh.read(5)
-    fh.seek(0)
-    if start.startswith(GZIP_MAGIC):
-        return True
-    if start.startswith(b"WARC/"):
-        return False
-    return path.name.endswith(".gz")  # the first record is damaged: trust the name
-
-
-def _resync(fh: BinaryIO, start: int, gzipped: bool, arc: bool) -> int | None:
-    """The first offset at or after `start` where a whole record provably begins."""
-    boundary = _BOUNDARIES[gzipped, arc]
-    pos = max(start - 1, 0)  # one byte back: an ARC header line is known by the newline before
-    while True:
-        fh.seek(pos)
-        window = fh.read(_SCAN + _OVERLAP)
-        for hit in boundary.finditer(window):
-            at = pos + hit.start(1)
-            if at >= start and _record_starts_at(fh, at, gzipped, arc):
-                return at
-        if len(window) < _SCAN + _OVERLAP:
-            return None
-        pos += _SCAN
-
-
-def _record_starts_at(fh: BinaryIO, at: int, gzipped: bool, arc: bool) -> bool:
-    if gzipped:
-        return _gzip_member_starts_record(fh, at, arc)
-    if at > 0:
-        fh.seek(at - 1)
-        if fh.read(1) != b"\n":
-            return False
-    fh.seek(at)
-    if arc:
-        return _arc_record_at(fh, at)
-    first = fh.readline(100)
-    if not _WARC_LINE.fullmatch(first):
-        return False
-    length, size = None, len(first)
-    while size < _MAX_HEADER:
-        line = fh.readline(_MAX_HEADER)
-        size += len(line)
-        if not line.strip():
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length" and value.strip().isdigit():
-            length = int(value)
-    else:
-        return False
-    if length is None:
-        return False
-    # the block must end exactly where a blank line (or the file) begins, or where the next
-    # record does (a writer that left out the blank lines: other tools read on)
-    fh.seek(at + size + length)
-    tail = fh.read(12)
-    return tail[:2] in (b"", b"\r\n") or tail.startswith(b"\n") or bool(_WARC_LINE.match(tail))
-
-
-def _arc_record_at(fh: BinaryIO, at: int) -> bool:
-    """Whether an ARC header line is at `at` whose length lands on the newline ending its
-    record (or on the end of the file)."""
-    line = fh.readline(_MAX_HEADER)
-    found = _ARC_LINE.fullmatch(line)
-    if not found:
-        return False
-    fh.seek(at + len(line) + int(found[1]))
-    return fh.read(1) in (b"", b"\n")
-
-
-def _gzip_member_starts_record(fh: BinaryIO, at: int, arc: bool) -> bool:
-    fh.seek(at)
-    unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = b""
-    for _ in range(16):
-        chunk = fh.read(4096)
-        if not chunk:
-            break
-        try:
-            out += unzip.decompress(chunk)
-        except zlib.error:
-            return False
-        if b"\n" in out or unzip.eof:
-            break
-    return bool((_ARC_LINE if arc else _WARC_LINE).match(out))
+    return same_digest(stated, digest)
