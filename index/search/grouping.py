@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,9 +15,6 @@ from index.catalog import Catalog
 from index.search.engine import Matches
 from index.search.periods import Periods, count_by_period
 from index.search.text_captures import Columns, TextCaptures
-
-if TYPE_CHECKING:
-    from index.search.service import SearchRequest
 
 # from this many matching texts on, a search reads the whole catalog (once per process) and
 # works on its columns rather than on columns of the matching texts' captures alone
@@ -75,19 +71,20 @@ class _Chosen:
     last: np.ndarray
 
 
-def group(captures: TextCaptures, catalog: Catalog, matches: Matches, bounds: Bounds,
-          request: SearchRequest) -> Grouped:
-    """The matching texts' captures that pass the filters, grouped into results."""
+def group(captures: TextCaptures, catalog: Catalog, matches: Matches, bounds: Bounds, *,
+          site: str | None, collapse: bool, sort: str, need: int) -> Grouped:
+    """The matching texts' captures that pass the filters (`site`, `bounds`), grouped into
+    results: one per URL if `collapse`, else one per capture; the best `need` of them in
+    the order `sort` names ("relevance" or "date") make the page."""
     if captures.complete or len(matches) > BULK:
         columns = captures.columns(catalog)
     else:
         columns = captures.columns_of(catalog, matches.numbers())
-    chosen = _choose(columns, matches, bounds, request.site)
-    need = request.offset + request.limit
-    if request.collapse:
-        total, entries, sites, periods = _collapsed(columns, chosen, request.sort, need)
+    chosen = _choose(columns, matches, bounds, site)
+    if collapse:
+        total, entries, sites, periods = _collapsed(columns, chosen, sort, need)
     else:
-        total, entries, sites, periods = _every_capture(columns, chosen, request.sort, need)
+        total, entries, sites, periods = _every_capture(columns, chosen, sort, need)
     names = list(columns.site_number)
     found = np.flatnonzero(chosen.versions)
     start, end, _ = bounds
@@ -95,7 +92,7 @@ def group(captures: TextCaptures, catalog: Catalog, matches: Matches, bounds: Bo
     axis = np.isin(columns.all_url, found) & (columns.all_time >= int(start)) & \
         (columns.all_time <= int(end))
     by_period = count_by_period(chosen.time, chosen.url, columns.url_site, names,
-                                columns.all_time[axis], request.collapse)
+                                columns.all_time[axis], collapse)
     return Grouped(total, Counter({names[s]: n for s, n in enumerate(sites.tolist()) if n}),
                    Counter({columns.period[p]: n for p, n in enumerate(periods.tolist()) if n}),
                    entries, by_period)

@@ -104,7 +104,8 @@ def search(collection: Collection, request: SearchRequest,
         # reuses: not this query's cost
         with budget.paused():
             found = group(text_captures.for_catalog(catalog_path), catalog, matches, bounds,
-                          request)
+                          site=request.site, collapse=request.collapse, sort=request.sort,
+                          need=request.offset + request.limit)
             page = _results(catalog, found.page[request.offset:])
         described = describe(engine, query,
                              list(dict.fromkeys(r["text_key"] for r in page)), budget)
