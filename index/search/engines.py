@@ -10,18 +10,33 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from index.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from index.collection import Collection
-    from index.config import NetworkConfig
     from index.search.engine import TextIndex
 
 ENGINES = ("whoosh", "tantivy")
 DEFAULT_ENGINE = "whoosh"
 ENGINE_ENV = "PALIMPSEST_ENGINE"
+
+
+# What this module reads of an index.collection.Collection and an index.config.NetworkConfig:
+# named here rather than imported, because both import this module (for the engines' names).
+class Collection(Protocol):
+    @property
+    def derived_dir(self) -> Path: ...
+
+
+class _SearchSection(Protocol):
+    @property
+    def engine(self) -> str: ...
+
+
+class NetworkConfig(Protocol):
+    @property
+    def search(self) -> _SearchSection: ...
 
 
 def check_config_engine(engine: str) -> str:
