@@ -19,6 +19,15 @@ Revision 3:
   - factsignal measuring-consistency-across-mandates: published
   - allyvia: disclosure line restored; justorium: disclosure line dropped
 Every revision: the "Last updated" date on factsignal's /status/ page (the noise page).
+
+The script-rendered sister, civiscope (opt-in: see sites.RENDERED_SITES), changes only in what
+its JSON says, so its HTML shells stay byte-identical and a plain crawl sees no change at all:
+Revision 2:
+  - port-levy article: one sentence changed (a figure qualified)
+  - the disclosure line is dropped from /api/site.json (the footer its script fills)
+Revision 3:
+  - counting-ballots article: one sentence changed (a figure and its reason)
+  - the disclosure line is back
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from palimpsest.sample_network.sites import (
     Common,
     Site,
     load_common,
+    load_rendered_sites,
     load_sites,
 )
 
@@ -118,6 +128,24 @@ EDITS: tuple[Edit, ...] = (
     Publish(3, "http://factsignal.test/studies/measuring-consistency-across-mandates/"),
 )
 
+# Edits of the script-rendered site, kept apart so that EDITS stays the five sites' story.
+RENDERED_EDITS: tuple[Edit, ...] = (
+    TextEdit(
+        2,
+        "http://civiscope.test/figures/the-port-levy-in-five-lines/",
+        "the gap was under four percent in each of the last three years.",
+        "the gap was under four percent in two of the last three years and just over five "
+        "percent in the third, when a dredger was out of service for repairs.",
+    ),
+    TextEdit(
+        3,
+        "http://civiscope.test/figures/counting-ballots-in-orvane/",
+        "the largest gap in any district was thirty-seven ballots, most of them",
+        "the largest gap in any district was forty-one ballots, four of them found in a "
+        "recount, and most of them",
+    ),
+)
+
 _ALL = frozenset(name for name, _ in SITES)
 # Sites whose footers carry the disclosure line in each revision.
 DISCLOSURE_SITES: dict[int, frozenset[str]] = {
@@ -125,6 +153,8 @@ DISCLOSURE_SITES: dict[int, frozenset[str]] = {
     2: _ALL - {"allyvia"},
     3: _ALL - {"justorium"},
 }
+# Revisions in which the script-rendered sites' footers (filled by their script) carry it.
+RENDERED_DISCLOSURE: dict[int, bool] = {1: True, 2: False, 3: True}
 # The date on the noise page's "Last updated" line; also the revision's Last-Modified.
 UPDATED: dict[int, str] = {1: "2026-03-02", 2: "2026-04-06", 3: "2026-05-04"}
 
@@ -137,6 +167,7 @@ class Edition:
     sites: tuple[Site, ...]
     common: Common
     updated: str  # ISO date shown on the noise page
+    rendered: tuple[Site, ...] = ()  # the script-rendered sisters (not in `sites`)
 
     @property
     def last_modified(self) -> str:
@@ -205,4 +236,10 @@ def edition(revision: int) -> Edition:
             if edit.revision <= revision and edit.url.startswith(site.url):
                 site = _apply(site, edit)
         sites.append(replace(site, disclosure=site.name in DISCLOSURE_SITES[revision]))
-    return Edition(revision, tuple(sites), load_common(), UPDATED[revision])
+    rendered = []
+    for site in load_rendered_sites():
+        for edit in RENDERED_EDITS:
+            if edit.revision <= revision and edit.url.startswith(site.url):
+                site = _apply(site, edit)
+        rendered.append(replace(site, disclosure=RENDERED_DISCLOSURE[revision]))
+    return Edition(revision, tuple(sites), load_common(), UPDATED[revision], tuple(rendered))

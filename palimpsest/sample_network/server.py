@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from palimpsest.sample_network.revisions import clamp
-from palimpsest.sample_network.sites import HOSTS
+from palimpsest.sample_network.sites import SERVED_HOSTS
 from palimpsest.sample_network.snapshot import Resource, Snapshot, snapshot
 
 _REASONS = {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 404: "Not Found",
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         host, path, query, port = self._target()
         if self.server.latency > 0:
             time.sleep(self.server.latency)
-        if host not in HOSTS or port not in (None, 80):
+        if host not in SERVED_HOSTS or port not in (None, 80):
             body = f"sample-network: {host or 'no host'} is not a site of the network\n"
             self._send(502, body.encode(), _PLAIN, send_body=send_body)
             return

@@ -1,7 +1,12 @@
-"""The five sites of the sample network and their content, read from `content/*.toml`.
+"""The sites of the sample network and their content, read from `content/*.toml`.
 
 The TOML files hold every sentence a reader sees; this module turns them into frozen records.
 Revisions (see revisions.py) derive edited copies of these records; nothing here changes them.
+
+`SITES` are the five sites a plain crawl of the network covers. `RENDERED_SITES` holds the
+sixth, script-rendered sister (its article bodies and disclosure line arrive by fetch()): the
+server always answers for it, but it is opt-in everywhere else, so that what tests, configs
+and manifests count as "the network" stays the five.
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ SITES: tuple[tuple[str, str], ...] = (
     ("factsignal", "http://factsignal.test/"),
 )
 HOSTS: frozenset[str] = frozenset(f"{name}.test" for name, _ in SITES)
+# The script-rendered sister site: served always, listed only where asked for.
+SCRIPT_SITE = "civiscope"
+RENDERED_SITES: tuple[tuple[str, str], ...] = ((SCRIPT_SITE, f"http://{SCRIPT_SITE}.test/"),)
+RENDERED_HOSTS: frozenset[str] = frozenset(f"{name}.test" for name, _ in RENDERED_SITES)
+# Every host the sample network's proxy answers for.
+SERVED_HOSTS: frozenset[str] = HOSTS | RENDERED_HOSTS
 
 # The endless events calendar (a crawler trap): any month answers 200 and links to its
 # neighbours, so only a crawler's own limits end it.
@@ -195,6 +206,19 @@ def _site(name: str) -> Site:
 def load_sites() -> tuple[Site, ...]:
     """The five sites as written in content/, before any revision's edits."""
     return tuple(_site(name) for name, _ in SITES)
+
+
+@lru_cache(maxsize=1)
+def load_rendered_sites() -> tuple[Site, ...]:
+    """The script-rendered sites as written in content/. Their `articles` include the
+    unlisted ones (see `unlisted_slugs`)."""
+    return tuple(_site(name) for name, _ in RENDERED_SITES)
+
+
+@lru_cache(maxsize=4)
+def unlisted_slugs(name: str) -> frozenset[str]:
+    """Slugs of the site's articles that only its script-rendered lists link to."""
+    return frozenset(_read(name).get("unlisted", ()))
 
 
 @lru_cache(maxsize=1)

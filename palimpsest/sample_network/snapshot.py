@@ -14,7 +14,7 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import parse_qs
 
-from palimpsest.sample_network import chrome, font, media, pages
+from palimpsest.sample_network import chrome, font, media, pages, rendered
 from palimpsest.sample_network.render import (
     BANNER,
     HERO,
@@ -32,8 +32,9 @@ CSS = "text/css; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 XML = "application/xml; charset=utf-8"
+JSON = "application/json; charset=utf-8"
 # Only these are sent gzip-encoded to clients that accept it (images and PDFs gain nothing).
-_COMPRESSIBLE = (HTML, CSS, JS)
+_COMPRESSIBLE = (HTML, CSS, JS, JSON)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 DEFAULT_MONTH = "2026-03"
 
@@ -97,6 +98,37 @@ def _sitemap(site: Site, paths: list[tuple[str, str]]) -> str:
     )
 
 
+def _theme_assets(site: Site) -> dict[str, Resource]:
+    """The theme's files every site serves (by path): stylesheet, script, font, texture,
+    favicon, logo, banner and the articles' hero images."""
+    found: dict[str, Resource] = {}
+    found["/assets/site.css"] = Resource(200, CSS, chrome.site_css(site).encode())
+    found["/assets/site.js"] = Resource(200, JS, chrome.SITE_JS.encode())
+    found["/assets/fonts/body.woff2"] = Resource(200, "font/woff2", font.woff2("body-sans"))
+    # One texture for every site: the same bytes under each site's URL, as shared themes do.
+    found["/assets/img/texture.png"] = Resource(
+        200, "image/png", media.png("texture", *TEXTURE, "#dcd8cf")
+    )
+    found["/favicon.ico"] = Resource(
+        200, "image/vnd.microsoft.icon", media.ico(f"{site.name}/icon", site.accent)
+    )
+    found["/media/logo.png"] = Resource(
+        200, "image/png", media.png(f"{site.name}/logo", *LOGO, site.accent)
+    )
+    found["/media/home-banner.png"] = Resource(
+        200, "image/png", media.png(f"{site.name}/banner", *BANNER, site.accent)
+    )
+    for article in site.articles:
+        found[f"/media/{article.slug}.png"] = Resource(
+            200, "image/png", media.png(article.url, *HERO, site.accent)
+        )
+        if has_srcset(article):
+            found[f"/media/{article.slug}-small.png"] = Resource(
+                200, "image/png", media.png(article.url + "small", *HERO_SMALL, site.accent)
+            )
+    return found
+
+
 def _site_resources(ed: Edition, site: Site) -> dict[str, Resource]:
     frame = Frame(ed, site)
     found: dict[str, Resource] = {}
@@ -126,36 +158,50 @@ def _site_resources(ed: Edition, site: Site) -> dict[str, Resource]:
         note = f'<!DOCTYPE html>\n<title>Moved</title>\n<p><a href="{target}">Moved here</a>.</p>\n'
         found[old] = Resource(301, HTML, note.encode(), location=target)
 
-    found["/assets/site.css"] = Resource(200, CSS, chrome.site_css(site).encode())
-    found["/assets/site.js"] = Resource(200, JS, chrome.SITE_JS.encode())
-    found["/assets/fonts/body.woff2"] = Resource(200, "font/woff2", font.woff2("body-sans"))
-    # One texture for all five sites: the same bytes under five URLs, as shared themes do.
-    found["/assets/img/texture.png"] = Resource(
-        200, "image/png", media.png("texture", *TEXTURE, "#dcd8cf")
-    )
-    found["/favicon.ico"] = Resource(
-        200, "image/vnd.microsoft.icon", media.ico(f"{site.name}/icon", site.accent)
-    )
-    found["/media/logo.png"] = Resource(
-        200, "image/png", media.png(f"{site.name}/logo", *LOGO, site.accent)
-    )
-    found["/media/home-banner.png"] = Resource(
-        200, "image/png", media.png(f"{site.name}/banner", *BANNER, site.accent)
-    )
-    for article in site.articles:
-        found[f"/media/{article.slug}.png"] = Resource(
-            200, "image/png", media.png(article.url, *HERO, site.accent)
-        )
-        if has_srcset(article):
-            found[f"/media/{article.slug}-small.png"] = Resource(
-                200, "image/png", media.png(article.url + "small", *HERO_SMALL, site.accent)
-            )
+    found.update(_theme_assets(site))
     for document in site.documents:
         if document.path.endswith(".txt"):
             found[document.path] = Resource(200, TEXT, ("\n".join(document.text) + "\n").encode())
         else:
             found[document.path] = Resource(
                 200, "application/pdf", media.pdf(document.title, document.text)
+            )
+    found["/robots.txt"] = Resource(200, TEXT, _robots(site).encode())
+    found["/sitemap.xml"] = Resource(200, XML, _sitemap(site, listed).encode())
+    return {f"http://{site.host}{path}": resource for path, resource in found.items()}
+
+
+def _rendered_site_resources(ed: Edition, site: Site) -> dict[str, Resource]:
+    """Every response of a script-rendered site (see rendered.py): its HTML shells, the JSON
+    they fetch, its script, and the images only that script asks for."""
+    fr = rendered.frame(ed, site)
+    found: dict[str, Resource] = {"/": _html(rendered.home(fr))}
+    listed: list[tuple[str, str]] = [("/", "")]
+    for section in site.sections:
+        found[section.path] = _html(pages.section_index(fr, section))
+        listed.append((section.path, ""))
+    shown = set(rendered.listed(site))
+    for article in site.articles:
+        found[article.path] = _html(rendered.article_shell(fr, article))
+        found[rendered.article_api(article)] = Resource(
+            200, JSON, rendered.article_json(fr, article)
+        )
+        if article in shown:  # the unlisted ones only the script-rendered list links to
+            listed.append((article.path, article.date))
+    for path, text in (("/about/", pages.about(fr)), ("/contact/", pages.contact(fr)),
+                       ("/privacy/", pages.legal(fr, "privacy")),
+                       ("/terms/", pages.legal(fr, "terms"))):
+        found[path] = _html(text)
+        listed.append((path, ""))
+    found[rendered.SITE_API] = Resource(200, JSON, rendered.site_json(fr, site))
+    found[rendered.APP_JS_PATH] = Resource(200, JS, rendered.APP_JS.encode())
+    found.update(_theme_assets(site))
+    for article in site.articles:
+        for path, seed, size in ((rendered.photo(article), "photo", HERO),
+                                 (rendered.chart(article), "chart", HERO),
+                                 (rendered.map_image(article), "map", BANNER)):
+            found[path] = Resource(
+                200, "image/png", media.png(f"{article.url}{seed}", *size, site.accent)
             )
     found["/robots.txt"] = Resource(200, TEXT, _robots(site).encode())
     found["/sitemap.xml"] = Resource(200, XML, _sitemap(site, listed).encode())
@@ -214,6 +260,9 @@ def _build(revision: int) -> Snapshot:
     for site in ed.sites:
         resources.update(_site_resources(ed, site))
         not_found[site.host] = _html(pages.not_found(Frame(ed, site)), status=404)
+    for site in ed.rendered:
+        resources.update(_rendered_site_resources(ed, site))
+        not_found[site.host] = _html(pages.not_found(rendered.frame(ed, site)), status=404)
     return Snapshot(ed, resources, not_found)
 
 
