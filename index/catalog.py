@@ -82,7 +82,7 @@ class Catalog(CatalogWrites):
     indexer's writes."""
 
     def __init__(self, db: sqlite3.Connection, collection: Collection) -> None:
-        self.db = db
+        self._db = db
         self.collection = collection
 
     @classmethod
@@ -107,7 +107,7 @@ class Catalog(CatalogWrites):
         return cls(db, collection)
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -182,7 +182,7 @@ class Catalog(CatalogWrites):
         capture. URLs that share a SURT key (http and https, `www.`) are one, as in
         `captures`. Stops reading at the last URL asked for, however many the range holds."""
         start, end = match_range(url, match_type)
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT MIN(url), COUNT(*), MIN(timestamp), MAX(timestamp) FROM captures "
             "WHERE surt >= ? AND surt < ? GROUP BY surt ORDER BY surt LIMIT ? OFFSET ?",
             (start, end, limit, offset))
@@ -191,13 +191,13 @@ class Catalog(CatalogWrites):
     def count_captured_urls(self, url: str, match_type: str, *, up_to: int) -> int:
         """How many URLs `captured_urls` would list, counted up to `up_to` at most."""
         start, end = match_range(url, match_type)
-        return self.db.execute(
+        return self._db.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM captures WHERE surt >= ? AND surt < ? "
             "GROUP BY surt LIMIT ?)", (start, end, up_to)).fetchone()[0]
 
     def crawls(self) -> list[str]:
         """Every crawl (and imported batch) with captures, oldest first."""
-        rows = self.db.execute("SELECT crawl FROM captures GROUP BY crawl "
+        rows = self._db.execute("SELECT crawl FROM captures GROUP BY crawl "
                                "ORDER BY MIN(timestamp), crawl")
         return [crawl for (crawl,) in rows]
 
@@ -205,7 +205,7 @@ class Catalog(CatalogWrites):
         """(url, payload digest, WARC-Date) of the latest 2xx response or revisit of every
         URL. For a revisit of the same URL the date is that of the record holding the
         payload, so a new revisit can refer to it directly."""
-        rows = self.db.execute("""
+        rows = self._db.execute("""
             SELECT c.url, c.digest, COALESCE(p.warc_date, c.warc_date) FROM (
                 SELECT url, digest, warc_date, payload_file, payload_offset, ROW_NUMBER()
                     OVER (PARTITION BY url ORDER BY timestamp DESC, id DESC) AS newest
@@ -245,11 +245,11 @@ class Catalog(CatalogWrites):
 
     def count(self) -> int:
         """How many captures the catalog holds."""
-        return self.db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
 
     def all_captures(self) -> Iterator[Capture]:
         """Every capture, file by file in record order."""
-        cursor = self.db.execute(f"SELECT {_CAPTURE_SQL} FROM captures "
+        cursor = self._db.execute(f"SELECT {_CAPTURE_SQL} FROM captures "
                                  "ORDER BY warc_file, offset")
         for row in cursor:
             yield Capture(*row)
@@ -257,36 +257,36 @@ class Catalog(CatalogWrites):
     def cdx_entries(self) -> Iterator[tuple]:
         """(surt, timestamp, url, mime, status, digest, length, offset, warc_file) of every
         record cdxj-indexer would list, ordered by `surt timestamp` as text."""
-        yield from self.db.execute(f"""
+        yield from self._db.execute(f"""
             SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM (
                 SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM captures
                 UNION ALL SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM cdx_only)
             ORDER BY surt || ' ' || timestamp""")
 
     def _select(self, where: str, *args: Any) -> list[Capture]:
-        rows = self.db.execute(f"SELECT {_CAPTURE_SQL} FROM captures WHERE {where}", args)
+        rows = self._db.execute(f"SELECT {_CAPTURE_SQL} FROM captures WHERE {where}", args)
         return [Capture(*row) for row in rows]
 
     # -- what search reads (index.search.service, index.search.text_captures) -------------
 
     def has_captured_texts(self) -> bool:
         """Whether any capture has a text in the full-text index."""
-        return self.db.execute(
+        return self._db.execute(
             "SELECT 1 FROM captures WHERE text_key IS NOT NULL LIMIT 1").fetchone() is not None
 
     def dates_and_crawls(self, ids: list[int]) -> dict[int, tuple[str, str]]:
         """The WARC-Date and crawl of each of these captures, by capture id."""
         marks = ", ".join("?" * len(ids))
-        return {row[0]: row[1:] for row in self.db.execute(
+        return {row[0]: row[1:] for row in self._db.execute(
             f"SELECT id, warc_date, crawl FROM captures WHERE id IN ({marks})", ids)}
 
     def live_captures_of_texts(self, text_keys: Iterable[str]
                                ) -> list[tuple[str, str, str | None, str, int]]:
         """(text key, URL, site, timestamp, id) of the live captures (2xx, or without HTTP
         status) of these texts, by text, time and id."""
-        with _TempKeys(self.db, text_keys):
+        with _TempKeys(self._db, text_keys):
             # CROSS JOIN keeps the keys as the outer loop: one index probe per text
-            return self.db.execute(f"""
+            return self._db.execute(f"""
                 SELECT c.text_key, c.url, c.site, c.timestamp, c.id FROM temp_keys AS k
                 CROSS JOIN captures AS c ON c.text_key = k.key WHERE {_LIVE}
                 ORDER BY c.text_key, c.timestamp, c.id""").fetchall()
@@ -294,8 +294,8 @@ class Catalog(CatalogWrites):
     def capture_times(self, urls: Iterable[str]) -> list[tuple[str, str]]:
         """(URL, timestamp) of every capture of these URLs as written (any status), by URL
         and time."""
-        with _TempKeys(self.db, urls):
-            return self.db.execute("""
+        with _TempKeys(self._db, urls):
+            return self._db.execute("""
                 SELECT c.url, c.timestamp FROM temp_keys AS k
                 CROSS JOIN captures AS c ON c.url = k.key
                 ORDER BY c.url, c.timestamp""").fetchall()
@@ -303,7 +303,7 @@ class Catalog(CatalogWrites):
     def captures_by_text(self) -> list[tuple[str | None, str, str | None, str, int, int]]:
         """(text key, URL, site, timestamp, id, whether live) of every capture, by text key,
         time and id."""
-        return self.db.execute(f"""
+        return self._db.execute(f"""
             SELECT text_key, url, site, timestamp, id, {_LIVE} FROM captures
             ORDER BY text_key, timestamp, id""").fetchall()
 
@@ -316,12 +316,12 @@ class _TempKeys:
     """A temporary table `temp_keys(key)` holding `keys`, dropped on exit."""
 
     def __init__(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
-        self.db, self.keys = db, keys
+        self._db, self.keys = db, keys
 
     def __enter__(self) -> None:
-        self.db.execute("CREATE TEMP TABLE temp_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-        self.db.executemany("INSERT OR IGNORE INTO temp_keys VALUES (?)",
+        self._db.execute("CREATE TEMP TABLE temp_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._db.executemany("INSERT OR IGNORE INTO temp_keys VALUES (?)",
                             ((k,) for k in self.keys))
 
     def __exit__(self, *exc: object) -> None:
-        self.db.execute("DROP TABLE temp.temp_keys")
+        self._db.execute("DROP TABLE temp.temp_keys")

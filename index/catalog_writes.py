@@ -2,7 +2,7 @@
 transaction; revisits resolved to their payloads; captures refiled under their sites; which
 document each (URL, payload) gave the full-text index; the catalog's meta values.
 
-`Catalog` takes these methods from `CatalogWrites`; it holds the connection (`db`).
+`Catalog` takes these methods from `CatalogWrites`; it holds the connection (`_db`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from index.timestamps import warc_date_timestamp
 
 
 class CatalogWrites:
-    """The catalog's writes (and the reads only the indexer makes), on `self.db`."""
+    """The catalog's writes (and the reads only the indexer makes), on `self._db`."""
 
-    db: sqlite3.Connection
+    _db: sqlite3.Connection
 
     def indexed_files(self) -> dict[str, tuple[int, int]]:
         """{path relative to the collection: (size, mtime_ns)} of every catalogued WARC."""
-        rows = self.db.execute("SELECT path, size, mtime_ns FROM warc_files")
+        rows = self._db.execute("SELECT path, size, mtime_ns FROM warc_files")
         return {path: (size, mtime) for path, size, mtime in rows}
 
     def store_file(self, path: str, size: int, mtime_ns: int, crawl: str,
@@ -38,20 +38,20 @@ class CatalogWrites:
         its damage reports (offset, what, resumed at), in one transaction. Returns the
         number of captures stored."""
         with self.transaction():
-            if self.db.execute("SELECT 1 FROM warc_files WHERE path = ? AND size = ? AND "
+            if self._db.execute("SELECT 1 FROM warc_files WHERE path = ? AND size = ? AND "
                                "mtime_ns = ?", (path, size, mtime_ns)).fetchone():
                 return 0  # another indexer got there first
             self._forget(path)
-            stored = self.db.executemany(
+            stored = self._db.executemany(
                 f"INSERT INTO captures ({', '.join(ROW_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})", rows).rowcount
-            self.db.executemany(
+            self._db.executemany(
                 f"INSERT INTO cdx_only ({', '.join(CDX_ONLY_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(CDX_ONLY_COLUMNS))})", cdx_only)
             damage = list(damage)
-            self.db.executemany("INSERT INTO damage VALUES (?, ?, ?, ?)",
+            self._db.executemany("INSERT INTO damage VALUES (?, ?, ?, ?)",
                                 [(path, *d) for d in damage])
-            self.db.execute("INSERT INTO warc_files VALUES (?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT INTO warc_files VALUES (?, ?, ?, ?, ?, ?)",
                             (path, size, mtime_ns, crawl, max(stored, 0), len(damage)))
         return max(stored, 0)
 
@@ -62,22 +62,22 @@ class CatalogWrites:
 
     def _forget(self, path: str) -> None:
         for table in ("captures", "cdx_only", "damage"):
-            self.db.execute(f"DELETE FROM {table} WHERE warc_file = ?", (path,))
-        self.db.execute("DELETE FROM warc_files WHERE path = ?", (path,))
+            self._db.execute(f"DELETE FROM {table} WHERE warc_file = ?", (path,))
+        self._db.execute("DELETE FROM warc_files WHERE path = ?", (path,))
         # revisits whose payload was in that file must be resolved again
-        self.db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
+        self._db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
                         "payload_length = NULL WHERE payload_file = ?", (path,))
 
     def transaction(self) -> _Transaction:
         """A write transaction: committed on success, rolled back on any exception."""
-        return _Transaction(self.db)
+        return _Transaction(self._db)
 
     def resolve_revisits(self) -> tuple[int, int]:
         """Point every unresolved revisit at the record holding its payload: the record it
         names (WARC-Refers-To, or Refers-To-Target-URI + Refers-To-Date), else a capture of
         the same URL with the same digest, else any capture with that digest. A revisit
         without HTTP headers takes status and mime from it. Returns (resolved, left)."""
-        db = self.db
+        db = self._db
         pending = db.execute(
             "SELECT id, url, timestamp, digest, refers_to, refers_to_uri, refers_to_date, "
             "warc_file FROM captures WHERE payload_file IS NULL AND record_type = 'revisit'"
@@ -118,8 +118,8 @@ class CatalogWrites:
         """Give every capture the site `site_of` its URL, and remember `config_digest` as
         the network config the sites come from, in one transaction."""
         with self.transaction():
-            urls = [url for (url,) in self.db.execute("SELECT DISTINCT url FROM captures")]
-            self.db.executemany("UPDATE captures SET site = ? WHERE url = ?",
+            urls = [url for (url,) in self._db.execute("SELECT DISTINCT url FROM captures")]
+            self._db.executemany("UPDATE captures SET site = ? WHERE url = ?",
                                 [(site_of(url), url) for url in urls])
             self.set_meta("config_digest", config_digest)
 
@@ -133,7 +133,7 @@ class CatalogWrites:
         mimes = sorted(mimes)
         missing = """AND text_key IS NULL AND NOT EXISTS (
             SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)"""
-        rows = self.db.execute(f"""
+        rows = self._db.execute(f"""
             SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
             FROM captures AS c WHERE payload_file IS NOT NULL
             AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
@@ -144,14 +144,14 @@ class CatalogWrites:
 
     def has_texts(self) -> bool:
         """Whether any (URL, payload) has given a full-text document."""
-        return self.db.execute(
+        return self._db.execute(
             "SELECT 1 FROM texts WHERE text_key IS NOT NULL LIMIT 1").fetchone() is not None
 
     def apply_known_texts(self) -> None:
         """Give captures of an already extracted (URL, payload) its document, in one
         transaction."""
         with self.transaction():
-            self.db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
+            self._db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
                                WHERE t.url = captures.url AND t.digest = captures.digest)
                                WHERE text_key IS NULL AND digest IS NOT NULL""")
 
@@ -159,35 +159,34 @@ class CatalogWrites:
         """Record which document each (URL, payload digest) gave, for the pair and for
         every capture of it (inside the caller's transaction)."""
         links = list(links)
-        self.db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", links)
-        self.db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
+        self._db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", links)
+        self._db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
                             [(key, url, digest) for url, digest, key in links])
 
     def forget_texts(self) -> None:
         """Forget every document link (inside the caller's transaction): a full-text index
         rebuilt from scratch records them all again."""
-        self.db.execute("DELETE FROM texts")
-        self.db.execute("UPDATE captures SET text_key = NULL")
+        self._db.execute("DELETE FROM texts")
+        self._db.execute("UPDATE captures SET text_key = NULL")
 
     def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+        self._db = db
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> None:
         # IMMEDIATE: take the write lock now, so a second indexer waits instead of failing
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
+        self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: type | None, *rest: object) -> None:
         if kind is None:
-            self.db.execute("COMMIT")
-        elif self.db.in_transaction:  # (SQLite has rolled back itself after a full disk)
-            self.db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # (SQLite has rolled back itself after a full disk)
+            self._db.execute("ROLLBACK")
