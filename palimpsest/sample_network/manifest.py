@@ -2,11 +2,14 @@
 
 Nothing here is a hand-kept list: the manifest crawls the revision's own rendered responses
 (from the seeds, then from the sitemaps, obeying robots.txt as served), and `changes` compares
-rendered bodies byte for byte.
+rendered bodies byte for byte. Both cover the five sites of `SITES`; the script-rendered
+sister has entries of its own (`rendered_manifest`, `rendered_changes`), read the same way
+from its served shells and the JSON their script fetches.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from dataclasses import dataclass, replace
@@ -17,7 +20,14 @@ from urllib.robotparser import RobotFileParser
 from xml.etree import ElementTree
 
 from palimpsest.sample_network.revisions import clamp
-from palimpsest.sample_network.sites import HOSTS, SITES, TRAP_HOST, TRAP_PATH
+from palimpsest.sample_network.sites import (
+    HOSTS,
+    RENDERED_SITES,
+    SCRIPT_SITE,
+    SITES,
+    TRAP_HOST,
+    TRAP_PATH,
+)
 from palimpsest.sample_network.snapshot import CSS, Resource, Snapshot, snapshot
 
 TRAP_PREFIX = f"http://{TRAP_HOST}{TRAP_PATH}"
@@ -60,6 +70,21 @@ class Changes:
     unchanged: frozenset[str]  # in both, byte-identical
 
 
+@dataclass(frozen=True)
+class RenderedManifest:
+    """What one revision of the script-rendered site holds. All URLs absolute."""
+
+    revision: int
+    site: str
+    seed: str
+    pages: frozenset[str]  # HTML shells reached by plain links from the seed or the sitemap
+    script_only: frozenset[str]  # pages that only script-rendered content (the JSON) links to
+    endpoints: frozenset[str]  # the JSON the pages' script fetches
+    script_images: frozenset[str]  # images the script adds to a page
+    lazy_images: frozenset[str]  # loading=lazy in the rendered body, or IntersectionObserver
+    disclosure: str | None  # the line the script puts in every footer; None if dropped
+
+
 class _Links(HTMLParser):
     """Collects a page's navigational links and its embeds, as a crawler would."""
 
@@ -67,6 +92,8 @@ class _Links(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.navigation: list[str] = []
         self.embeds: list[str] = []
+        self.lazy: list[str] = []  # loading=lazy images, and data-lazy-src for a script
+        self.fetched: list[str] = []  # data-article: the JSON a shell's script fetches
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {name: value or "" for name, value in attrs}
@@ -81,6 +108,12 @@ class _Links(HTMLParser):
             for candidate in found.get("srcset", "").split(","):
                 if candidate.strip():
                     self.embeds.append(candidate.split()[0])
+        if tag == "img" and found.get("loading") == "lazy" and found.get("src"):
+            self.lazy.append(found["src"])
+        if found.get("data-lazy-src"):
+            self.lazy.append(found["data-lazy-src"])
+        if found.get("data-article"):
+            self.fetched.append(found["data-article"])
 
 
 def _absolute(base: str, href: str) -> str | None:
@@ -200,6 +233,109 @@ def changes(old: int, new: int) -> Changes:
         new=after.revision,
         added=after.pages - before.pages,
         removed=before.pages - after.pages,
+        changed=changed,
+        unchanged=both - changed,
+    )
+
+
+_GET_JSON = re.compile(r"""getJSON\("([^"]+)"\)""")
+
+
+def _parsed(html_text: str) -> _Links:
+    parser = _Links()
+    parser.feed(html_text)
+    return parser
+
+
+@lru_cache(maxsize=8)
+def _explore_rendered(revision: int) -> RenderedManifest:
+    snap = snapshot(revision)
+    ((name, seed),) = [s for s in RENDERED_SITES if s[0] == SCRIPT_SITE]
+    host = urlsplit(seed).hostname or ""
+    pages: set[str] = set()  # reached by HTML links, as a plain crawler reaches them
+    script_only: set[str] = set()  # reached only through what the script renders
+    endpoints: set[str] = set()
+    lazy: set[str] = set()
+    scripts: set[str] = set()
+    script_images: set[str] = set()
+    disclosure = None
+
+    def visit(queue: deque[str], into: set[str]) -> None:
+        while queue:
+            url = queue.popleft()
+            if urlsplit(url).hostname != host or url in pages or url in script_only:
+                continue
+            answer = _resource(snap, url)
+            if answer.status != 200 or not answer.is_html:
+                continue
+            into.add(url)
+            parser = _parsed(answer.body.decode())
+            queue.extend(u for u in (_absolute(url, h) for h in parser.navigation) if u)
+            endpoints.update(urljoin(url, h) for h in parser.fetched)
+            lazy.update(urljoin(url, h) for h in parser.lazy)
+            scripts.update(u for u in (_absolute(url, h) for h in parser.embeds)
+                           if u and u.endswith(".js"))
+            for script in scripts:  # what a page's scripts fetch whatever the page
+                body = _resource(snap, script).body.decode()
+                endpoints.update(urljoin(script, p) for p in _GET_JSON.findall(body))
+
+    sitemap = ElementTree.fromstring(_resource(snap, urljoin(seed, "/sitemap.xml")).body)
+    visit(deque([seed, *(loc.text or "" for loc in sitemap.iter(f"{_SITEMAP_NS}loc"))]), pages)
+    read: set[str] = set()
+    while endpoints - read:
+        linked: set[str] = set()
+        for endpoint in sorted(endpoints - read):
+            read.add(endpoint)
+            data = json.loads(_resource(snap, endpoint).body)
+            if "disclosure" in data:
+                disclosure = data["disclosure"]
+            linked.update(urljoin(endpoint, item["url"]) for item in data.get("latest", ()))
+            fragments = [data.get("lede", ""), *data.get("takeaways", ()),
+                         data.get("conclusion", ""),
+                         *(p for part in data.get("parts", ()) for p in part["paragraphs"])]
+            for fragment in fragments:
+                linked.update(_parsed(fragment).navigation)
+            if "photo" in data:
+                script_images.add(urljoin(endpoint, data["photo"]["src"]))
+            if "chart" in data:
+                lazy.add(urljoin(endpoint, data["chart"]["src"]))
+        visit(deque(sorted(linked)), script_only)
+    return RenderedManifest(
+        revision=snap.edition.revision,
+        site=name,
+        seed=seed,
+        pages=frozenset(pages),
+        script_only=frozenset(script_only),
+        endpoints=frozenset(endpoints),
+        script_images=frozenset(script_images),
+        lazy_images=frozenset(lazy),
+        disclosure=disclosure,
+    )
+
+
+def rendered_manifest(revision: int) -> RenderedManifest:
+    """What revision `revision` (clamped to the last) of the script-rendered site holds."""
+    return _explore_rendered(clamp(revision))
+
+
+def rendered_changes(old: int, new: int) -> Changes:
+    """How the script-rendered site's pages (shells, script-only pages) and JSON endpoints
+    differ from revision `old` to revision `new`, byte for byte."""
+    before, after = rendered_manifest(old), rendered_manifest(new)
+    old_snap, new_snap = snapshot(old), snapshot(new)
+
+    def urls(found: RenderedManifest) -> frozenset[str]:
+        return found.pages | found.script_only | found.endpoints
+
+    both = urls(before) & urls(after)
+    changed = frozenset(
+        url for url in both if _resource(old_snap, url).body != _resource(new_snap, url).body
+    )
+    return Changes(
+        old=before.revision,
+        new=after.revision,
+        added=urls(after) - urls(before),
+        removed=urls(before) - urls(after),
         changed=changed,
         unchanged=both - changed,
     )
