@@ -90,6 +90,8 @@ def test_shells_carry_the_frame_but_not_the_article_words(network: SampleNetwork
             assert sentence not in text, (url, sentence)
         # the network's navigation: every sister's home page, in the bar and the footer
         assert {seed for _, seed in SITES} <= links(url, body)
+        # no link leads a plain crawler to the JSON: only the script asks for it
+        assert not [u for u in links(url, body) if "/api/" in u], url
 
 
 def test_the_json_endpoints_hold_the_words(network: SampleNetwork) -> None:

@@ -109,8 +109,8 @@ def article_shell(fr: Frame, item: Article) -> str:
 <figure class="c-hero" data-slot="photo"></figure>
 <div class="c-article-body" data-slot="body"><p class="c-notice">Loading the article&hellip;</p>
 </div>
-<noscript><p class="c-notice">This explainer is displayed by JavaScript. Its text is also
-available from <a href="{e(article_api(item))}">our data feed</a>.</p></noscript>
+<noscript><p class="c-notice">This explainer is displayed by JavaScript; please enable it
+to read the article.</p></noscript>
 <figure class="c-callout" data-lazy-src="{e(map_image(item))}" data-width="{width}"
  data-height="{height}" style="min-height:{height}px"><figcaption>Where this story takes
 place.</figcaption></figure>
