@@ -10,7 +10,6 @@ this collection.
 
 from __future__ import annotations
 
-import calendar
 import itertools
 import json
 import math
@@ -24,7 +23,7 @@ from flask import Blueprint, Response, render_template, request
 
 from index.catalog import Capture
 from index.errors import QueryError
-from index.timestamps import pad_timestamp
+from index.timestamps import pad_timestamp, timestamp_time
 from web.replay import http_date
 from web.rewrite import link_value
 from web.state import catalog
@@ -221,4 +220,4 @@ def _padded(timestamp: str) -> str:
 
 
 def _seconds(timestamp: str) -> int:
-    return calendar.timegm(time.strptime(timestamp, "%Y%m%d%H%M%S"))
+    return int(timestamp_time(timestamp).timestamp())

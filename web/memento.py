@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request
 
 from index.errors import CaptureNotFound, QueryError
+from index.timestamps import timestamp_of
 from web.captures import target_url
 from web.replay import http_date
 from web.rewrite import archive_path, link_value
@@ -53,7 +54,7 @@ def timegate(url: str) -> Any:
             moment = parsedate_to_datetime(wanted).astimezone(UTC)
         except (TypeError, ValueError):
             raise QueryError(f"Accept-Datetime {wanted!r} is not an RFC 1123 date") from None
-        capture = catalog().nearest(url, moment.strftime("%Y%m%d%H%M%S"))
+        capture = catalog().nearest(url, timestamp_of(moment))
     else:
         found = catalog().captures(url)
         capture = found[-1] if found else None
