@@ -78,6 +78,26 @@ class Dedup:
     outcome: str  # against the URL's last capture: new, changed, unchanged(-revisit), error
 
 
+def dedup_of(history: PayloadHistory, url: str, status: int, body: bytes,
+             truncated: str | None) -> Dedup:
+    """Whether a response is written as a revisit, and how it compares with the URL's last
+    capture (the recorder's and the browser's recording proxy's one rule)."""
+    digest = payload_digest(body)
+    previous = history.previous_digest(url)
+    original = None
+    if 200 <= status < 300 and body and not truncated:
+        original = history.original(digest)
+    if status >= 500:
+        outcome = "error"
+    elif previous is None:
+        outcome = "new"
+    elif previous != digest:
+        outcome = "changed"
+    else:
+        outcome = "unchanged-revisit" if original else "unchanged"
+    return Dedup(digest, original, outcome)
+
+
 class WarcRecorder:
     def __init__(self, crawler: Crawler, history: PayloadHistory, proxied: bool) -> None:
         self.crawler = crawler
@@ -113,23 +133,7 @@ class WarcRecorder:
         return response
 
     def _dedup(self, response: Response, truncated: str | None) -> Dedup:
-        """Whether `response` is written as a revisit, and how it compares with the URL's
-        last capture."""
-        body = response.body
-        digest = payload_digest(body)
-        previous = self.history.previous_digest(response.url)
-        original = None
-        if 200 <= response.status < 300 and body and not truncated:
-            original = self.history.original(digest)
-        if response.status >= 500:
-            outcome = "error"
-        elif previous is None:
-            outcome = "new"
-        elif previous != digest:
-            outcome = "changed"
-        else:
-            outcome = "unchanged-revisit" if original else "unchanged"
-        return Dedup(digest, original, outcome)
+        return dedup_of(self.history, response.url, response.status, response.body, truncated)
 
     def _records(self, request: Request, response: Response, date: str, response_id: str,
                  dedup: Dedup, truncated: str | None) -> list[ArcWarcRecord]:

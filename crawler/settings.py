@@ -27,6 +27,12 @@ class CrawlOptions:
     max_pages: int | None = None
     resume: bool = False
     progress: bool = False
+    browser: bool = False  # every site's HTML pages rendered in Chromium (else per site)
+
+
+def browser_sites(sites: tuple[Site, ...], options: CrawlOptions) -> tuple[str, ...]:
+    """The sites whose HTML pages this crawl renders in the browser."""
+    return tuple(s.name for s in sites if options.browser or s.capture == "browser")
 
 
 def robots_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
@@ -57,13 +63,20 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "PALIMPSEST_PAYLOAD_HISTORY": history,
         "PALIMPSEST_SITES": sites,
         "PALIMPSEST_PROGRESS": options.progress,
+        **_browser(config, sites, options),
     }
+    middlewares = dict(_DOWNLOADER_MIDDLEWARES)
+    if ours["PALIMPSEST_BROWSER_SITES"]:
+        # after decompression (590): the browser is handed the page as a browser reads it;
+        # before it, the recorder (950) has written the page as it came off the wire.
+        # Only then: a plain crawl never imports Playwright
+        middlewares["crawler.browser_capture.BrowserCapture"] = 580
     return {
         **_fetching(config),
         **_politeness(config, sites, options),
         "ROBOTSTXT_OBEY": any(policy.values()),
         **_LEAN,
-        "DOWNLOADER_MIDDLEWARES": dict(_DOWNLOADER_MIDDLEWARES),
+        "DOWNLOADER_MIDDLEWARES": middlewares,
         "SPIDER_MIDDLEWARES": dict(_SPIDER_MIDDLEWARES),
         "EXTENSIONS": dict(_EXTENSIONS),
         **ours,
@@ -113,6 +126,26 @@ def _fetching(config: NetworkConfig) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": 0,
         "DEPTH_LIMIT": 0,
         "LOG_LEVEL": "WARNING",
+    }
+
+
+def _browser(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
+             ) -> dict[str, Any]:
+    """How pages are rendered in the browser, and the bounds on each page."""
+    return {
+        "PALIMPSEST_BROWSER_SITES": browser_sites(sites, options),
+        "PALIMPSEST_BROWSER_EXECUTABLE": "/usr/bin/chromium",  # Debian's chromium package
+        # pages rendered at once (each in its own browser context and recording proxy)
+        "PALIMPSEST_BROWSER_PAGES": options.concurrency_per_site
+        or config.politeness.concurrency_per_site,
+        # a page's whole visit, load to screenshots; a page still busy then is given up
+        "PALIMPSEST_BROWSER_PAGE_SECONDS": max(config.politeness.timeout, 5.0),
+        # the network counts as quiet after this long without a request in flight
+        "PALIMPSEST_BROWSER_QUIET_SECONDS": 0.5,
+        "PALIMPSEST_BROWSER_QUIET_CAP_SECONDS": 5.0,  # wait no longer for quiet
+        "PALIMPSEST_BROWSER_MAX_SCROLLS": 20,  # viewport heights scrolled, at most
+        "PALIMPSEST_BROWSER_MAX_RESOURCES": 300,  # requests of one page recorded, at most
+        "PALIMPSEST_BROWSER_THUMBNAIL_WIDTH": 320,
     }
 
 

@@ -31,6 +31,8 @@ from index.extract import HTML_TYPES, charset_of, media_type
 from index.inflate import inflate
 
 _REASONS = {"E": "requisite", "R": "redirect", "L": "link"}
+# request meta key of what the browser made of a page (crawler.browser_capture.BrowserPage)
+BROWSER_PAGE = "browser_page"
 
 
 class NetworkSpider(Spider):
@@ -86,6 +88,9 @@ class NetworkSpider(Spider):
             # body to guess; lxml reads a <meta charset> by itself
             outlinks = html_outlinks(response.body, response.url,
                                      charset_of(_content_type(response)))
+            rendered = response.meta.get(BROWSER_PAGE)
+            if rendered is not None:
+                outlinks = self._rendered_outlinks(rendered, response.url, outlinks)
         elif mime == "text/css":
             outlinks = css_outlinks(response.body, response.url)
         else:
@@ -94,6 +99,18 @@ class NetworkSpider(Spider):
                                             outlinks=outlinks)
         yield from self._follow_all(outlinks, response.url, response.meta["hops"],
                                     self._site_of(response))
+
+    def _rendered_outlinks(self, rendered: Any, url: str, static: list[Outlink]
+                           ) -> list[Outlink]:
+        """A page the browser visited: what the browser fetched is not fetched again; its
+        links are those of the rendered DOM, then any of the document's own that script
+        removed."""
+        self.seen.update(rendered.fetched)
+        if rendered.dom is None:
+            return static
+        found = html_outlinks(rendered.dom, url, "utf-8")
+        urls = {o.url for o in found}
+        return found + [o for o in static if o.url not in urls]
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         site = self._site_of(response)

@@ -76,6 +76,9 @@ class Site:
     max_pages: int | None = None
     delay: float | None = None
     ignore: tuple[str, ...] = ()
+    # how its HTML pages are captured: "plain" (as fetched) or "browser" (rendered in headless
+    # Chromium, recorded on the wire; `palimpsest crawl --browser` does so for every site)
+    capture: str = "plain"
     # not a config key: whether `hosts` was given in the config (else it is the seeds' hosts)
     whole_hosts: bool = field(default=False, metadata={"derived": True})
 
@@ -278,7 +281,19 @@ def _site(raw: Any, i: int) -> Site:
         max_pages=_optional(raw, "max_pages", int, where),
         delay=_optional(raw, "delay", (int, float), where),
         ignore=tuple(_typed_list(raw.get("ignore", []), str, where + ".ignore")),
+        capture=_capture(raw, where),
     )
+
+
+CAPTURES = ("plain", "browser")
+
+
+def _capture(raw: dict, where: str) -> str:
+    capture = _typed(raw.get("capture", "plain"), str, where + ".capture")
+    if capture not in CAPTURES:
+        raise ConfigError(f"{where}.capture: must be one of "
+                          + ", ".join(f'"{c}"' for c in CAPTURES) + f", not {capture!r}")
+    return capture
 
 
 def _watch(raw: Any, i: int) -> Watch:
@@ -345,6 +360,7 @@ def render_template(
     watch: list[Watch] | None = None,
     ignore: list[str] | None = None,
     obey_robots: bool = True,
+    capture: str = "plain",
 ) -> str:
     """The commented TOML of a network config with these sites, every option shown."""
     lines = [
@@ -381,7 +397,9 @@ def render_template(
             "# in scope: URLs under a seed (its scheme, host, port, and path up to the last /);",
             "# naming hosts takes in every URL of those hosts and their subdomains too",
             f"# hosts = {_toml([host])}",
-            "# per-site overrides: obey_robots, max_pages, delay, ignore",
+            "# per-site overrides: obey_robots, max_pages, delay, ignore, capture",
+            "# (capture = \"browser\": pages rendered in headless Chromium, recorded on the wire)",
+            *([f"capture = {_toml(capture)}"] if capture != "plain" else []),
             "",
         ]
     for w in watch or []:

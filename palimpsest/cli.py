@@ -65,12 +65,15 @@ def cli() -> None:
 @click.option("--sample-network", "sample_proxy", metavar="URL",
               help="Configure the bundled sample network, reached through this proxy URL.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@click.option("--browser", is_flag=True,
+              help='Capture the given sites in headless Chromium (capture = "browser").')
 def init(collection_dir: str, sites: tuple[str, ...], sample_proxy: str | None,
-         force: bool) -> None:
+         force: bool, browser: bool) -> None:
     """Write a commented network config into the collection."""
     from palimpsest.setup import write_config
 
-    path = write_config(_collection(collection_dir), sites, sample_proxy, force=force)
+    path = write_config(_collection(collection_dir), sites, sample_proxy, force=force,
+                        browser=browser)
     click.echo(f"wrote {path}")
 
 
@@ -83,8 +86,11 @@ def init(collection_dir: str, sites: tuple[str, ...], sample_proxy: str | None,
 @click.option("--no-robots", is_flag=True, help="Ignore robots.txt (recorded in the WARCs).")
 @click.option("--max-pages", type=click.IntRange(1), help="Pages per site at most.")
 @click.option("--resume", is_flag=True, help="Finish the last, interrupted crawl.")
+@click.option("--browser", is_flag=True,
+              help="Render every HTML page in headless Chromium, recorded on the wire.")
 def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int | None,
-          delay: float | None, no_robots: bool, max_pages: int | None, resume: bool) -> None:
+          delay: float | None, no_robots: bool, max_pages: int | None, resume: bool,
+          browser: bool) -> None:
     """Crawl every site of the network into a new crawl folder."""
     from crawler.report import format_summary
     from crawler.run import run_crawl
@@ -92,7 +98,7 @@ def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int
 
     options = CrawlOptions(sites=sites, concurrency_per_site=concurrency_per_site,
                            delay=delay, no_robots=no_robots, max_pages=max_pages,
-                           resume=resume, progress=sys.stderr.isatty())
+                           resume=resume, progress=sys.stderr.isatty(), browser=browser)
     result = run_crawl(_collection(collection_dir), options)
     click.echo(format_summary(result.summary))
     click.echo(f"crawl log and WARCs in {result.crawl_dir}")

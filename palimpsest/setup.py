@@ -11,9 +11,10 @@ from index.errors import UsageError
 
 
 def write_config(collection: Collection, sites: tuple[str, ...], sample_proxy: str | None,
-                 *, force: bool = False, rendered: bool = False) -> Path:
+                 *, force: bool = False, browser: bool = False, rendered: bool = False) -> Path:
     """Write the commented network config for `sites` ("NAME=URL"), or for the bundled sample
     network behind `sample_proxy`; refuse to overwrite an existing one unless `force`. With
+    `browser`, each given site is captured in the browser (`capture = "browser"`). With
     `rendered` (sample network only), the script-rendered sister site is configured too, as
     `capture = "browser"`."""
     path = collection.config_path
@@ -37,7 +38,8 @@ def write_config(collection: Collection, sites: tuple[str, ...], sample_proxy: s
             if not sep or not name or not url:
                 raise UsageError(f"--site {given!r}: expected NAME=URL")
             pairs.append((name, url))
-        text = render_template(pairs or [("example", "http://example.test/")])
+        text = render_template(pairs or [("example", "http://example.test/")],
+                               capture="browser" if browser else "plain")
     collection.root.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,186 @@
+"""Browser capture: a downloader middleware that renders each HTML page of a browser-captured
+site in headless Chromium (crawler/browser.py) and records what the browser did.
+
+Placed at 580: the recorder (950) has already written the page's response as it came off the
+wire, and decompression (590) has undone its Content-Encoding, so the browser is handed the page
+as a browser reads it and does not fetch it again. Every other request of the page goes through
+a recording proxy of its own (crawler/recording_proxy.py): request and response records on the
+wire, revisits and crawl log as for the rest of the crawl. Then the rendered DOM and the
+screenshots are written as `resource` records tied to the page's response record:
+
+    urn:dom:<page url>        text/html; charset=utf-8   the DOM as rendered
+    urn:fullPage:<page url>   image/png                  the whole page
+    urn:thumbnail:<page url>  image/png                  its top, 320 pixels wide
+
+each with WARC-Concurrent-To the page's response (or revisit) record. The spider follows the
+links of the rendered DOM (`BROWSER_PAGE` in the request's meta), and does not fetch again what
+the browser fetched.
+
+Each page is bounded: a time limit for the whole visit, a cap on its requests, one retry after
+a browser crash, then a logged failure. Whatever the outcome, the crawl log says it in one
+line (outcome "rendered" or "render-failed"), and what was recorded before stays recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
+from warcio.warcwriter import WARCWriter
+
+from crawler import signals as our_signals
+from crawler.browser import BrowserCrashed, Chromium, Document, PageBounds, Rendering
+from crawler.crawl_log import log_time
+from crawler.recording_proxy import PageOfRequests, RecordingProxy, WireRecorder
+from crawler.spider import BROWSER_PAGE
+from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
+from index.extract import HTML_TYPES, media_type
+
+RENDERED, FAILED = "rendered", "render-failed"
+
+
+@dataclass(frozen=True)
+class BrowserPage:
+    """What the spider needs of a page the browser visited."""
+
+    dom: bytes | None  # the rendered DOM, UTF-8; None if the visit failed
+    fetched: tuple[str, ...]  # every URL the browser fetched (and the proxy recorded)
+
+
+class BrowserCapture:
+    def __init__(self, crawler: Crawler, sites: frozenset[str], chromium: Chromium,
+                 wire: WireRecorder, *, upstream: str | None, pages: int,
+                 page_seconds: float, request_seconds: float, max_resources: int,
+                 max_bytes: int, bounds: PageBounds) -> None:
+        self.crawler = crawler
+        self.sites = sites
+        self.chromium = chromium
+        self.wire = wire
+        self.upstream = upstream
+        self.pages = pages
+        self.page_seconds = page_seconds
+        self.request_seconds = request_seconds
+        self.max_resources = max_resources
+        self.max_bytes = max_bytes
+        self.bounds = bounds
+        self.builder = WARCWriter(BytesIO(), gzip=True, warc_version=WARC_VERSION)
+        self._slots: asyncio.Semaphore | None = None
+        crawler.signals.connect(self.spider_closed, signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BrowserCapture:
+        s = crawler.settings
+        sites = frozenset(s.getlist("PALIMPSEST_BROWSER_SITES"))
+        if not sites:
+            raise NotConfigured("no site is captured in the browser")
+        history = s.get("PALIMPSEST_PAYLOAD_HISTORY")
+        upstream = s.get("PALIMPSEST_PROXY") or None
+        bounds = PageBounds(
+            quiet_seconds=s.getfloat("PALIMPSEST_BROWSER_QUIET_SECONDS"),
+            quiet_cap_seconds=s.getfloat("PALIMPSEST_BROWSER_QUIET_CAP_SECONDS"),
+            max_scrolls=s.getint("PALIMPSEST_BROWSER_MAX_SCROLLS"),
+            thumbnail_width=s.getint("PALIMPSEST_BROWSER_THUMBNAIL_WIDTH"))
+        return cls(
+            crawler, sites,
+            Chromium(s.get("PALIMPSEST_BROWSER_EXECUTABLE"), s.get("USER_AGENT")),
+            WireRecorder(crawler.signals, history, proxied=bool(upstream)),
+            upstream=upstream, pages=s.getint("PALIMPSEST_BROWSER_PAGES"),
+            page_seconds=s.getfloat("PALIMPSEST_BROWSER_PAGE_SECONDS"),
+            request_seconds=s.getfloat("DOWNLOAD_TIMEOUT"),
+            max_resources=s.getint("PALIMPSEST_BROWSER_MAX_RESOURCES"),
+            max_bytes=s.getint("PALIMPSEST_MAX_RESPONSE_BYTES"), bounds=bounds)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if (request.meta.get("site") not in self.sites or request.method != "GET"
+                or not 200 <= response.status < 300 or "warc_record" not in request.meta
+                or media_type(_header(response, b"Content-Type")) not in HTML_TYPES):
+            return response
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.pages)
+        async with self._slots:
+            request.meta[BROWSER_PAGE] = await self._capture(request, response)
+        return response
+
+    async def _capture(self, request: Request, response: Response) -> BrowserPage:
+        page = PageOfRequests(response.url, request.meta["site"], request.meta.get("hops", ""))
+        document = Document(response.url, response.status, _headers(response), response.body)
+        started = time.monotonic()
+        fetched: list[str] = []
+        refused = 0
+        rendering, why, attempts = None, "", 0
+        for attempt in (1, 2):
+            attempts = attempt
+            proxy = RecordingProxy(self.wire, page, self.upstream, self.request_seconds,
+                                   self.max_resources, self.max_bytes)
+            proxy_url = await proxy.start()
+            try:
+                rendering = await asyncio.wait_for(
+                    self.chromium.render(document, proxy_url, self.bounds), self.page_seconds)
+                break
+            except TimeoutError:
+                why = f"timeout: page still busy after {self.page_seconds:g} s"
+                break
+            except BrowserCrashed as exc:
+                why = f"browser crashed: {exc}"
+                await self.chromium.relaunch()  # and once more, in a new browser
+            except PlaywrightError as exc:
+                why = f"browser: {str(exc).splitlines()[0]}"
+                break
+            finally:
+                await proxy.close()
+                fetched += proxy.fetched
+                refused += proxy.refused
+        if rendering is not None:
+            self._write(request, response, rendering)
+        entry: dict[str, Any] = {
+            "time": log_time(), "url": response.url,
+            "outcome": RENDERED if rendering else FAILED, "site": page.site,
+            "browser": {"resources": len(fetched), "refused": refused, "attempts": attempts,
+                        "seconds": round(time.monotonic() - started, 2)}}
+        if rendering is not None:
+            entry["browser"].update(quiet=rendering.quiet, scrolls=rendering.scrolls)
+        else:
+            entry["why"] = why
+        self.crawler.signals.send_catch_log(our_signals.crawl_event, entry=entry)
+        return BrowserPage(rendering.dom if rendering else None, tuple(dict.fromkeys(fetched)))
+
+    def _write(self, request: Request, response: Response, rendering: Rendering) -> None:
+        """The rendered DOM and the screenshots, as resource records of the page."""
+        page_record, _date = request.meta["warc_record"]
+        date = warc_date()
+        records = [self._resource(f"urn:{kind}:{response.url}", body, mime, date, page_record)
+                   for kind, body, mime in (
+                       ("dom", rendering.dom, "text/html; charset=utf-8"),
+                       ("fullPage", rendering.full_page, "image/png"),
+                       ("thumbnail", rendering.thumbnail, "image/png"))]
+        self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
+
+    def _resource(self, uri: str, body: bytes, mime: str, date: str, concurrent_to: str):
+        return self.builder.create_warc_record(
+            uri, "resource", payload=BytesIO(body), length=len(body), warc_content_type=mime,
+            warc_headers_dict={"WARC-Record-ID": new_record_id(), "WARC-Date": date,
+                               "WARC-Concurrent-To": concurrent_to})
+
+    def spider_closed(self, spider: Any, reason: str) -> Any:
+        return deferred_from_coro(self.chromium.close())
+
+
+def _header(response: Response, name: bytes) -> str:
+    return (response.headers.get(name) or b"").decode("latin-1")
+
+
+def _headers(response: Response) -> dict[str, str]:
+    """The page's headers for the browser: its body is handed over whole and decoded."""
+    skip = {b"content-length", b"content-encoding", b"transfer-encoding", b"connection"}
+    return {k.decode("latin-1"): "\n".join(v.decode("latin-1") for v in values)
+            if k.lower() == b"set-cookie" else ", ".join(v.decode("latin-1") for v in values)
+            for k, values in response.headers.items() if k.lower() not in skip}

@@ -1,0 +1,221 @@
+"""`palimpsest crawl --browser`: a script-rendered site crawled for real in headless Chromium,
+every request the browser made recorded on the wire, the rendered DOM and screenshots kept.
+
+The site is an HTML shell whose words arrive by fetch() of a gzip-encoded JSON endpoint; its
+script adds an image and a link; a lazy-loaded image sits far below the fold; a page loops in
+script forever. It is crawled twice (per-site `capture = "browser"`, then `--browser`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+import subprocess
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from index.config import load_config
+from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest
+from tests.hostile_server import HostileServer, crawl_sites, page
+
+WORDS = "Palimpsest heard these words only because the script fetched them"
+WORDS_JSON = gzip.compress(json.dumps({"words": WORDS}).encode(), mtime=0)
+
+SHELL = """<!doctype html><html><head><title>shell</title>
+<link rel="stylesheet" href="/style.css"></head>
+<body><main id="words">loading</main>
+<div style="height: 6000px">spacer</div>
+<img loading="lazy" src="/lazy.png" alt="far below" width="10" height="10">
+<script src="/app.js"></script>
+<a href="/loop.html">a page that never finishes</a>
+</body></html>"""
+
+APP = """fetch('/api/words.json').then(r => r.json()).then(data => {
+  document.getElementById('words').textContent = data.words;
+  const img = document.createElement('img');
+  img.src = '/scripted.png';
+  document.body.appendChild(img);
+  const a = document.createElement('a');
+  a.href = '/only-script-links-here.html';
+  a.textContent = 'more';
+  document.body.appendChild(a);
+});"""
+
+LOOP = "<html><body><p>busy</p><script>for (;;) {}</script></body></html>"
+
+
+def _png(width: int = 10, height: int = 10) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                              0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+PNG, LAZY_PNG = _png(), _png(12, 12)
+
+
+def _served(server: HostileServer) -> None:
+    server.route("/", page(SHELL))
+    server.route("/style.css", page("body { font-family: serif }", content_type="text/css"))
+    server.route("/app.js", page(APP, content_type="application/javascript"))
+    server.route("/api/words.json", lambda ex: ex.send(
+        200, WORDS_JSON, "application/json", headers={"Content-Encoding": "gzip"}))
+    server.route("/scripted.png", lambda ex: ex.send(200, PNG, "image/png"))
+    server.route("/lazy.png", lambda ex: ex.send(200, LAZY_PNG, "image/png"))
+    server.route("/only-script-links-here.html",
+                 page("<html><body><p>reached by the script's link</p></body></html>"))
+    server.route("/loop.html", page(LOOP))
+
+
+@dataclass
+class BrowserCrawls:
+    server: HostileServer
+    first: CrawledCrawl
+    second: CrawledCrawl
+    hits_after_first: Counter
+    config_text: str
+
+
+@pytest.fixture(scope="module")
+def crawls(tmp_path_factory: pytest.TempPathFactory) -> BrowserCrawls:
+    root = tmp_path_factory.mktemp("browser")
+    with HostileServer() as server:
+        _served(server)
+        palimpsest("init", "--collection", str(root), "--site", f"app={server.url('/')}",
+                   "--browser")
+        config_text = (root / "palimpsest.toml").read_text()
+        first, _ = crawl_sites(root, {}, timeout=5, init=False)  # capture = "browser"
+        hits = Counter(server.hits)
+        second, _ = crawl_sites(root, {}, "--browser", timeout=5, init=False)
+        yield BrowserCrawls(server, first, second, hits, config_text)
+
+
+def _url(crawls: BrowserCrawls, path: str) -> str:
+    return crawls.server.url(path)
+
+
+def _of(records: list[Record], url: str, kind: str) -> list[Record]:
+    return [r for r in records if r.url == url and r.type == kind]
+
+
+def test_init_browser_writes_capture_browser_for_the_site(crawls, tmp_path):
+    assert '\ncapture = "browser"\n' in crawls.config_text
+    path = tmp_path / "palimpsest.toml"
+    path.write_text(crawls.config_text)
+    assert load_config(path).sites[0].capture == "browser"
+
+
+def test_fetched_json_is_in_the_warc_byte_for_byte_as_served(crawls):
+    records = crawls.first.records()
+    (response,) = _of(records, _url(crawls, "/api/words.json"), "response")
+    assert response.body == WORDS_JSON  # still gzip: Content-Encoding kept
+    assert ("Content-Encoding", "gzip") in response.http_headers
+    assert response.head == "HTTP/1.1 200 X"  # the server's own reason phrase
+    (request,) = _of(records, _url(crawls, "/api/words.json"), "request")
+    assert request.head.startswith("GET /api/words.json HTTP/1.1")
+
+
+def test_every_resource_the_browser_loaded_has_request_and_response_records(crawls):
+    records = crawls.first.records()
+    log = crawls.first.log()
+    browser_fetched = {e["url"] for e in log if e.get("reason") == "browser"}
+    expected = {_url(crawls, p) for p in ("/style.css", "/app.js", "/api/words.json",
+                                          "/scripted.png", "/lazy.png")}
+    assert expected <= browser_fetched
+    for url in browser_fetched:
+        assert len(_of(records, url, "request")) == 1, url
+        assert len(_of(records, url, "response")) == 1, url
+
+
+def test_what_the_browser_fetched_is_not_fetched_again_by_the_crawler(crawls):
+    for path in ("/", "/style.css", "/app.js", "/api/words.json", "/lazy.png"):
+        assert crawls.hits_after_first[0, path] == 1, path
+
+
+def test_rendered_dom_holds_the_words_only_script_put_there(crawls):
+    records = crawls.first.records()
+    shell = _url(crawls, "/")
+    (dom,) = _of(records, f"urn:dom:{shell}", "resource")
+    assert WORDS.encode() in dom.body
+    assert dom.headers["Content-Type"] == "text/html; charset=utf-8"
+    (page_response,) = _of(records, shell, "response")
+    assert WORDS.encode() not in page_response.body
+    assert dom.headers["WARC-Concurrent-To"] == page_response.headers["WARC-Record-ID"]
+
+
+def test_each_rendered_page_has_a_full_page_screenshot_and_a_thumbnail(crawls):
+    records = crawls.first.records()
+    rendered = [e["url"] for e in crawls.first.log() if e["outcome"] == "rendered"]
+    assert _url(crawls, "/") in rendered
+    assert _url(crawls, "/only-script-links-here.html") in rendered
+    for url in rendered:
+        (full,) = _of(records, f"urn:fullPage:{url}", "resource")
+        (thumb,) = _of(records, f"urn:thumbnail:{url}", "resource")
+        for shot in (full, thumb):
+            assert shot.headers["Content-Type"] == "image/png"
+            assert shot.body.startswith(b"\x89PNG")
+        assert struct.unpack(">I", thumb.body[16:20])[0] == 320
+        assert struct.unpack(">I", full.body[16:20])[0] == 1280
+        if url == _url(crawls, "/"):  # the whole page, spacer and lazy image too
+            assert struct.unpack(">I", full.body[20:24])[0] > 6000
+
+
+def test_link_only_the_script_adds_is_crawled(crawls):
+    url = _url(crawls, "/only-script-links-here.html")
+    assert crawls.hits_after_first[0, "/only-script-links-here.html"] == 1
+    (entry,) = [e for e in crawls.first.log() if e["url"] == url and "status" in e]
+    assert entry["reason"] == "link" and entry["status"] == 200
+
+
+def test_warcio_check_passes_on_the_browser_crawl(crawls):
+    for crawl in (crawls.first, crawls.second):
+        done = subprocess.run([str(ROOT / ".venv/bin/warcio"), "check", *map(str, crawl.warcs)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_recrawl_writes_revisits_for_unchanged_browser_fetched_resources(crawls):
+    records = crawls.second.records()
+    for path in ("/app.js", "/api/words.json", "/style.css"):
+        url = _url(crawls, path)
+        assert _of(records, url, "revisit"), path
+        assert not _of(records, url, "response"), path
+    entries = {e["url"]: e for e in crawls.second.log() if e.get("reason") == "browser"}
+    assert entries[_url(crawls, "/api/words.json")]["outcome"] == "unchanged-revisit"
+
+
+def test_a_page_that_never_finishes_is_bounded_and_logged(crawls):
+    url = _url(crawls, "/loop.html")
+    for crawl in (crawls.first, crawls.second):
+        (entry,) = [e for e in crawl.log() if e["url"] == url and e["outcome"] == "render-failed"]
+        assert entry["why"].startswith("timeout")
+        assert entry["browser"]["seconds"] < 30
+        assert crawl.summary()["finish_reason"] == "finished"
+        # the page itself was recorded before the browser gave up on it
+        assert _of(crawl.records(), url, "response") or _of(crawl.records(), url, "revisit")
+
+
+def test_crawl_log_records_each_page_browser_outcome(crawls):
+    outcomes = {e["url"]: e for e in crawls.first.log()
+                if e["outcome"] in ("rendered", "render-failed")}
+    shell = outcomes[_url(crawls, "/")]
+    assert shell["browser"]["resources"] >= 5 and shell["browser"]["scrolls"] >= 1
+    assert set(outcomes) == {_url(crawls, p) for p in
+                             ("/", "/only-script-links-here.html", "/loop.html")}
+
+
+def test_plain_crawl_renders_nothing(tmp_path: Path):
+    with HostileServer() as server:
+        _served(server)
+        crawled, _ = crawl_sites(tmp_path, {"app": server.url("/")}, timeout=5)
+    records = crawled.records()
+    assert not [r for r in records if r.type == "resource"]
+    assert not _of(records, server.url("/api/words.json"), "response")
