@@ -30,7 +30,7 @@ from palimpsest.sample_network.prose import plain
 from palimpsest.sample_network.revisions import edition
 from palimpsest.sample_network.sites import Article
 from palimpsest.setup import write_config
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, crawl, crawl_ids
 from tests.test_sample_network import KB, fetch, links
 
 PORT_LEVY = "http://civiscope.test/figures/the-port-levy-in-five-lines/"
@@ -38,6 +38,11 @@ PORT_LEVY_JSON = "http://civiscope.test/api/articles/the-port-levy-in-five-lines
 BALLOTS_JSON = "http://civiscope.test/api/articles/counting-ballots-in-orvane.json"
 SITE_JSON = "http://civiscope.test/api/site.json"
 _TAG = re.compile(r"<[^>]+>")
+# write_config(rendered=True) writes capture = "browser", which only a config with the per-site
+# capture option loads.
+_NO_CAPTURE_OPTION = "capture" not in {f.name for f in fields(ConfigSite)}
+needs_capture_option = pytest.mark.skipif(
+    _NO_CAPTURE_OPTION, reason="index/config.py has no per-site capture option yet")
 
 
 @pytest.fixture(scope="module")
@@ -191,12 +196,29 @@ def test_the_rendered_site_is_opt_in(tmp_path: Path, network: SampleNetwork) -> 
     assert not any("civiscope" in url for url in manifest(1).pages | manifest(1).requisites)
     plain_config = load_config(write_config(Collection(tmp_path / "plain"), (), network.url))
     assert [s.name for s in plain_config.sites] == [name for name, _ in SITES]
-    if "capture" not in {f.name for f in fields(ConfigSite)}:
+    if _NO_CAPTURE_OPTION:
         pytest.skip("index/config.py has no per-site capture option yet")
     config = load_config(write_config(Collection(tmp_path / "rendered"), (), network.url,
                                       rendered=True))
     captures = {s.name: s.capture for s in config.sites}
     assert captures == {**{name: "plain" for name, _ in SITES}, SCRIPT_SITE: "browser"}
+
+
+@needs_capture_option
+def test_a_plain_crawl_gets_the_shells_and_misses_what_the_script_fetches(
+        tmp_path: Path, network: SampleNetwork) -> None:
+    collection = Collection(tmp_path)
+    path = write_config(collection, (), network.url, rendered=True)
+    # the same site configured for a plain crawl (whatever the crawler's browser mode does)
+    path.write_text(path.read_text().replace('capture = "browser"\n', ""))
+    crawl(collection, "--site", SCRIPT_SITE)
+    (done,) = crawl_ids(collection)
+    fetched = {r.url for r in done.records() if r.type == "response"}
+    found = rendered_manifest(1)
+    assert found.pages <= fetched
+    missed = found.script_only | found.endpoints | found.script_images
+    missed |= {u for u in found.lazy_images if u.endswith(("-chart.png", "-map.png"))}
+    assert not missed & fetched, sorted(missed & fetched)
 
 
 def test_chromium_shows_what_the_script_fetched(browser) -> None:
