@@ -221,6 +221,30 @@ def test_a_plain_crawl_gets_the_shells_and_misses_what_the_script_fetches(
     assert not missed & fetched, sorted(missed & fetched)
 
 
+@needs_capture_option
+def test_a_browser_crawl_records_everything_the_script_fetches(
+        tmp_path: Path, network: SampleNetwork) -> None:
+    collection = Collection(tmp_path)
+    write_config(collection, (), network.url, rendered=True)
+    crawl(collection, "--site", SCRIPT_SITE)
+    (done,) = crawl_ids(collection)
+    # the first fetch of a URL is a response record; later ones (site.json, fetched by every
+    # page) may be revisits
+    records = {}
+    for record in done.records():
+        if record.type == "response":
+            records.setdefault(record.url, record)
+    found = rendered_manifest(1)
+    wanted = (found.pages | found.script_only | found.endpoints | found.script_images
+              | found.lazy_images)
+    assert not wanted - set(records), sorted(wanted - set(records))
+    for url in found.endpoints:  # the JSON as served, content-encoding and all
+        record = records[url]
+        encoding = dict((k.lower(), v) for k, v in record.http_headers).get("content-encoding")
+        served = fetch(network.url, url, {"Accept-Encoding": "gzip"} if encoding else None)[2]
+        assert record.body == served, url
+
+
 def test_chromium_shows_what_the_script_fetched(browser) -> None:
     article = next(a for a in _articles() if a.url == PORT_LEVY)
     line = manifest(1).disclosure
