@@ -22,7 +22,14 @@ from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
+                 "--disable-dev-shm-usage",
+                 # Chromium's own calls home (autofill, hints, safe browsing) would go through
+                 # the page's proxy: not the site's traffic, and never to leave the machine
+                 "--disable-features=AutofillServerCommunication,OptimizationHints,"
+                 "MediaRouter,Translate,InterestFeedContentSuggestions",
+                 "--disable-client-side-phishing-detection", "--disable-domain-reliability",
+                 "--disable-default-apps", "--no-default-browser-check",
+                 "--password-store=basic"]
 VIEWPORT = {"width": 1280, "height": 960}
 
 # scroll one viewport at a time to the end (or `max` times), letting lazy loading start
@@ -32,7 +39,8 @@ _SCROLL = """async (max) => {
          < document.documentElement.scrollHeight) {
     window.scrollBy(0, window.innerHeight);
     n++;
-    await new Promise(r => setTimeout(r, 150));
+    // two frames: lazy loading's intersection checks run, and their requests begin
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   }
   window.scrollTo(0, 0);
   return n;

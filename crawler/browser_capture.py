@@ -34,7 +34,6 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
@@ -170,8 +169,8 @@ class BrowserCapture:
             warc_headers_dict={"WARC-Record-ID": new_record_id(), "WARC-Date": date,
                                "WARC-Concurrent-To": concurrent_to})
 
-    def spider_closed(self, spider: Any, reason: str) -> Any:
-        return deferred_from_coro(self.chromium.close())
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        await self.chromium.close()
 
 
 def _header(response: Response, name: bytes) -> str:

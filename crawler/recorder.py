@@ -40,6 +40,15 @@ FIDELITY_NOTE = (
     "kept by the HTTP client (the standard phrase is written); bodies stored as received, "
     "de-chunked"
 )
+# records of the browser's requests, written by the recording proxy (recording_proxy.py)
+WIRE_NOTE = (
+    "the browser's requests recorded by Palimpsest's recording proxy: the request as "
+    "forwarded, the status line, header names and values as received, lines written as "
+    "'Name: value'; bodies as received, still content-encoded, de-chunked (Transfer-Encoding "
+    "left out); https tunnelled, not recorded; the page's own response is the crawler's; the "
+    "rendered DOM and screenshots are resource records urn:dom:, urn:fullPage:, "
+    "urn:thumbnail: + the page URL, WARC-Concurrent-To the page's response"
+)
 
 
 def payload_digest(body: bytes) -> str:

@@ -11,9 +11,11 @@ from typing import Any
 import scrapy
 
 from crawler.dedup import PayloadHistory
-from crawler.recorder import FIDELITY_NOTE
+from crawler.recorder import FIDELITY_NOTE, WIRE_NOTE
 from index import __version__
 from index.config import NetworkConfig, Site
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package: the browser of `crawl --browser`
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "PALIMPSEST_WARC_PREFIX": f"palimpsest-{crawl_id}",
         "PALIMPSEST_WARC_MAX_BYTES": config.limits.warc_max_bytes,
         "PALIMPSEST_FIRST_SERIAL": first_serial,
-        "PALIMPSEST_WARCINFO": warcinfo_fields(config, sites, crawl_id, policy),
+        "PALIMPSEST_WARCINFO": warcinfo_fields(config, sites, crawl_id, policy,
+                                               browser_sites(sites, options)),
         "PALIMPSEST_MAX_RESPONSE_BYTES": config.limits.max_response_bytes,
         "PALIMPSEST_PROXY": config.proxy,
         "PALIMPSEST_PAYLOAD_HISTORY": history,
@@ -84,7 +87,8 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
 
 
 def warcinfo_fields(config: NetworkConfig, sites: tuple[Site, ...], crawl_id: str,
-                    policy: dict[str, bool]) -> list[tuple[str, str]]:
+                    policy: dict[str, bool], browser: tuple[str, ...] = ()
+                    ) -> list[tuple[str, str]]:
     """The fields of the warcinfo record opening each WARC file of the crawl, in order."""
     robots = ", ".join(f"{k}={'obey' if v else 'ignore'}" for k, v in policy.items())
     return [
@@ -101,7 +105,14 @@ def warcinfo_fields(config: NetworkConfig, sites: tuple[Site, ...], crawl_id: st
         ("robots", robots),
         ("http-header-user-agent", user_agent(config)),
         ("http-capture-notes", FIDELITY_NOTE),
+        *([("browser-capture", "sites " + ", ".join(browser) + ": HTML pages rendered in "
+            f"Chromium {_chromium_note()}; " + WIRE_NOTE)] if browser else []),
     ]
+
+
+def _chromium_note() -> str:
+    """The Playwright release driving the browser (the browser is the system's chromium)."""
+    return f"({CHROMIUM} driven by Playwright {version('playwright')})"
 
 
 def _fetching(config: NetworkConfig) -> dict[str, Any]:
@@ -134,14 +145,14 @@ def _browser(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptio
     """How pages are rendered in the browser, and the bounds on each page."""
     return {
         "PALIMPSEST_BROWSER_SITES": browser_sites(sites, options),
-        "PALIMPSEST_BROWSER_EXECUTABLE": "/usr/bin/chromium",  # Debian's chromium package
+        "PALIMPSEST_BROWSER_EXECUTABLE": CHROMIUM,
         # pages rendered at once (each in its own browser context and recording proxy)
         "PALIMPSEST_BROWSER_PAGES": options.concurrency_per_site
         or config.politeness.concurrency_per_site,
         # a page's whole visit, load to screenshots; a page still busy then is given up
         "PALIMPSEST_BROWSER_PAGE_SECONDS": max(config.politeness.timeout, 5.0),
         # the network counts as quiet after this long without a request in flight
-        "PALIMPSEST_BROWSER_QUIET_SECONDS": 0.5,
+        "PALIMPSEST_BROWSER_QUIET_SECONDS": 0.3,
         "PALIMPSEST_BROWSER_QUIET_CAP_SECONDS": 5.0,  # wait no longer for quiet
         "PALIMPSEST_BROWSER_MAX_SCROLLS": 20,  # viewport heights scrolled, at most
         "PALIMPSEST_BROWSER_MAX_RESOURCES": 300,  # requests of one page recorded, at most

@@ -8,6 +8,7 @@ script forever. It is crawled twice (per-site `capture = "browser"`, then `--bro
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import struct
@@ -219,3 +220,80 @@ def test_plain_crawl_renders_nothing(tmp_path: Path):
     records = crawled.records()
     assert not [r for r in records if r.type == "resource"]
     assert not _of(records, server.url("/api/words.json"), "response")
+
+
+def test_recording_proxy_stores_chunked_body_dechunked_and_stops_at_the_resource_limit():
+    from scrapy.signalmanager import SignalManager
+
+    from crawler import signals as our_signals
+    from crawler.dedup import PayloadHistory
+    from crawler.recording_proxy import PageOfRequests, RecordingProxy, WireRecorder
+
+    chunked = (b"HTTP/1.1 200 Fine\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+               b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    written, logged = [], []
+
+    def write(records):
+        written.extend(records)
+
+    def log(entry):
+        logged.append(entry)
+
+    signals = SignalManager()
+    signals.connect(write, our_signals.warc_records)
+    signals.connect(log, our_signals.crawl_event)
+
+    async def fetch(proxy_url: str, url: str) -> bytes:
+        host, port = proxy_url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET {url} HTTP/1.1\r\nHost: x\r\nProxy-Connection: keep-alive\r\n\r\n"
+                     .encode())
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    async def session(server: HostileServer) -> tuple[bytes, bytes]:
+        page_of = PageOfRequests(server.url("/"), "app", "")
+        proxy = RecordingProxy(WireRecorder(signals, PayloadHistory(), proxied=False), page_of,
+                               None, timeout=5, max_resources=1, max_bytes=1000)
+        proxy_url = await proxy.start()
+        try:
+            return (await fetch(proxy_url, server.url("/chunked")),
+                    await fetch(proxy_url, server.url("/one-too-many")))
+        finally:
+            await proxy.close()
+
+    with HostileServer() as server:
+        server.route("/chunked", lambda ex: ex.raw(chunked))
+        first, second = asyncio.run(session(server))
+    assert first.endswith(b"\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")  # as sent
+    request, response = written
+    assert request.http_headers.protocol == "GET"
+    assert request.http_headers.get_header("Proxy-Connection") is None
+    assert response.http_headers.statusline == "200 Fine"
+    assert response.http_headers.get_header("Transfer-Encoding") is None
+    assert response.raw_stream.read() == b"hello world"
+    assert second.startswith(b"HTTP/1.1 503")
+    assert [e["why"] for e in logged if e["outcome"] == "excluded"] == ["limit:browser-resources"]
+
+
+def test_browser_crawl_of_the_sample_network_goes_through_its_proxy(tmp_path: Path):
+    from index.collection import Collection
+    from palimpsest.sample_network import SampleNetwork
+    from palimpsest.setup import write_config
+    from tests.conftest import crawl, crawl_ids
+
+    collection = Collection(tmp_path)
+    with SampleNetwork(revision=1) as network:
+        write_config(collection, (), network.url, rendered=True)
+        crawl(collection, "--site", "civiscope", "--browser", "--max-pages", "3")
+    (crawled,) = crawl_ids(collection)
+    log = crawled.log()
+    fetched = [e for e in log if e.get("reason") == "browser"]
+    assert any(e["url"].endswith(".json") and e["status"] == 200 for e in fetched)
+    assert len([e for e in log if e["outcome"] == "rendered"]) == 3
+    assert not [e for e in log if e["outcome"] == "tunnelled"]  # Chromium's own calls home
+    records = crawled.records()
+    for entry in fetched:  # through the network's proxy: the absolute URI on the wire
+        requests = [r for r in records if r.type == "request" and r.url == entry["url"]]
+        assert any(r.head.startswith(f"GET {entry['url']} HTTP/1.1") for r in requests)
