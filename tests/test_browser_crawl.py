@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
+import signal
 import struct
 import subprocess
 import zlib
@@ -297,3 +299,61 @@ def test_browser_crawl_of_the_sample_network_goes_through_its_proxy(tmp_path: Pa
     for entry in fetched:  # through the network's proxy: the absolute URI on the wire
         requests = [r for r in records if r.type == "request" and r.url == entry["url"]]
         assert any(r.head.startswith(f"GET {entry['url']} HTTP/1.1") for r in requests)
+
+
+def _kill_our_browsers() -> None:
+    """SIGKILL the main process of each Chromium this test process started (through the crawl
+    and Playwright's driver): a browser crash, as the crawl sees it."""
+    parents = {}
+    names = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            pid, rest = int(proc.name), stat.rsplit(")", 1)[1].split()
+            parents[pid], names[pid] = int(rest[1]), stat.split("(", 1)[1].rsplit(")", 1)[0]
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    for pid, name in names.items():
+        if "chrom" in name and "chrom" not in names.get(parents.get(pid, 0), "") and ours(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_browser_crash_is_retried_once_then_logged(tmp_path: Path):
+    def crash_once(exchange) -> None:
+        if exchange.server.hits[0, "/crash-once.js"] == 1:
+            _kill_our_browsers()
+        exchange.send(200, b"1;", "application/javascript")
+
+    def crash_always(exchange) -> None:
+        _kill_our_browsers()
+        exchange.send(200, b"1;", "application/javascript")
+
+    with HostileServer() as server:
+        server.route("/", page('<a href="/once.html">once</a> <a href="/always.html">always</a>'))
+        server.route("/once.html", page('<script src="/crash-once.js"></script><p>once</p>'))
+        server.route("/always.html", page('<script src="/crash-always.js"></script>'))
+        server.route("/crash-once.js", crash_once)
+        server.route("/crash-always.js", crash_always)
+        crawled, _ = crawl_sites(tmp_path, {"app": server.url("/")}, "--browser",
+                                 "--concurrency-per-site", "1", timeout=10)
+    outcomes = {e["url"]: e for e in crawled.log()
+                if e["outcome"] in ("rendered", "render-failed")}
+    once = outcomes[server.url("/once.html")]
+    assert once["outcome"] == "rendered" and once["browser"]["attempts"] == 2
+    always = outcomes[server.url("/always.html")]
+    assert always["outcome"] == "render-failed" and always["browser"]["attempts"] == 2
+    assert always["why"].startswith("browser crashed")
+    assert outcomes[server.url("/")]["outcome"] == "rendered"
+    assert crawled.summary()["finish_reason"] == "finished"
+    records = crawled.records()
+    assert _of(records, f"urn:dom:{server.url('/once.html')}", "resource")
+    assert _of(records, server.url("/always.html"), "response")  # what was written stays
