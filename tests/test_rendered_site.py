@@ -29,6 +29,7 @@ from palimpsest.sample_network import (
 from palimpsest.sample_network.prose import plain
 from palimpsest.sample_network.revisions import edition
 from palimpsest.sample_network.sites import Article
+from palimpsest.sample_network.snapshot import snapshot
 from palimpsest.setup import write_config
 from tests.conftest import ARTIFACTS, crawl, crawl_ids
 from tests.test_sample_network import KB, fetch, links
@@ -193,7 +194,10 @@ def test_script_and_lazy_images_answer_with_real_images(network: SampleNetwork) 
 
 def test_the_rendered_site_is_opt_in(tmp_path: Path, network: SampleNetwork) -> None:
     assert SCRIPT_SITE not in {name for name, _ in SITES}
-    assert not any("civiscope" in url for url in manifest(1).pages | manifest(1).requisites)
+    for revision in (1, 2, 3):  # the five sites neither link to it nor name it
+        found, snap = manifest(revision), snapshot(revision)
+        assert not any("civiscope" in url for url in found.pages | found.requisites)
+        assert not any(b"civiscope" in snap.resources[url].body.lower() for url in found.pages)
     plain_config = load_config(write_config(Collection(tmp_path / "plain"), (), network.url))
     assert [s.name for s in plain_config.sites] == [name for name, _ in SITES]
     if _NO_CAPTURE_OPTION:

@@ -275,9 +275,9 @@ def _explore_rendered(revision: int) -> RenderedManifest:
             lazy.update(urljoin(url, h) for h in parser.lazy)
             scripts.update(u for u in (_absolute(url, h) for h in parser.embeds)
                            if u and u.endswith(".js"))
-            for script in scripts:  # what a page's scripts fetch whatever the page
-                body = _resource(snap, script).body.decode()
-                endpoints.update(urljoin(script, p) for p in _GET_JSON.findall(body))
+        for script in scripts:  # what the pages' scripts fetch whatever the page
+            body = _resource(snap, script).body.decode()
+            endpoints.update(urljoin(script, p) for p in _GET_JSON.findall(body))
 
     sitemap = ElementTree.fromstring(_resource(snap, urljoin(seed, "/sitemap.xml")).body)
     visit(deque([seed, *(loc.text or "" for loc in sitemap.iter(f"{_SITEMAP_NS}loc"))]), pages)
