@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from index.compare.crawl_status import SUMMARY_NAME
 from index.crawl_log import log_entries
+from index.crawl_status import SUMMARY_NAME
 from index.extract import HTML_TYPES
 
 

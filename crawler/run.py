@@ -24,8 +24,8 @@ from crawler.spider import NetworkSpider
 from crawler.warc_files import WRITE_FAILURE
 from index import indexer
 from index.collection import Collection
-from index.compare.crawl_status import status_from_summary
 from index.config import NetworkConfig, Site
+from index.crawl_status import status_from_summary
 from index.errors import UsageError, WriteFailed
 
 

@@ -18,9 +18,9 @@ from warcio.warcwriter import WARCWriter
 
 from index.collection import Collection
 from index.compare.changes import change_report
-from index.compare.crawl_status import crawl_status
 from index.compare.textdiff import diff_words
 from index.compare.watch import find_watch, watch_history
+from index.crawl_status import crawl_status
 from index.errors import UsageError
 from index.indexer import update
 from palimpsest.sample_network import SampleNetwork

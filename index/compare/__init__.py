@@ -8,7 +8,6 @@ text; web/ renders the same data in templates.
     receipt.py        a comparison's receipt: the records, the command, its permanent URL
     permalinks.py     the web UI's URLs that comparisons carry as data (the routes' contract)
     excerpts.py       each change of a text diff as a short excerpt
-    crawl_status.py   whether a crawl covered its ground (finished, reached every site)
     crawls.py         the two crawls a change report compares, and their names for people
     changes.py        the change report between two crawls (`palimpsest changes`, /changes)
     report_filter.py  a change report narrowed to sites, kinds of change, a least ratio

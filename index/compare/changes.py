@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
-from index.compare.crawl_status import CrawlStatus, crawl_status
 from index.compare.crawls import crawl_names, crawl_pair
 from index.compare.diff import Options, compare, rules_for
 from index.compare.excerpts import excerpts
@@ -32,6 +31,7 @@ from index.compare.versions import load_version
 from index.compare.watch import html_pages, watch_between
 from index.config import NetworkConfig
 from index.crawl_log import crawl_entries
+from index.crawl_status import CrawlStatus, crawl_status
 from index.errors import UsageError
 
 _LIMITS = ("limit:", "trap:")  # crawl-log reasons that are the crawl's, not the site's

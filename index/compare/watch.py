@@ -14,11 +14,11 @@ from typing import Any
 
 from index.catalog import Capture, Catalog
 from index.collection import Collection
-from index.compare.crawl_status import crawl_status
 from index.compare.permalinks import diff_url
 from index.compare.terminal import bold
 from index.compare.versions import check_payload, read_version
 from index.config import NetworkConfig, Watch
+from index.crawl_status import crawl_status
 from index.errors import UsageError
 from index.extract import HTML_TYPES
 
