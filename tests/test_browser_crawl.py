@@ -25,6 +25,7 @@ import pytest
 from index.config import load_config
 from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest
 from tests.hostile_server import HostileServer, crawl_sites, page
+from tests.test_warc_format import _as_warc_1_0
 
 WORDS = "Palimpsest heard these words only because the script fetched them"
 WORDS_JSON = gzip.compress(json.dumps({"words": WORDS}).encode(), mtime=0)
@@ -178,11 +179,16 @@ def test_link_only_the_script_adds_is_crawled(crawls):
     assert entry["reason"] == "link" and entry["status"] == 200
 
 
-def test_warcio_check_passes_on_the_browser_crawl(crawls):
+def test_warcio_check_and_warcvalid_pass_on_the_browser_crawl(crawls, tmp_path):
     for crawl in (crawls.first, crawls.second):
         done = subprocess.run([str(ROOT / ".venv/bin/warcio"), "check", *map(str, crawl.warcs)],
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+        for warc in crawl.warcs:
+            copy = _as_warc_1_0(warc, tmp_path)
+            done = subprocess.run([str(ROOT / ".venv/bin/warcvalid"), str(copy)],
+                                  capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_recrawl_writes_revisits_for_unchanged_browser_fetched_resources(crawls):
