@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from palimpsest.sample_network import chrome
+import palimpsest.sample_network.chrome as chrome
 from palimpsest.sample_network.revisions import Edition
 from palimpsest.sample_network.sites import Article, Site
 

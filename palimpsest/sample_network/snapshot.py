@@ -14,7 +14,11 @@ from functools import lru_cache
 from html import escape
 from urllib.parse import parse_qs
 
-from palimpsest.sample_network import chrome, font, media, pages, rendered
+import palimpsest.sample_network.chrome as chrome
+import palimpsest.sample_network.font as font
+import palimpsest.sample_network.media as media
+import palimpsest.sample_network.pages as pages
+import palimpsest.sample_network.rendered as rendered
 from palimpsest.sample_network.render import (
     BANNER,
     HERO,
