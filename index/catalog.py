@@ -15,7 +15,7 @@ from dataclasses import fields
 from typing import Any
 
 from index.catalog_records import CDX_ONLY_COLUMNS, Capture, CapturedUrl
-from index.catalog_writes import CatalogWrites
+from index.catalog_writes import DOM_RANGE, CatalogWrites
 from index.collection import Collection
 from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
@@ -24,6 +24,11 @@ from index.timestamps import pad_timestamp, timestamp_time
 # the meta key naming the full-text engine that holds the catalog's texts
 ENGINE_META = "fulltext_engine"
 CATALOG_NAME = "catalog.sqlite"
+# PRAGMA user_version of the catalog's schema; _migrate brings an older one up to it
+CATALOG_VERSION = 1
+# columns added since the first schema (version 0), in the order they were added
+_ADDED_COLUMNS = (("concurrent_to", "TEXT"), ("dom_file", "TEXT"), ("dom_offset", "INTEGER"),
+                  ("dom_length", "INTEGER"), ("dom_digest", "TEXT"))
 _CAPTURE_SQL = ", ".join(f.name for f in fields(Capture))
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -36,7 +41,10 @@ CREATE TABLE IF NOT EXISTS captures (
     -- what a revisit names as its original, kept to resolve it when that record turns up
     refers_to TEXT, refers_to_uri TEXT, refers_to_date TEXT,
     -- the mime and status exactly as cdxj-indexer writes them (a revisit's: warc/revisit)
-    cdx_mime TEXT, cdx_status TEXT
+    cdx_mime TEXT, cdx_status TEXT,
+    -- WARC-Concurrent-To; and for a browser capture, where its rendered DOM is (the urn:dom:
+    -- resource concurrent to it), set by link_renderings
+    concurrent_to TEXT, dom_file TEXT, dom_offset INTEGER, dom_length INTEGER, dom_digest TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS captures_record ON captures (warc_file, offset);
 CREATE INDEX IF NOT EXISTS captures_url ON captures (url, timestamp);
@@ -104,6 +112,7 @@ class Catalog(CatalogWrites):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
+        _migrate(db)
         return cls(db, collection)
 
     def close(self) -> None:
@@ -263,6 +272,25 @@ class Catalog(CatalogWrites):
                 UNION ALL SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM cdx_only)
             ORDER BY surt || ' ' || timestamp""")
 
+    def page_resources(self, pages: Iterable[Capture], kind: str) -> dict[int, Capture]:
+        """The `urn:<kind>:<page url>` resource record a browser capture wrote with each of
+        these page captures (`dom`, `fullPage`, `thumbnail`), by page capture id: the one
+        whose WARC-Concurrent-To is the page's record id."""
+        by_url: dict[str, dict[str, list[int]]] = {}
+        for page in pages:
+            if page.record_id:
+                by_url.setdefault(page.url, {}).setdefault(page.record_id, []).append(page.id)
+        found: dict[int, Capture] = {}
+        for url, records in by_url.items():
+            rows = self._db.execute(
+                f"SELECT concurrent_to, {_CAPTURE_SQL} FROM captures WHERE url = ? "
+                "AND record_type = 'resource' AND concurrent_to IS NOT NULL ORDER BY id",
+                (f"urn:{kind}:{url}",))
+            for concurrent_to, *row in rows:
+                for page_id in records.get(concurrent_to, ()):
+                    found[page_id] = Capture(*row)
+        return found
+
     def _select(self, where: str, *args: Any) -> list[Capture]:
         rows = self._db.execute(f"SELECT {_CAPTURE_SQL} FROM captures WHERE {where}", args)
         return [Capture(*row) for row in rows]
@@ -306,6 +334,31 @@ class Catalog(CatalogWrites):
         return self._db.execute(f"""
             SELECT text_key, url, site, timestamp, id, {_LIVE} FROM captures
             ORDER BY text_key, timestamp, id""").fetchall()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a catalog written by an older version up to CATALOG_VERSION. Version 1 adds
+    WARC-Concurrent-To and the rendered DOM's location: the files holding rendered DOMs are
+    read again (their rows are replaced, their texts kept), so that their pages get tied."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= CATALOG_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        have = {row[1] for row in db.execute("PRAGMA table_info(captures)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                db.execute(f"ALTER TABLE captures ADD COLUMN {name} {kind}")
+        if "concurrent_to" not in have:
+            db.execute(f"""DELETE FROM warc_files WHERE path IN (SELECT warc_file FROM captures
+                          WHERE {DOM_RANGE})""")
+            # a DOM was once a page of its own in search; it no longer is
+            db.execute("DELETE FROM texts WHERE url LIKE 'urn:%'")
+            db.execute("UPDATE captures SET text_key = NULL WHERE url LIKE 'urn:%'")
+        db.execute(f"PRAGMA user_version = {CATALOG_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 # a capture that shows what the network said: answered 2xx, or without HTTP status

@@ -37,6 +37,7 @@ class CaptureRow(NamedTuple):
     refers_to_date: str | None
     cdx_mime: str | None
     cdx_status: str | None
+    concurrent_to: str | None = None  # WARC-Concurrent-To: a urn:dom: resource names its page
 
 
 class CdxOnlyRow(NamedTuple):
@@ -100,6 +101,12 @@ class Capture:
     site: str | None
     record_id: str | None
     text_key: str | None
+    # a browser capture's rendered DOM (the urn:dom: resource concurrent to its record):
+    # where it is and its digest; None for a page not rendered by a browser
+    dom_file: str | None = None
+    dom_offset: int | None = None
+    dom_length: int | None = None
+    dom_digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The captures JSON object of DESIGN.md (the CLI's --json and the API)."""
@@ -113,6 +120,18 @@ class Capture:
     @property
     def has_payload(self) -> bool:
         return self.payload_file is not None
+
+    @property
+    def rendered(self) -> bool:
+        """Whether a browser rendered this page at capture time and its DOM is catalogued."""
+        return self.dom_file is not None
+
+    @property
+    def text_digest(self) -> str | None:
+        """The digest of what the capture's text is read from: its rendered DOM's, else its
+        payload's. Two captures with the same one say the same (a browser capture's shell may
+        be a revisit while what its script fetched changed)."""
+        return self.dom_digest or self.digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,7 @@ def _capture_row(record: WarcRecord, timestamp: str, job: FileJob) -> CaptureRow
         payload_length=record.length if own else None, crawl=job.crawl, site=site,
         record_id=record.record_id, refers_to=record.refers_to,
         refers_to_uri=record.refers_to_uri, refers_to_date=record.refers_to_date,
-        cdx_mime=_cdx_mime(record), cdx_status=status)
+        cdx_mime=_cdx_mime(record), cdx_status=status, concurrent_to=record.concurrent_to)
 
 
 def _cdx_only_row(record: WarcRecord, timestamp: str, job: FileJob) -> CdxOnlyRow:

@@ -20,6 +20,15 @@ from index.catalog_records import (
 )
 from index.timestamps import warc_date_timestamp
 
+# the rows of the rendered DOMs a browser capture writes (urn:dom:<page url> resources), as a
+# range of the url index; and what is cut from such a URL to give the page's
+DOM_PREFIX = "urn:dom:"
+DOM_RANGE = "url >= 'urn:dom:' AND url < 'urn:dom;'"
+# what search, diffs and reports take for pages: no urn: record (a DOM, a screenshot) is one
+_NOT_URN = "url NOT LIKE 'urn:%'"
+# the digest a capture's text is read from (docs/catalog-contract.md): its DOM's, else its own
+TEXT_DIGEST = "coalesce(dom_digest, digest)"
+
 
 class CatalogWrites:
     """The catalog's writes (and the reads only the indexer makes), on `self._db`."""
@@ -67,6 +76,10 @@ class CatalogWrites:
         # revisits whose payload was in that file must be resolved again
         self._db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
                         "payload_length = NULL WHERE payload_file = ?", (path,))
+        # and pages whose rendered DOM was in it tied again (their text was the DOM's)
+        self._db.execute("UPDATE captures SET dom_file = NULL, dom_offset = NULL, "
+                        "dom_length = NULL, dom_digest = NULL, text_key = NULL "
+                        "WHERE dom_file = ?", (path,))
 
     def transaction(self) -> _Transaction:
         """A write transaction: committed on success, rolled back on any exception."""
@@ -113,6 +126,23 @@ class CatalogWrites:
                     resolved += 1
         return resolved, len(pending) - resolved
 
+    def link_renderings(self) -> int:
+        """Tie every browser capture not yet tied to its rendered DOM: the `urn:dom:<its
+        URL>` resource whose WARC-Concurrent-To is its record id (in whichever file). A page
+        newly tied loses the text link its shell gave it: the full-text pass then reads its
+        text from the DOM. Returns how many were tied."""
+        with self.transaction():
+            return max(self._db.execute(f"""
+                UPDATE captures SET dom_file = d.warc_file, dom_offset = d.offset,
+                    dom_length = d.length, dom_digest = d.digest, text_key = NULL
+                FROM (SELECT url, concurrent_to, warc_file, offset, length, digest
+                      FROM captures WHERE {DOM_RANGE} AND record_type = 'resource'
+                      AND concurrent_to IS NOT NULL) AS d
+                WHERE captures.record_id = d.concurrent_to
+                AND captures.url = substr(d.url, {len(DOM_PREFIX) + 1})
+                AND captures.record_type IN ('response', 'revisit')
+                AND captures.dom_file IS NULL""").rowcount, 0)
+
     def refile_sites(self, site_of: Callable[[str], str | None], *, config_digest: str
                      ) -> None:
         """Give every capture the site `site_of` its URL, and remember `config_digest` as
@@ -129,17 +159,21 @@ class CatalogWrites:
                          ) -> list[TextSource]:
         """Each text-bearing (URL, payload digest) of a 2xx capture (or a status-less
         resource) whose mime is one of `mimes`, in file order; with `missing_only`, of those
-        whose text was not extracted yet."""
+        whose text was not extracted yet. A browser capture's text is its rendered DOM's:
+        (its URL, the DOM's digest) and where the DOM is. No urn: record (a DOM, a
+        screenshot) has a text of its own: none is a page."""
         mimes = sorted(mimes)
-        missing = """AND text_key IS NULL AND NOT EXISTS (
-            SELECT 1 FROM texts AS t WHERE t.url = c.url AND t.digest = c.digest)"""
+        missing = """AND text_key IS NULL AND NOT EXISTS (SELECT 1 FROM texts AS t
+            WHERE t.url = c.url AND t.digest = coalesce(c.dom_digest, c.digest))"""
         rows = self._db.execute(f"""
-            SELECT url, digest, payload_file, payload_offset, payload_length, mime, site
+            SELECT url, {TEXT_DIGEST} AS text_digest, coalesce(dom_file, payload_file),
+                coalesce(dom_offset, payload_offset), coalesce(dom_length, payload_length),
+                CASE WHEN dom_file IS NULL THEN mime ELSE 'text/html' END, site
             FROM captures AS c WHERE payload_file IS NOT NULL
             AND digest IS NOT NULL AND mime IN ({", ".join("?" * len(mimes))})
             AND (status BETWEEN 200 AND 299 OR (status IS NULL AND record_type = 'resource'))
-            {missing if missing_only else ""}
-            GROUP BY url, digest ORDER BY payload_file, payload_offset""", mimes)
+            AND {_NOT_URN} {missing if missing_only else ""}
+            GROUP BY url, text_digest ORDER BY 3, 4""", mimes)
         return [TextSource(*row) for row in rows]
 
     def has_texts(self) -> bool:
@@ -151,16 +185,19 @@ class CatalogWrites:
         """Give captures of an already extracted (URL, payload) its document, in one
         transaction."""
         with self.transaction():
-            self._db.execute("""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
-                               WHERE t.url = captures.url AND t.digest = captures.digest)
-                               WHERE text_key IS NULL AND digest IS NOT NULL""")
+            self._db.execute(f"""UPDATE captures SET text_key = (SELECT t.text_key FROM texts AS t
+                               WHERE t.url = captures.url
+                               AND t.digest = coalesce(captures.dom_digest, captures.digest))
+                               WHERE text_key IS NULL AND digest IS NOT NULL
+                               AND {_NOT_URN}""")
 
     def record_texts(self, links: Iterable[TextLink]) -> None:
         """Record which document each (URL, payload digest) gave, for the pair and for
         every capture of it (inside the caller's transaction)."""
         links = list(links)
         self._db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", links)
-        self._db.executemany("UPDATE captures SET text_key = ? WHERE url = ? AND digest = ?",
+        self._db.executemany(f"UPDATE captures SET text_key = ? WHERE url = ? AND "
+                            f"{TEXT_DIGEST} = ?",
                             [(key, url, digest) for url, digest, key in links])
 
     def forget_texts(self) -> None:

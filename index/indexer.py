@@ -58,6 +58,7 @@ def update(collection: Collection, *, config: NetworkConfig | None | ConfigSourc
                 _store(catalog, result, summary)
                 bar.update(result.job.size)
         summary.revisits_resolved, summary.revisits_unresolved = catalog.resolve_revisits()
+        catalog.link_renderings()
         if fulltext:
             index_texts(collection, catalog, config, summary, workers=workers,
                         progress=progress)

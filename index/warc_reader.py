@@ -79,6 +79,7 @@ class WarcRecord:
     refers_to_date: str | None
     truncated: str | None  # WARC-Truncated
     digest_faults: tuple[str, ...] = ()  # only filled when read with check_digests
+    concurrent_to: str | None = None  # WARC-Concurrent-To (the first, if several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +234,7 @@ class WarcReader:
             refers_to_date=named.get("warc-refers-to-date"),
             truncated=named.get("warc-truncated"),
             digest_faults=tuple(faults),
+            concurrent_to=named.get("warc-concurrent-to"),
         )
 
 

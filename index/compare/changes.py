@@ -175,7 +175,7 @@ def _mark_watched(report: dict[str, Any]) -> None:
 def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None
              ) -> dict[str, Any] | None:
     """The report's entry for a page found in both crawls, or None if it did not change."""
-    if a.digest == b.digest:
+    if a.text_digest == b.text_digest:  # a browser capture's: its rendered DOM's
         return None
     diff = compare(collection, a, b, Options(rules=rules_for(config, b.url)))
     metadata = {k: v for k, v in diff["metadata"].items() if not k.startswith("header:")}

@@ -98,7 +98,7 @@ def change_ratio(collection: Collection, a: Capture, b: Capture,
     """The share of text that changed from `a` to `b` (the figure the diff page shows), for
     timelines and reports: 0.0 at no cost when the payload digests agree, else the two
     payloads' texts are compared (each payload read once per process)."""
-    if a.digest and a.digest == b.digest:
+    if a.text_digest and a.text_digest == b.text_digest:
         return 0.0
     options = Options(rules=rules)
     old = load_version(collection, a, options.selectors)
@@ -162,7 +162,7 @@ def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | N
         if a is None and b is not None:
             # only --to: the latest capture before it whose payload differs
             a = next((c for c in reversed(captures) if c.timestamp < b.timestamp
-                      and c.digest != b.digest), None)
+                      and c.text_digest != b.text_digest), None)
         if a is None or b is None:
             raise CaptureNotFound(f"no capture of {url} to compare near the times given")
         if a.id == b.id:
@@ -171,7 +171,7 @@ def default_pair(catalog: Catalog, url: str, from_ts: str | None, to_ts: str | N
         return (a, b) if (a.timestamp, a.id) <= (b.timestamp, b.id) else (b, a)
     newest = captures[-1]
     for older in reversed(captures[:-1]):
-        if older.digest != newest.digest:
+        if older.text_digest != newest.text_digest:
             return older, newest
     raise UsageError(f"{url} has {len(captures)} capture(s) and no two differ: nothing to "
                      "compare")

@@ -1,5 +1,7 @@
 """One side of a comparison: a capture's payload read from its WARC record and extracted, with
-the HTML elements that `css:` noise rules name taken out first.
+the HTML elements that `css:` noise rules name taken out first. A browser capture's text is
+that of its rendered DOM (the urn:dom: resource the catalog ties to it), its status and
+headers those of the page as served.
 
 Always read from the WARC payload (never from replay HTML). A payload never changes, so what was
 read is kept per process, keyed by where the payload is: the change report, the timeline and the
@@ -53,6 +55,8 @@ def load_version(collection: Collection, capture: Capture, selectors: tuple[str,
     """Read and extract one capture's payload from the WARC record holding it, first removing
     the HTML elements that the CSS `selectors` (noise rules) match."""
     status, headers, text, dropped = read_version(*payload_of(collection, capture), selectors)
+    if capture.rendered:
+        text, dropped = read_version(*text_payload_of(collection, capture), selectors)[2:]
     return Version(capture, status, dict(headers), text, dropped)
 
 
@@ -65,6 +69,16 @@ def payload_of(collection: Collection, capture: Capture
     return (collection.inside(capture.payload_file), capture.payload_offset,
             capture.payload_length, capture.digest, capture.url, capture.mime or "",
             capture.status or 0)
+
+
+def text_payload_of(collection: Collection, capture: Capture
+                    ) -> tuple[Path, int, int, str | None, str, str, int]:
+    """As `payload_of`, for what the capture's text is read from: a browser capture's
+    rendered DOM, else its payload."""
+    if not capture.rendered:
+        return payload_of(collection, capture)
+    return (collection.inside(capture.dom_file), capture.dom_offset, capture.dom_length,
+            capture.dom_digest, capture.url, "text/html", 200)
 
 
 def check_payload(capture: Capture) -> None:

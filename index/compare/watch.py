@@ -56,6 +56,10 @@ def html_pages(captures: list[Capture]) -> dict[str, Capture]:
 def carries(collection: Collection, capture: Capture, pattern: re.Pattern) -> bool:
     """Whether the full visible text of the capture's payload matches `pattern`."""
     check_payload(capture)
+    if capture.rendered:  # a browser capture: the text is its rendered DOM's
+        return _payload_carries(collection, capture.dom_file, capture.dom_offset,
+                                capture.dom_length, capture.dom_digest, capture.url,
+                                "text/html", 200, pattern)
     return _payload_carries(collection, capture.payload_file, capture.payload_offset,
                             capture.payload_length, capture.digest, capture.url,
                             capture.mime or "", capture.status or 0, pattern)
