@@ -4,6 +4,7 @@
     /web/<ts>/<url>                  a capture in the archive's frame: banner, tabs, the page
     /web/<ts><mod>_/<url>            the archived document itself (web/replay.py)
     /view/<tab>/<ts>/<url>           the capture's other tabs: text, headers, record
+    /screenshot/<kind>/<ts>/<url>    a browser capture's screenshot (thumbnail, fullPage)
 
 `<ts>` may have 1 to 14 digits: the archive answers with the nearest capture, redirecting to
 its exact time (requisites excepted: they load the nearest capture at once).
@@ -16,13 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
 from index.catalog import Capture
 from index.compare.diff import change_ratio, rules_for
 from index.extract import HTML_TYPES, extract
 from index.timestamps import pad_timestamp
 from web.replay import (
+    REPLAY_CSP,
     REQUISITE_MODIFIERS,
     SANDBOX,
     Archived,
@@ -100,6 +102,39 @@ def capture_tab(view: str, timestamp: str, url: str) -> Any:
     return capture_view(capture, view, args)
 
 
+@bp.route("/screenshot/<any(thumbnail, fullPage):kind>/<timestamp>/<path:url>")
+def screenshot(kind: str, timestamp: str, url: str) -> Any:
+    """The screenshot (`thumbnail` or `fullPage`) a browser capture took of the page captured
+    at `timestamp` (14 digits), from its resource record, as an image: sandboxed and never
+    sniffed, as all archived content is."""
+    url = target_url(url)
+    if not timestamp.isdigit() or len(timestamp) != 14:
+        abort(400, "the page's timestamp must have 14 digits")
+    page = catalog().nearest(url, timestamp)
+    shot = None
+    if page is not None and page.timestamp == timestamp:
+        shot = catalog().page_resources([page], kind).get(page.id)
+    if shot is None:
+        abort(404, f"no {kind} screenshot of {url} at {timestamp}")
+    archived = load(shot)
+    if not archived.mime.startswith("image/") or archived.cut:
+        abort(404, f"the {kind} record of {url} at {timestamp} holds no whole image")
+    return Response(archived.body, content_type=archived.mime, headers={
+        "Content-Security-Policy": REPLAY_CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "Cache-Control": "max-age=86400"})
+
+
+def screenshot_url(kind: str, page: Capture) -> str:
+    """Where `screenshot` serves a page capture's screenshot of this `kind`."""
+    return f"/screenshot/{kind}/{page.timestamp}/{page.url}"
+
+
+def screenshots(pages: list[Capture], kind: str) -> dict[int, str]:
+    """The `screenshot_url` of each of these page captures that has one, by capture id."""
+    found = catalog().page_resources(pages, kind)
+    return {page.id: screenshot_url(kind, page) for page in pages if page.id in found}
+
+
 @bp.app_template_filter("size")
 def size(count: int) -> str:
     """A number of bytes as people read it: 512 B, 12 KB, 3.4 MB."""
@@ -138,7 +173,8 @@ def timeline(url: str, picked: tuple[str, str] | None = None, problem: str | Non
         rows.append({"capture": capture, "changed": i in changed, "first": i == 0,
                      "previous": previous, "ratio": ratio})
     page = render_template("captures/timeline.html", url=url, rows=rows, picked=picked,
-                           problem=problem, unmeasured=len(changed) - len(measured))
+                           problem=problem, unmeasured=len(changed) - len(measured),
+                           thumbnails=screenshots(captures, "thumbnail"))
     return page, 400 if problem else 200
 
 
@@ -160,6 +196,8 @@ def capture_view(capture: Capture, view: str, args: dict[str, str] | None = None
         "framable": archived.mime in HTML_TYPES or archived.mime.startswith(("image/", "text/")),
         "redirect": archived.redirect_target,
         "record_name": record_name(capture),
+        "thumbnail": screenshots([capture], "thumbnail").get(capture.id),
+        "full_page": screenshots([capture], "fullPage").get(capture.id),
     }
     if view == "text":
         extracted = extract(archived.body, archived.mime, capture.url, archived.charset)

@@ -5,6 +5,10 @@ Options other than the defaults ride on the second timestamp, as Wayback modifie
 `_full` (the full visible text), `_main` (the main text even if only the rest changed),
 `_case` (case-only changes are no change), `_breaks` (moved paragraph breaks count). The
 archived URL keeps its own query string, so options cannot go there.
+
+Captures a browser took screenshots of are also compared as they looked: the two full-page
+screenshots side by side, and `/diff/overlay/<ts1>/<ts2>/<url>`, the newer one with the
+regions that differ from the older marked (index.compare.visual), as a PNG.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from index.catalog import Capture
 from index.compare.diff import Options, compare, default_pair, rules_for
 from index.compare.excerpts import excerpts
 from index.compare.permalinks import diff_url
+from index.compare.visual import overlay_png, visual_diff
 from index.errors import QueryError
-from web.captures import target_url, timeline
+from web.captures import screenshot_url, target_url, timeline
+from web.replay import REPLAY_CSP
 from web.state import catalog, collection, network_config
 
 bp = Blueprint("diff", __name__)
@@ -38,9 +44,7 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
     ts2, flags = match.group(1), set(match.group(2).split("_")[1:])
     if "full" in flags and "main" in flags:
         abort(400, "_full and _main exclude each other")
-    a, b = catalog().nearest(url, ts1), catalog().nearest(url, ts2)
-    if a is None or b is None or a.timestamp != ts1 or b.timestamp != ts2:
-        abort(404, f"no captures of {url} at {ts1} and {ts2}")
+    a, b = _pair(url, ts1, ts2)
     text = "full" if "full" in flags else "main" if "main" in flags else None
     case, breaks = "case" in flags, "breaks" in flags
     if a.timestamp > b.timestamp:
@@ -55,7 +59,49 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
     ops = numbered(result["text"])
     return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
                            changes=result["changes"], rows=side_by_side(ops),
-                           excerpts=excerpts(result["text"]), toggles=toggles)
+                           excerpts=excerpts(result["text"]), toggles=toggles,
+                           visual=_visual(a, b))
+
+
+@bp.route("/diff/overlay/<ts1>/<ts2>/<path:url>")
+def overlay(ts1: str, ts2: str, url: str) -> Any:
+    """The newer capture's full-page screenshot with the regions that differ from the older
+    one's marked, as a PNG (sandboxed and never sniffed, as archived content is)."""
+    url = target_url(url)
+    if not (_TS.match(ts1) and _TS.match(ts2)):
+        abort(400, "an overlay compares two captures named by 14-digit timestamps")
+    a, b = _pair(url, ts1, ts2)
+    shots = catalog().page_resources([a, b], "fullPage")
+    png = overlay_png(collection(), shots[a.id], shots[b.id]) if len(shots) == 2 else None
+    if png is None:
+        abort(404, f"no two screenshots of {url} at {ts1} and {ts2} to compare")
+    return Response(png, content_type="image/png", headers={
+        "Content-Security-Policy": REPLAY_CSP, "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "max-age=86400"})
+
+
+def _pair(url: str, ts1: str, ts2: str) -> tuple[Capture, Capture]:
+    """The captures of `url` at exactly these times; 404 unless both are in the catalog."""
+    a, b = catalog().nearest(url, ts1), catalog().nearest(url, ts2)
+    if a is None or b is None or a.timestamp != ts1 or b.timestamp != ts2:
+        abort(404, f"no captures of {url} at {ts1} and {ts2}")
+    return a, b
+
+
+def _visual(a: Capture, b: Capture) -> dict[str, Any] | None:
+    """The diff page's visual comparison: each capture's full-page screenshot (None for one
+    without), and, with both, how much differs and where the overlay is. None if neither
+    capture has a screenshot."""
+    shots = catalog().page_resources([a, b], "fullPage")
+    if not shots:
+        return None
+    found: dict[str, Any] = {side: screenshot_url("fullPage", c) if c.id in shots else None
+                             for side, c in (("a", a), ("b", b))}
+    found["diff"] = (visual_diff(collection(), shots[a.id], shots[b.id])
+                     if len(shots) == 2 else None)
+    if found["diff"] is not None:
+        found["overlay"] = f"/diff/overlay/{a.timestamp}/{b.timestamp}/{b.url}"
+    return found
 
 
 @bp.route("/diff/compare")

@@ -10,7 +10,10 @@ incomplete (stopped early, or it captured nothing of the page's site) is neither
 removed. Incomplete crawls are skipped unless asked for by name.
 
 Each changed page carries excerpts of its first few changes (the words deleted and inserted,
-with a little context), and crawls are named by when they started, for people to read.
+with a little context), and crawls are named by when they started, for people to read. A page a
+browser captured in both crawls also carries `visual`, the share of its full-page screenshot's
+pixels that differ (index.compare.visual, computed once per pair), and `by_visual_change`
+orders the changed pages by it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from index.compare.excerpts import excerpts
 from index.compare.permalinks import capture_url, report_url
 from index.compare.terminal import bold
 from index.compare.versions import load_version
+from index.compare.visual import visual_diff
 from index.compare.watch import html_pages, watch_between
 from index.config import NetworkConfig
 from index.crawl_log import crawl_entries
@@ -64,6 +68,7 @@ def change_report(collection: Collection, from_crawl: str | None = None,
         statuses = {c: crawl_status(collection, c) for c in crawls}
         old, new = (_read_crawl(collection, catalog, crawl, statuses[crawl]) for crawl in
                     _pair(collection, crawls, statuses, from_crawl, to_crawl))
+        shots = catalog.page_resources([*old.pages.values(), *new.pages.values()], "fullPage")
     report: dict[str, Any] = {"from": old.crawl, "to": new.crawl, "crawls": crawls,
                               "crawl_names": crawl_names(crawls),
                               "incomplete": {c: s.to_json() for c, s in statuses.items()
@@ -72,7 +77,7 @@ def change_report(collection: Collection, from_crawl: str | None = None,
                               "unchanged": 0, "crawl_limited": []}
     _add_new_pages(report, collection, old, new)
     _add_pages_gone(report, collection, old, new)
-    unchanged_by_site = _add_pages_in_both(report, collection, old, new, config)
+    unchanged_by_site = _add_pages_in_both(report, collection, old, new, config, shots)
     report["status_changes"] = [
         {"url": u, "site": new.captures[u].site, "from": old.captures[u].status,
          "to": new.captures[u].status}
@@ -142,12 +147,13 @@ def _add_pages_gone(report: dict[str, Any], collection: Collection, old: _Crawl,
 
 
 def _add_pages_in_both(report: dict[str, Any], collection: Collection, old: _Crawl,
-                       new: _Crawl, config: NetworkConfig | None) -> dict[str, int]:
+                       new: _Crawl, config: NetworkConfig | None,
+                       shots: dict[int, Capture]) -> dict[str, int]:
     """Pages both crawls have: changed (largest change first) or unchanged; the unchanged
-    counted per site, which this returns."""
+    counted per site, which this returns. `shots`: the full-page screenshots by page id."""
     unchanged_by_site: dict[str, int] = defaultdict(int)
     for url in sorted(old.pages.keys() & new.pages.keys()):
-        entry = _changed(collection, old.pages[url], new.pages[url], config)
+        entry = _changed(collection, old.pages[url], new.pages[url], config, shots)
         if entry is None:
             report["unchanged"] += 1
             unchanged_by_site[new.pages[url].site or "(other)"] += 1
@@ -172,15 +178,27 @@ def _mark_watched(report: dict[str, Any]) -> None:
         entry["watch_diff"] = shown_in.get(entry["url"])
 
 
-def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None
-             ) -> dict[str, Any] | None:
+def by_visual_change(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with its changed pages ordered by the share of their screenshots' pixels
+    that differ, largest first; pages without screenshots follow, largest text change first."""
+    def order(e: dict[str, Any]) -> tuple[bool, float, float, str]:
+        visual = e.get("visual")
+        return visual is None, -(visual or 0), -e["ratio"], e["url"]
+
+    return {**report, "changed": sorted(report["changed"], key=order), "sort": "visual"}
+
+
+def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConfig | None,
+             shots: dict[int, Capture]) -> dict[str, Any] | None:
     """The report's entry for a page found in both crawls, or None if it did not change."""
     if a.text_digest == b.text_digest:  # a browser capture's: its rendered DOM's
         return None
     diff = compare(collection, a, b, Options(rules=rules_for(config, b.url)))
     metadata = {k: v for k, v in diff["metadata"].items() if not k.startswith("header:")}
+    looked = (visual_diff(collection, shots[a.id], shots[b.id])
+              if a.id in shots and b.id in shots else None)
     if not diff["changes"] and not diff["links"]["added"] and not diff["links"]["removed"] \
-            and not metadata:
+            and not metadata and not (looked and looked.share):
         return None  # the bytes differ, the page does not (or only in its noise)
     return {**_entry(b), "title": diff["to"]["title"], "ratio": diff["ratio"],
             "changes": diff["changes"], "from": a.timestamp, "diff": diff["receipt"]["permalink"],
@@ -188,7 +206,8 @@ def _changed(collection: Collection, a: Capture, b: Capture, config: NetworkConf
             "title_changed": "title" in metadata, "old_title": diff["from"]["title"],
             "text": diff["options"]["text"], "text_why": diff["options"]["text_why"],
             "links_added": len(diff["links"]["added"]),
-            "links_removed": len(diff["links"]["removed"])}
+            "links_removed": len(diff["links"]["removed"]),
+            "visual": looked.share if looked else None}
 
 
 def _missed(crawl: _Crawl, capture: Capture) -> str | None:
