@@ -1,6 +1,8 @@
 """`palimpsest demo`: the bundled sample network, crawled at revision 1 and at revision 2,
 each crawl indexed as it ends, then served, opening on the change report between the two:
-offline, so a newcomer sees at once what Palimpsest keeps and what it notices.
+offline, so a newcomer sees at once what Palimpsest keeps and what it notices. The network's
+script-rendered sister site (civiscope.test) is crawled with the browser, so the demo also
+shows what a plain crawl of it misses: the words, JSON and images only its script fetches.
 
 The demo fills the default collection (./warcs), so that every command run after it works on
 what it made; it empties that directory first, and so marks what it makes (`demo.json`) and
@@ -21,10 +23,11 @@ import click
 from index.collection import Collection
 from index.compare.changes import change_report
 from index.config import CONFIG_NAME
+from index.crawl_log import crawl_entries
 from index.errors import UsageError
 from index.index_summary import IndexSummary
 from index.indexer import update
-from palimpsest.sample_network import SampleNetwork
+from palimpsest.sample_network import SCRIPT_SITE, SampleNetwork
 from palimpsest.setup import write_config
 
 MARKER = "demo.json"
@@ -39,15 +42,16 @@ def crawl_command(collection: Collection, *extra: str) -> list[str]:
             str(collection.root), *extra]
 
 
-def crawl_both_revisions(collection: Collection, *, delay: str = "0", verbose: bool = False
-                         ) -> list[IndexSummary]:
+def crawl_both_revisions(collection: Collection, *, delay: str = "0", verbose: bool = False,
+                         rendered: bool = True) -> list[IndexSummary]:
     """Crawl the sample network at revision 1, then at revision 2, into `collection`,
     indexing each crawl as it ends (the demo's collection, also what the benches measure
     against); returns what each indexing did. `verbose` prints each step, with progress bars
-    when stderr is a terminal."""
+    when stderr is a terminal. `rendered`: the script-rendered site too, captured with the
+    browser (as the demo does); without it, the five plainly crawled sites only."""
     summaries = []
     with SampleNetwork(revision=1) as network:
-        write_config(collection, (), network.url)
+        write_config(collection, (), network.url, rendered=rendered)
         for revision in (1, 2):
             network.set_revision(revision)
             if verbose:
@@ -84,6 +88,7 @@ def run_demo(collection: Collection, *, serve: bool = True, port: int = 8080) ->
                f"{len(report['changed'])} changed, {report['unchanged']} unchanged; the "
                f"disclosure line disappeared from {len(watch.get('disappeared', []))} pages "
                f"({', '.join(sorted({m['site'] for m in watch.get('disappeared', [])}))})")
+    click.echo(what_the_browser_saw(collection, port if serve else None))
     click.echo(next_steps(collection))
     if serve:
         from web import serve as serve_web
@@ -92,6 +97,23 @@ def run_demo(collection: Collection, *, serve: bool = True, port: int = 8080) ->
         click.secho(f"\n== Palimpsest is serving the demo at {address} (Ctrl-C to stop)",
                     bold=True)
         serve_web(collection.root, "127.0.0.1", port)
+
+
+def what_the_browser_saw(collection: Collection, port: int | None) -> str:
+    """What the last crawl's browser capture of the script-rendered site recorded that a
+    plain crawl of it would not: the pages rendered, and the requests their scripts made."""
+    crawl = collection.crawl_ids()[-1]
+    entries = [e for e in crawl_entries(collection, crawl) if e.get("site") == SCRIPT_SITE]
+    pages = sum(e.get("outcome") == "rendered" for e in entries)
+    fetched = {e["url"] for e in entries if e.get("reason") == "browser" and "url" in e}
+    data = sum(u.endswith(".json") for u in fetched)
+    where = f"http://127.0.0.1:{port}/web/*/http://{SCRIPT_SITE}.test/" if port else ""
+    return (f"\n== what a plain crawl misses: {SCRIPT_SITE}.test puts its words on the page "
+            f"with script; the browser rendered its {pages} pages and recorded the "
+            f"{len(fetched)} requests their scripts made ({data} of them JSON with the text, "
+            "the rest its scripts, styles and images), with a screenshot of each page. A "
+            "plain crawl gets the empty shells only."
+            + (f"\n   Its screenshots: {where}" if where else ""))
 
 
 def empty_demo_collection(collection: Collection) -> None:
