@@ -1,0 +1,221 @@
+"""Browser bench: the script-rendered sample site (civiscope) crawled with `--browser` at 1 and
+2 pages at a time (`--concurrency-per-site`, which is also how many pages the browser renders
+at once), beside a plain crawl of the same site.
+
+The sample network runs in a process of its own with a per-response latency (default 20 ms).
+For each run: wall time, HTML pages and pages/s (rendered pages for the browser), CPU per page
+of the whole process tree (the crawl, Playwright's driver and Chromium's processes, as
+reaped), peak memory of the whole tree, sampled from /proc every 50 ms (the sum of the
+processes' PSS, which counts shared pages once, and the sum of their RSS, which counts them in
+every process: an upper bound), and the share of the browser's requests that have response
+(or revisit) records in the WARCs. Prints the figures; never asserts.
+
+    .venv/bin/python bench/browser.py [--latency-ms 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crawl import sample_network_process  # noqa: E402  (bench/crawl.py, beside this file)
+
+from index.collection import Collection  # noqa: E402
+from palimpsest.sample_network import SCRIPT_SITE, rendered_manifest  # noqa: E402
+from palimpsest.setup import write_config  # noqa: E402
+
+GOAL_PAGES_S, GOAL_PEAK_MB = 2.0, 1536  # on this 2-core machine
+# what the recording proxy logs of a browser request it did not record
+_NOT_RECORDED = ("error", "tunnelled")
+
+
+@dataclass
+class Run:
+    name: str
+    wall_s: float
+    cpu_s: float
+    peak_pss_mb: float
+    peak_rss_mb: float
+    pages: int  # HTML pages captured (rendered, for a browser crawl)
+    steady_s: float  # from the first page's log line to the last one's
+    browser_requests: int
+    recorded: int  # of those, with a response or revisit record in the WARCs
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.wall_s
+
+    @property
+    def steady_pages_per_s(self) -> float:
+        return self.pages / self.steady_s if self.steady_s else 0.0
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return 1000 * self.cpu_s / max(self.pages, 1)
+
+
+class TreeMemory:
+    """Samples the memory of a process and all its descendants, keeping the peak sums."""
+
+    def __init__(self, pid: int, every_s: float = 0.05) -> None:
+        self.pid, self.every_s = pid, every_s
+        self.peak_pss_kb = self.peak_rss_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pss = rss = 0
+            for pid in self._tree():
+                found = _rollup(pid)
+                pss, rss = pss + found.get("Pss", 0), rss + found.get("Rss", 0)
+            self.peak_pss_kb, self.peak_rss_kb = (max(self.peak_pss_kb, pss),
+                                                  max(self.peak_rss_kb, rss))
+            self._stop.wait(self.every_s)
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                except OSError:
+                    continue
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += children.get(pid, [])
+        return tree
+
+
+def _rollup(pid: int) -> dict[str, int]:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:  # gone, or not ours to read
+        return {}
+    found = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            found[name] = int(value.split()[0])
+    return found
+
+
+def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_at_once: int
+              ) -> Run:
+    collection = Collection(work / name)
+    path = write_config(collection, (), network_url, rendered=True)
+    if not browser:  # the same site, plainly crawled
+        path.write_text(path.read_text().replace('capture = "browser"\n', ""))
+    command = [sys.executable, "-m", "palimpsest.cli", "crawl", "--collection",
+               str(collection.root), "--site", SCRIPT_SITE, "--delay", "0",
+               "--concurrency-per-site", str(pages_at_once)] + (["--browser"] if browser else [])
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    with TreeMemory(process.pid) as memory:
+        _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed: {process.stderr.read().decode()[-2000:]}")
+    process.stderr.close()
+    (crawl_dir,) = [collection.crawl_dir(c) for c in collection.crawl_ids()]
+    log = [json.loads(line) for line in (crawl_dir / "crawl-log.jsonl").read_text().splitlines()]
+    in_warcs = _recorded_urls(sorted(crawl_dir.glob("*.warc.gz")))
+    if browser:
+        done = [e for e in log if e.get("outcome") == "rendered"]
+    else:
+        done = [e for e in log if e.get("mime") == "text/html" and e.get("status") == 200]
+    times = sorted(e["time"] for e in done)
+    steady = _seconds(times[0], times[-1]) if len(times) > 1 else 0.0
+    asked = [e for e in log if e.get("reason") == "browser"
+             or (e.get("via") and "reason" not in e and (
+                 e.get("outcome") in _NOT_RECORDED or e.get("why") == "limit:browser-resources"))]
+    recorded = [e for e in asked if e.get("reason") == "browser" and e["url"] in in_warcs]
+    return Run(name, wall, usage.ru_utime + usage.ru_stime, memory.peak_pss_kb / 1024,
+               memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded))
+
+
+def _recorded_urls(warcs: list[Path]) -> set[str]:
+    found = set()
+    for path in warcs:
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type in ("response", "revisit"):
+                    found.add(record.rec_headers.get_header("WARC-Target-URI"))
+    return found
+
+
+def _seconds(first: str, last: str) -> float:
+    from datetime import datetime
+
+    def parsed(value: str) -> datetime:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+    return (parsed(last) - parsed(first)).total_seconds()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=int, default=20)
+    args = parser.parse_args()
+    site = rendered_manifest(1)
+    print(f"civiscope at revision 1: {len(site.pages | site.script_only)} HTML pages "
+          f"(shells and the script-only article), {len(site.endpoints)} JSON endpoints; "
+          f"{os.cpu_count()} CPUs; latency {args.latency_ms} ms")
+    runs = []
+    with sample_network_process(args.latency_ms) as network, \
+            tempfile.TemporaryDirectory() as tmp:
+        for name, browser, n in (("plain, 1 at a time", False, 1),
+                                 ("browser, 1 page at a time", True, 1),
+                                 ("browser, 2 pages at a time", True, 2)):
+            runs.append(run_crawl(network.url, Path(tmp), name.replace(" ", "-").replace(
+                ",", ""), browser=browser, pages_at_once=n))
+            runs[-1].name = name
+    print(f"\n{'run':<28} {'wall s':>7} {'pages':>5} {'pages/s':>8} {'steady':>7} "
+          f"{'CPU ms/page':>11} {'peak PSS MB':>11} {'peak RSS MB':>11} {'recorded':>12}")
+    for r in runs:
+        share = f"{r.recorded}/{r.browser_requests}" if r.browser_requests else "-"
+        print(f"{r.name:<28} {r.wall_s:7.2f} {r.pages:5d} {r.pages_per_s:8.2f} "
+              f"{r.steady_pages_per_s:7.2f} {r.cpu_ms_per_page:11.0f} {r.peak_pss_mb:11.0f} "
+              f"{r.peak_rss_mb:11.0f} {share:>12}")
+    plain = runs[0]
+    for r in runs[1:]:
+        share = r.recorded / r.browser_requests if r.browser_requests else 0
+        print(f"\n{r.name}: {r.pages_per_s / plain.pages_per_s:.2f}x the plain crawl's pages/s, "
+              f"{r.cpu_ms_per_page / plain.cpu_ms_per_page:.1f}x its CPU per page; "
+              f"{100 * share:.1f}% of the browser's requests recorded (goal 100%)")
+        print(f"  goal >= {GOAL_PAGES_S:g} pages/s with screenshots: "
+              f"{'met' if r.pages_per_s >= GOAL_PAGES_S else 'NOT met'} "
+              f"({r.pages_per_s:.2f} overall, {r.steady_pages_per_s:.2f} from first to last "
+              f"page); peak < {GOAL_PEAK_MB} MB: "
+              f"{'met' if r.peak_pss_mb < GOAL_PEAK_MB else 'NOT met'} "
+              f"(PSS {r.peak_pss_mb:.0f} MB, RSS sum {r.peak_rss_mb:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
