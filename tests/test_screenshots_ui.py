@@ -126,6 +126,9 @@ def test_the_diff_page_shows_both_screenshots_and_where_they_differ(served, desk
         page.goto(f"{served.base}/diff/{a.timestamp}/{b.timestamp}/{PORT_LEVY}")
         widths = loaded(page, "#visual figure img")
         assert len(widths) == 3 and all(widths), widths  # before, after, the overlay
+        # each box scrolled to where the screenshots begin to differ (the edited paragraph)
+        scrolled = page.eval_on_selector_all("#visual figure a", "els => els.map(e => e.scrollTop)")
+        assert all(y > 0 for y in scrolled), scrolled
         page.locator("#visual").scroll_into_view_if_needed()
         shot(page, name)
     overlay = desktop.get_attribute("#visual .shot-overlay img", "src")

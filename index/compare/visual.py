@@ -30,7 +30,7 @@ OVERLAY_WIDTH = 800
 # a pixel differs when its grey-level difference passes this (anti-aliasing stays below)
 THRESHOLD = 24
 CELL = 16  # the overlay marks differing pixels by squares of this side
-_VERSION = "1"  # of the method: a change to it makes the kept answers stale
+_VERSION = "2"  # of the method: a change to it makes the kept answers stale
 _DIR = "visual"
 
 
@@ -42,6 +42,7 @@ class VisualDiff:
     width: int  # the compared area: the larger screenshot, cut to MAX_WIDTH x MAX_HEIGHT
     height: int
     cut: bool  # a screenshot was larger than the compared area
+    top: int | None = None  # the first row of pixels that differs (None: none does)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -92,7 +93,9 @@ def _compare(collection: Collection, a: Capture, b: Capture
     mask.paste(grey.point(lambda v: 255 if v > THRESHOLD else 0), shared)
     new = new.crop((0, 0, width, height))  # padded with black where it is smaller
     differing = mask.histogram()[255]
-    diff = VisualDiff(round(differing / (width * height), 6), width, height, cut)
+    box = mask.getbbox()  # of the non-zero (differing) pixels
+    diff = VisualDiff(round(differing / (width * height), 6), width, height, cut,
+                      box[1] if box else None)
     return diff, _overlay(new, mask)
 
 

@@ -84,3 +84,21 @@
     event.preventDefault();
   });
 })();
+
+/* ---- screenshots (issue 13): each screenshot of the visual comparison scrolled, in its
+   box, to the first row of pixels that differs, so that the change is in sight at once ---- */
+(function () {
+  "use strict";
+  var visual = document.querySelector("#visual[data-top]");
+  if (!visual) return;
+  var top = parseFloat(visual.dataset.top), width = parseFloat(visual.dataset.width);
+  visual.querySelectorAll("figure a img").forEach(function (img) {
+    function scroll() {
+      // every screenshot is shown at its box's width, the compared area's width scaled
+      var y = top * img.clientWidth / width;
+      img.parentNode.scrollTop = Math.max(0, y - 40);
+    }
+    if (img.complete) scroll(); else img.addEventListener("load", scroll);
+  });
+})();
+/* ---- end of screenshots ---- */
