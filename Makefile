@@ -9,7 +9,7 @@ PORT   ?= 8080
 
 .PHONY: demo test lint bench system clean
 
-demo: $(STAMP)
+demo: $(STAMP) system
 	$(BIN)/palimpsest demo --port $(PORT)
 
 test: $(STAMP) system $(PYWB)
@@ -42,7 +42,7 @@ $(PYWB):
 	.venv-pywb/bin/pip install -q pywb
 	touch $@
 
-# Debian's chromium for the browser tests, wget as the crawl bench's peer.
+# Debian's chromium for the demo's browser crawl and the browser tests, wget as the crawl bench's peer.
 system:
 	@command -v chromium >/dev/null && command -v wget >/dev/null || \
 	  { $(APT) update -qq && $(APT) install -y -qq chromium wget >/dev/null; }
