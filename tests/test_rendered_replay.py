@@ -5,7 +5,13 @@ archived script runs; pywb replays the page from the same WARCs."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +24,7 @@ from palimpsest.sample_network import SCRIPT_SITE, SampleNetwork, manifest, rend
 from palimpsest.sample_network.prose import plain
 from palimpsest.sample_network.revisions import edition
 from palimpsest.setup import write_config
-from tests.conftest import crawl, palimpsest
+from tests.conftest import PYWB, crawl, palimpsest, screenshot
 
 PORT_LEVY = "http://civiscope.test/figures/the-port-levy-in-five-lines/"
 EDITED_BEFORE = "under four percent in each of the last three years"
@@ -115,3 +121,148 @@ def test_the_watched_disclosure_disappears_from_civiscope_in_revision_2(rendered
     changed = {c["url"] for c in report["changed"]}
     assert PORT_LEVY in changed and not [u for u in changed if u.startswith("urn:")]
     assert PORT_LEVY in {m["url"] for m in report["watch"]["disclosure"]["disappeared"]}
+
+
+def catalog_captures(rendered: Rendered) -> list:
+    with Catalog.open(rendered.collection) as catalog:
+        return catalog.captures(PORT_LEVY)
+
+
+def _words(article) -> list[str]:
+    texts = (article.lede, *article.takeaways, *(p for _, p in article.parts),
+             article.conclusion)
+    return [" ".join(plain(t).split()) for t in texts]
+
+
+@pytest.fixture(scope="module")
+def ui(rendered) -> Iterator[str]:
+    """The web UI over the rendered collection, on waitress, on an ephemeral loopback port."""
+    import threading
+
+    from waitress import create_server
+
+    from web import create_app
+
+    app = create_app({"COLLECTION": str(rendered.collection.root)})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def test_the_rendered_view_is_served_with_no_script_allowed(rendered):
+    from web import create_app
+
+    client = create_app({"COLLECTION": str(rendered.collection.root)}).test_client()
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+    answer = client.get(f"/web/{first.timestamp}dom_/{PORT_LEVY}")
+    assert answer.status_code == 200
+    policy = answer.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox") and "allow-scripts" not in policy
+    assert "script-src 'none'" in policy
+    body = answer.get_data(as_text=True)
+    assert _words(_article())[0] in " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+    assert "<noscript" not in body  # the browser that rendered it showed none
+    assert f'href="/web/{first.timestamp}dom_/http://civiscope.test/' in body
+    view = client.get(f"/web/{first.timestamp}/{PORT_LEVY}").get_data(as_text=True)
+    assert f'src="/web/{first.timestamp}dom_/{PORT_LEVY}"' in view
+    assert 'sandbox="allow-popups"' in view and f"/view/served/{first.timestamp}/" in view
+    served = client.get(f"/view/served/{first.timestamp}/{PORT_LEVY}").get_data(as_text=True)
+    assert f'src="/web/{first.timestamp}mp_/{PORT_LEVY}"' in served
+    # the shells are the same bytes, the pages are not: the banner offers the diff
+    second = catalog_captures(rendered)[1]
+    later = client.get(f"/web/{second.timestamp}/{PORT_LEVY}").get_data(as_text=True)
+    assert f"/diff/{first.timestamp}/{second.timestamp}/{PORT_LEVY}" in later
+    # the text tab shows the text search found: the DOM's
+    text = client.get(f"/view/text/{first.timestamp}/{PORT_LEVY}").get_data(as_text=True)
+    assert _words(_article())[0] in " ".join(html.unescape(text).split())
+
+
+def test_chromium_shows_the_article_as_rendered_and_runs_no_archived_script(rendered, ui,
+                                                                            browser):
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(ui + "/")
+    page.evaluate("() => { document.cookie = 'ours=1; path=/'; "
+                  "localStorage.setItem('ours', '1') }")
+    page.goto(f"{ui}/web/{first.timestamp}/{PORT_LEVY}")
+    page.wait_for_load_state("networkidle")
+    replay = page.locator("iframe.replay")
+    assert replay.get_attribute("src") == f"/web/{first.timestamp}dom_/{PORT_LEVY}"
+    assert "allow-scripts" not in replay.get_attribute("sandbox")
+    frame = page.frame_locator("iframe.replay")
+    shown = " ".join(frame.locator("main").inner_text().split())
+    for sentence in _words(_article()):
+        assert sentence in shown, sentence
+    assert frame.locator("h1").first.inner_text() == _article().title
+    # the disclosure the script wrote at capture time, once: the script did not run again
+    assert frame.locator(".c-site-footer .disclosure").count() == 1
+    assert "please enable it" not in shown  # no <noscript> notice either
+    screenshot(page, "rendered-replay-article")
+    # no archived script was even fetched, and none reached our origin
+    assert not [u for u in asked if u.endswith("/assets/app.js")], asked
+    assert page.evaluate("() => document.cookie") == "ours=1"
+    assert page.evaluate("() => Object.keys(localStorage)") == ["ours"]
+    assert re.fullmatch(rf"{ui}/web/{first.timestamp}/{re.escape(PORT_LEVY)}", page.url)
+    # the page as served: the shell, whose script finds no JSON to fetch in the archive
+    page.get_by_role("link", name=re.compile("As served")).click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("iframe.replay").get_attribute("src") == (
+        f"/web/{first.timestamp}mp_/{PORT_LEVY}")
+    served = " ".join(page.frame_locator("iframe.replay").locator("main").inner_text().split())
+    assert _words(_article())[0] not in served
+    assert page.evaluate("() => document.cookie") == "ours=1"
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def pywb_server(rendered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """pywb's own server over the rendered collection's WARC files."""
+    if not PYWB.exists():
+        pytest.skip("pywb venv not installed (make test installs it)")
+    work = tmp_path_factory.mktemp("pywb-rendered")
+    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
+                   capture_output=True)
+    warcs = [str(p) for p in rendered.collection.warc_files()]
+    subprocess.run([PYWB / "wb-manager", "add", "ours", *warcs], cwd=work, check=True,
+                   capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"],
+                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/ours"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/cdx?url=civiscope.test/", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "pywb did not answer"
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_pywb_replays_the_browser_captured_page_from_our_warcs(rendered, pywb_server):
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+    for url in (PORT_LEVY, "http://civiscope.test/api/articles/the-port-levy-in-five-lines.json"):
+        with urllib.request.urlopen(f"{pywb_server}/{first.timestamp}id_/{url}",
+                                    timeout=30) as answer:
+            assert answer.status == 200, url
+            body = answer.read()
+        assert (b"data-article" in body) if url == PORT_LEVY else (b"percent" in body)
+    # replayed in pywb's frame, rewritten by pywb: its wombat replays the script's fetches
+    with urllib.request.urlopen(f"{pywb_server}/{first.timestamp}mp_/{PORT_LEVY}",
+                                timeout=30) as answer:
+        assert answer.status == 200
+        assert _article().title.encode() in answer.read()

@@ -24,12 +24,15 @@ from index.compare.diff import change_ratio, rules_for
 from index.extract import HTML_TYPES, extract
 from index.timestamps import pad_timestamp
 from web.replay import (
+    RENDERED,
+    RENDERED_SANDBOX,
     REPLAY_CSP,
     REQUISITE_MODIFIERS,
     SANDBOX,
     Archived,
     OtherTime,
     load,
+    load_rendered,
     memento_headers,
     record_download,
     record_name,
@@ -43,7 +46,7 @@ from web.text_view import tab_capture, text_tab_url, text_view
 bp = Blueprint("captures", __name__)
 bp.add_app_template_global(text_tab_url)
 
-_SPEC = re.compile(r"^(\d{1,14})(mp_|im_|js_|cs_|if_|id_)?$")
+_SPEC = re.compile(r"^(\d{1,14})(mp_|im_|js_|cs_|if_|id_|dom_)?$")
 TIMELINE_RATIOS = 25  # changes measured per timeline (each reads and diffs two payloads)
 NEAREST_SHOWN = 5
 SIMILAR_SHOWN = 10
@@ -84,10 +87,11 @@ def web(spec: str, url: str) -> Any:
     return capture_view(capture, "page")
 
 
-@bp.route("/view/<any(text, headers, record):view>/<timestamp>/<path:url>")
+@bp.route("/view/<any(text, headers, record, served):view>/<timestamp>/<path:url>")
 def capture_tab(view: str, timestamp: str, url: str) -> Any:
-    """The other tabs of a capture: extracted text, HTTP headers, the WARC record. (Not
-    query parameters of /web/...: those belong to the archived URL.)"""
+    """The other tabs of a capture: extracted text, HTTP headers, the WARC record, and for a
+    browser capture the page as served (its page tab shows it as rendered). (Not query
+    parameters of /web/...: those belong to the archived URL.)"""
     url = target_url(url)
     if not timestamp.isdigit() or len(timestamp) != 14:
         abort(400, "the capture's timestamp must have 14 digits")
@@ -160,7 +164,8 @@ def timeline(url: str, picked: tuple[str, str] | None = None, problem: str | Non
         return not_found(url, None)
     if picked is None:
         picked = (captures[-2].timestamp if len(captures) > 1 else "", captures[-1].timestamp)
-    changed = [i for i, c in enumerate(captures) if i and c.digest != captures[i - 1].digest]
+    changed = [i for i, c in enumerate(captures)
+               if i and c.text_digest != captures[i - 1].text_digest]
     # how much each change changed, for the most recent ones: the diff page's own figure,
     # with the same noise rules
     measured = {i for i in changed[-TIMELINE_RATIOS:]
@@ -179,19 +184,23 @@ def timeline(url: str, picked: tuple[str, str] | None = None, problem: str | Non
 
 
 def capture_view(capture: Capture, view: str, args: dict[str, str] | None = None) -> Any:
-    """The banner and one tab (`page`, `text`, `headers`) of a capture, with its Memento
-    headers; `args` the text tab's own (web.text_view)."""
+    """The banner and one tab (`page`, `served`, `text`, `headers`) of a capture, with its
+    Memento headers; `args` the text tab's own (web.text_view). A browser capture's page
+    tab frames it as rendered (scripts off), `served` as the server sent it."""
     captures = catalog().captures(capture.url)
     index = next(i for i, c in enumerate(captures) if c.id == capture.id)
     previous = captures[index - 1] if index else None
     archived = load(capture)
+    as_rendered = capture.rendered and view == "page"
     context: dict[str, Any] = {
         "capture": capture, "archived": archived, "view": view, "previous": previous,
         "next": captures[index + 1] if index + 1 < len(captures) else None,
         "count": len(captures), "position": index + 1,
-        "same_as_previous": previous is not None and previous.digest == capture.digest,
-        "frame_src": archive_path(capture.timestamp, capture.url, "mp_"),
-        "frame_sandbox": SANDBOX,
+        # a browser capture's shell may be the same while its rendered DOM is not
+        "same_as_previous": previous is not None and previous.text_digest == capture.text_digest,
+        "frame_src": archive_path(capture.timestamp, capture.url,
+                                  RENDERED if as_rendered else "mp_"),
+        "frame_sandbox": RENDERED_SANDBOX if as_rendered else SANDBOX,
         # what a browser shows in a sandboxed frame (no plugins there: a PDF is offered)
         "framable": archived.mime in HTML_TYPES or archived.mime.startswith(("image/", "text/")),
         "redirect": archived.redirect_target,
@@ -200,10 +209,11 @@ def capture_view(capture: Capture, view: str, args: dict[str, str] | None = None
         "full_page": screenshots([capture], "fullPage").get(capture.id),
     }
     if view == "text":
-        extracted = extract(archived.body, archived.mime, capture.url, archived.charset)
+        read = load_rendered(capture) if capture.rendered else archived  # the text indexed
+        extracted = extract(read.body, read.mime, capture.url, read.charset)
         context["extracted"] = extracted
         context["text"] = text_view(extracted, args or {}) if extracted else None
-    if view == "page" and archived.mime in HTML_TYPES:
+    if view in ("page", "served") and archived.mime in HTML_TYPES:
         context["other_times"] = _other_times(archived)
     return render_template("captures/capture.html", **context), 200, memento_headers(capture)
 

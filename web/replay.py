@@ -4,6 +4,11 @@ behind headers that keep it away from the UI's origin.
 Archived documents are hostile. Each is served with `Content-Security-Policy: sandbox` (an
 opaque origin: its scripts reach neither our pages, cookies nor storage, and may load only
 from the archive, never the live web) and shown in an iframe sandboxed the same way.
+
+A browser capture is also replayed as rendered (the `dom_` modifier): the DOM the crawler's
+browser stored, rewritten into the archive like any page, with no script at all (a sandbox
+without allow-scripts, and `script-src 'none'`): its scripts ran at capture time, and what
+they wrote is in the DOM. Its `<noscript>` elements are dropped, as that browser showed none.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ SANDBOX = "allow-scripts allow-forms allow-popups"
 # and may submit no form (an archived form's action is the live site)
 REPLAY_CSP = (f"sandbox {SANDBOX}; default-src 'self' data: blob: 'unsafe-inline' "
               "'unsafe-eval'; form-action 'none'")
+# the rendered view: no script runs, neither archived nor ours (links load in the frame)
+RENDERED = "dom_"
+RENDERED_SANDBOX = "allow-popups"
+RENDERED_CSP = (f"sandbox {RENDERED_SANDBOX}; default-src 'self' data: blob: 'unsafe-inline'; "
+                "script-src 'none'; form-action 'none'")
 # requisites load the nearest capture at once; documents redirect to their exact time so
 # that the frame's address names the capture it shows
 REQUISITE_MODIFIERS = ("im_", "js_", "cs_")
@@ -123,11 +133,24 @@ def load(capture: Capture) -> Archived:
     if not capture.has_payload:
         raise CaptureNotFound(f"the payload of {capture.url} at {capture.timestamp} is not in "
                               "the collection (a revisit whose original is missing)")
-    path = collection().inside(capture.payload_file)
+    return _read(capture, capture.payload_file, capture.payload_offset, capture.payload_length)
+
+
+def load_rendered(capture: Capture) -> Archived:
+    """Read a browser capture's rendered DOM (the urn:dom: resource the catalog ties to it):
+    as served by a browser, 200 and text/html; charset=utf-8."""
+    if not capture.rendered:
+        raise CaptureNotFound(f"{capture.url} at {capture.timestamp} was not rendered by a "
+                              "browser")
+    return _read(capture, capture.dom_file, capture.dom_offset, capture.dom_length)
+
+
+def _read(capture: Capture, file: str, offset: int, length: int) -> Archived:
+    path = collection().inside(file)
     config = network_config()
     limit = config.limits.max_response_bytes if config else DEFAULT_LIMIT
     try:
-        payload = read_content(path, capture.payload_offset, capture.payload_length, limit=limit)
+        payload = read_content(path, offset, length, limit=limit)
     except DamagedRecord as exc:
         abort(502, f"the archived record is damaged: {exc}")
     head = payload.head
@@ -139,11 +162,13 @@ def load(capture: Capture) -> Archived:
 
 
 def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Response:
-    """The archived document of `capture`, as the `modifier` (pywb's: mp_ im_ js_ cs_ if_ id_)
+    """The archived document of `capture`, as the `modifier` (pywb's: mp_ im_ js_ cs_ if_ id_;
+    and ours, dom_: a browser capture's rendered DOM, else the page as served, scripts off)
     asks: HTML and CSS rewritten into the archive except for id_ (the payload as captured).
     `asked` is the 14-digit time the request named, if it was not the capture's own: what a
     stylesheet loads is then looked up nearest to that time (the page's), too."""
-    archived = load(capture)
+    rendered = modifier == RENDERED
+    archived = load_rendered(capture) if rendered and capture.rendered else load(capture)
     exact = asked is None or asked == capture.timestamp
     target = archived.redirect_target
     if target is not None:
@@ -152,13 +177,14 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
         return answer
     body, content_type = archived.body, archived.content_type
     if modifier != "id_":
-        if archived.mime in HTML_TYPES and modifier in ("mp_", "if_"):
+        if archived.mime in HTML_TYPES and modifier in ("mp_", "if_", RENDERED):
             # decoded as the indexer decoded it, a <meta> label included
             text = decode(body, archived.charset, html=True)
             # only the page the capture view frames talks to it; frames within it do not
             body = rewrite_html(text, capture.url, capture.timestamp,
                                 link_modifier=modifier,
-                                frame_script=modifier == "mp_" and "/static/replay-frame.js")
+                                frame_script=modifier == "mp_" and "/static/replay-frame.js",
+                                noscript=not (rendered and capture.rendered))
             content_type = "text/html; charset=utf-8"
         elif archived.mime == "text/css":
             body = rewrite_css(decode(body, archived.charset), capture.url,
@@ -245,7 +271,8 @@ def http_date(timestamp: str) -> str:
 
 def _replay_headers(capture: Capture, exact: bool, modifier: str) -> dict[str, str]:
     headers = {
-        "Content-Security-Policy": REPLAY_CSP, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": RENDERED_CSP if modifier == RENDERED else REPLAY_CSP,
+        "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         # a capture never changes; which capture is nearest may, when WARCs are added
         "Cache-Control": "max-age=86400" if exact else "max-age=300",

@@ -70,14 +70,18 @@ def parse_html(text: str) -> lxml.html.HtmlElement | None:
 
 
 def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str = "mp_",
-                 frame_script: str | None = None) -> bytes:
+                 frame_script: str | None = None, noscript: bool = True) -> bytes:
     """The archived HTML `text` (already decoded), every link and requisite pointing into the
     archive at `timestamp`, as UTF-8 bytes. Links get `link_modifier`; `frame_script`, if
-    given, is the path of a script put first in the head."""
+    given, is the path of a script put first in the head. Without `noscript`, `<noscript>`
+    elements are dropped (a DOM a browser rendered with scripts on, which showed none)."""
     doc = parse_html(text)
     if doc is None:
         return b""
     base = _drop_base(doc, page_url)
+    if not noscript:
+        for element in list(doc.iter("noscript")):
+            element.drop_tree()
 
     def to_archive(link: str, modifier: str) -> str:
         link = link.strip()
