@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from index.catalog_records import CDX_ONLY_COLUMNS, Capture, CapturedUrl
@@ -334,6 +335,24 @@ class Catalog(CatalogWrites):
         return self._db.execute(f"""
             SELECT text_key, url, site, timestamp, id, {_LIVE} FROM captures
             ORDER BY text_key, timestamp, id""").fetchall()
+
+
+def upgraded(path: Path) -> None:
+    """Bring the catalog file at `path` up to CATALOG_VERSION if an older version wrote it,
+    for readers that open it read-only (search): a search on a collection indexed before an
+    upgrade answers instead of failing on a column the old schema lacks."""
+    probe = sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)
+    try:
+        current = probe.execute("PRAGMA user_version").fetchone()[0] >= CATALOG_VERSION
+    finally:
+        probe.close()
+    if current:
+        return
+    db = sqlite3.connect(path, timeout=60, isolation_level=None)
+    try:
+        _migrate(db)
+    finally:
+        db.close()
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -28,5 +28,7 @@ def file_stamp(*paths: Path) -> Stamp:
 
 def catalog_stamp(path: Path) -> Stamp:
     """The stamp of the SQLite catalog at `path`: in WAL mode, a write shows in its -wal
-    file first."""
-    return file_stamp(path, path.with_name(path.name + "-wal"))
+    file first. An empty -wal holds no write: a reader opening the catalog creates one, and
+    that must not read as a change (it would throw away what a server read as it started)."""
+    main, wal = file_stamp(path, path.with_name(path.name + "-wal"))
+    return (main, wal if wal and wal[1] else None)

@@ -15,7 +15,7 @@ from index.collection import Collection
 from index.fulltext_pass import rebuild_fulltext
 from index.indexer import update
 from index.search.engines import ENGINE_ENV
-from index.search.service import MAX_LIMIT, SearchRequest, search
+from index.search.service import MAX_LIMIT, SearchRequest, prepare, search
 from palimpsest.cli import main
 from palimpsest.sample_network import manifest
 from tests.conftest import ROOT, CrawledCollection
@@ -104,24 +104,24 @@ def test_reindexing_changes_nothing_and_verify_passes(indexed, capsys):
 @pytest.mark.parametrize("options", [
     {"limit": 50}, {"collapse": False, "limit": 500}, {"sort": "date", "limit": 50},
     {"site": "cognitura"}, {"as_of": "2100"}, {"as_of": "2100", "collapse": False}])
-def test_both_grouping_paths_agree_on_the_network(indexed, monkeypatch, options):
+def test_both_grouping_paths_agree_on_the_network(indexed, tmp_path, options):
     # the sample network's three crawls: revisits, calendar pages reached in one crawl
-    # only, error pages, a dropped and an added page; both grouping paths of index/search.py
-    # (the matching texts' captures, or the whole catalog's columns) give the same answer
-    from index.search import grouping as search_module
-    from index.search import text_captures
-
+    # only, error pages, a dropped and an added page; both grouping paths of index/search/
+    # give the same answer: a process that has read only the matching texts' captures (a
+    # copy no search has prepared), and one that has read the whole catalog's columns (a
+    # copy prepared as a server prepares its collection as it starts)
+    by_text, bulk = (Collection(tmp_path / name) for name in ("by-text", "bulk"))
+    for copy in (by_text, bulk):
+        shutil.copytree(indexed.collection.root, copy.root)
+    prepare(bulk)
     first = indexed.crawls[1].crawl_id
     totals = []
     for q in ("foreign", "disclosure OR calendar", "new", "site:paxpoint", "url:events"):
         for extra in ({}, {"date_from": first[:8]}):
             wanted = SearchRequest(q=q, **options, **extra)
-            monkeypatch.setattr(search_module, "BULK", 10 ** 9)
-            monkeypatch.setattr(text_captures, "_CACHES", {})
-            by_text = search(indexed.collection, wanted)
-            monkeypatch.setattr(search_module, "BULK", 0)
-            assert search(indexed.collection, wanted) == by_text, wanted
-            totals.append(by_text["total"])
+            found = search(by_text, wanted)
+            assert search(bulk, wanted) == found, wanted
+            totals.append(found["total"])
     assert min(totals[:2]) > 0 and len(set(totals)) > 2  # (not all empty, nor all alike)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.catalog import Catalog
+from index.catalog import Catalog, upgraded
 from index.file_stamp import catalog_stamp
 from index.search.engine import Matches, text_key_of, text_number
 
@@ -262,6 +262,7 @@ def reader(path: Path) -> sqlite3.Connection:
     if found is None or found[0] != inode:
         if found is not None:
             found[1].close()
+        upgraded(path)
         found = opened[path] = (inode, sqlite3.connect(path.as_uri() + "?mode=ro", uri=True,
                                                        isolation_level=None))
     return found[1]
