@@ -234,6 +234,26 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture()
+def desktop(browser) -> Iterator[object]:
+    """A page in a desktop window (1366x900)."""
+    context = browser.new_context(viewport=DESKTOP)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture()
+def phone(browser) -> Iterator[object]:
+    """A page on a phone's screen (390x844, touch)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture()
 def page(browser) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})

@@ -12,19 +12,16 @@ import re
 from io import BytesIO
 
 import lxml.html
-import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from index.collection import Collection
 from index.warc_import import add_warcs
 from palimpsest.sample_network import manifest
-from tests.conftest import ARTIFACTS, screenshot
+from tests.conftest import ARTIFACTS, DESKTOP, screenshot
 from web import create_app
 from web.text_view import text_tab_url
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 # the network's home page of cognitura changes in five places from revision 1 to 2 (full text)
 MANY_CHANGES = "http://cognitura.test/"
 ABOUT = "http://allyvia.test/about/"  # loses the disclosure line in revision 2
@@ -34,20 +31,6 @@ EDITED = "http://cognitura.test/psychology/the-certainty-trap/"
 def shot(page, name: str) -> None:
     (ARTIFACTS / "issue11").mkdir(parents=True, exist_ok=True)
     screenshot(page, f"issue11/{name}-after")
-
-
-@pytest.fixture()
-def desktop(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture()
-def phone(browser):
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
-    yield context.new_page()
-    context.close()
 
 
 def captures_of(page, web_server: str, url: str) -> list[str]:

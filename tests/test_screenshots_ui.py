@@ -22,10 +22,8 @@ from index.compare.visual import visual_diff
 from index.indexer import update
 from palimpsest.sample_network import SampleNetwork
 from palimpsest.setup import write_config
-from tests.conftest import ARTIFACTS, crawl, screenshot
+from tests.conftest import ARTIFACTS, PHONE, crawl, screenshot
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 PORT_LEVY = "http://civiscope.test/figures/the-port-levy-in-five-lines/"
 ABOUT = "http://allyvia.test/about/"  # plainly crawled: no screenshots; loses a line in rev. 2
 
@@ -57,20 +55,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     thread.start()
     yield Served(collection, f"http://127.0.0.1:{server.effective_port}")
     server.close()
-
-
-@pytest.fixture()
-def desktop(browser):
-    context = browser.new_context(viewport=DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture()
-def phone(browser):
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
-    yield context.new_page()
-    context.close()
 
 
 def shot(page, name: str) -> Path:
