@@ -107,6 +107,20 @@ def dedup_of(history: PayloadHistory, url: str, status: int, body: bytes,
     return Dedup(digest, original, outcome)
 
 
+def response_or_revisit(builder: WARCWriter, url: str, body: bytes, http: StatusAndHeaders,
+                        warc_headers: dict[str, str], dedup: Dedup) -> ArcWarcRecord:
+    """The response record of a fetch, or the revisit record that stands for it when the
+    collection already holds its payload (`dedup.original`): the plain crawler's and the
+    recording proxy's alike."""
+    if dedup.original:
+        return builder.create_revisit_record(
+            url, dedup.digest, dedup.original.url, dedup.original.warc_date,
+            http_headers=http, warc_headers_dict=warc_headers)
+    return builder.create_warc_record(url, "response", payload=BytesIO(body),
+                                      length=len(body), http_headers=http,
+                                      warc_headers_dict=warc_headers)
+
+
 class WarcRecorder:
     def __init__(self, crawler: Crawler, history: PayloadHistory, proxied: bool) -> None:
         self.crawler = crawler
@@ -166,14 +180,8 @@ class WarcRecorder:
             warc_headers["WARC-IP-Address"] = str(response.ip_address)
         if truncated:
             warc_headers["WARC-Truncated"] = truncated
-        if dedup.original:
-            return self.builder.create_revisit_record(
-                response.url, dedup.digest, dedup.original.url, dedup.original.warc_date,
-                http_headers=http, warc_headers_dict=warc_headers)
-        body = response.body
-        return self.builder.create_warc_record(
-            response.url, "response", payload=BytesIO(body), length=len(body),
-            http_headers=http, warc_headers_dict=warc_headers)
+        return response_or_revisit(self.builder, response.url, response.body, http,
+                                   warc_headers, dedup)
 
     def _log(self, request: Request, response: Response, now: datetime, dedup: Dedup,
              truncated: str | None) -> None:

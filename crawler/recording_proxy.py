@@ -30,7 +30,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
 from crawler.dedup import PayloadHistory
-from crawler.recorder import Dedup, dedup_of
+from crawler.recorder import Dedup, dedup_of, response_or_revisit
 from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
 from index.extract import media_type
 
@@ -131,14 +131,8 @@ class WireRecorder:
                         "WARC-Payload-Digest": dedup.digest}
         if exchange.truncated:
             warc_headers["WARC-Truncated"] = exchange.truncated
-        if dedup.original:
-            return self.builder.create_revisit_record(
-                exchange.url, dedup.digest, dedup.original.url, dedup.original.warc_date,
-                http_headers=http, warc_headers_dict=warc_headers)
-        body = exchange.body
-        return self.builder.create_warc_record(
-            exchange.url, "response", payload=BytesIO(body), length=len(body),
-            http_headers=http, warc_headers_dict=warc_headers)
+        return response_or_revisit(self.builder, exchange.url, exchange.body, http,
+                                   warc_headers, dedup)
 
 
 @dataclass
