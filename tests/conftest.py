@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,19 +164,14 @@ class Pywb:
     index: Path  # the CDXJ index pywb wrote of our WARCs
 
 
-@pytest.fixture(scope="session")
-def pywb(network_history: CrawledCollection,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pywb]:
-    """pywb's own server over `network_history`'s WARC files (the reference replay tool that
-    our WARCs must work in, and our CDX and Memento APIs must agree with), once a session."""
-    if not PYWB.exists():
-        pytest.skip("pywb venv not installed (make test installs it)")
-    work = tmp_path_factory.mktemp("pywb")
+@contextmanager
+def serve_pywb(warcs: list[Path], work: Path, probe: str) -> Iterator[Pywb]:
+    """pywb's own server (the reference replay tool) over `warcs`, its collection in `work`,
+    once it answers the CDX query for `probe`."""
     subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
                    capture_output=True)
-    warcs = [str(p) for p in network_history.collection.warc_files()]
-    subprocess.run([PYWB / "wb-manager", "add", "ours", *warcs], cwd=work, check=True,
-                   capture_output=True)
+    subprocess.run([PYWB / "wb-manager", "add", "ours", *map(str, warcs)], cwd=work,
+                   check=True, capture_output=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -183,11 +179,23 @@ def pywb(network_history: CrawledCollection,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/ours"
     try:
-        _wait_until_answering(base + "/cdx?url=paxpoint.test/")
+        _wait_until_answering(f"{base}/cdx?url={probe}")
         yield Pywb(base, work / "collections/ours/indexes/index.cdxj")
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture(scope="session")
+def pywb(network_history: CrawledCollection,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pywb]:
+    """pywb's own server over `network_history`'s WARC files (the reference replay tool that
+    our WARCs must work in, and our CDX and Memento APIs must agree with), once a session."""
+    if not PYWB.exists():
+        pytest.skip("pywb venv not installed (make test installs it)")
+    with serve_pywb(list(network_history.collection.warc_files()),
+                    tmp_path_factory.mktemp("pywb"), "paxpoint.test/") as server:
+        yield server
 
 
 def _wait_until_answering(url: str, timeout: float = 30) -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +21,7 @@ from palimpsest.sample_network import SCRIPT_SITE, SampleNetwork, manifest, rend
 from palimpsest.sample_network.prose import plain
 from palimpsest.sample_network.revisions import edition
 from palimpsest.setup import write_config
-from tests.conftest import PYWB, crawl, palimpsest, screenshot
+from tests.conftest import PYWB, crawl, palimpsest, screenshot, serve_pywb
 
 PORT_LEVY = "http://civiscope.test/figures/the-port-levy-in-five-lines/"
 EDITED_BEFORE = "under four percent in each of the last three years"
@@ -225,31 +222,9 @@ def pywb_server(rendered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """pywb's own server over the rendered collection's WARC files."""
     if not PYWB.exists():
         pytest.skip("pywb venv not installed (make test installs it)")
-    work = tmp_path_factory.mktemp("pywb-rendered")
-    subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
-                   capture_output=True)
-    warcs = [str(p) for p in rendered.collection.warc_files()]
-    subprocess.run([PYWB / "wb-manager", "add", "ours", *warcs], cwd=work, check=True,
-                   capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([PYWB / "wayback", "-p", str(port), "-b", "127.0.0.1"],
-                              cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/ours"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/cdx?url=civiscope.test/", timeout=2).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "pywb did not answer"
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(10)
+    with serve_pywb(list(rendered.collection.warc_files()),
+                    tmp_path_factory.mktemp("pywb-rendered"), "civiscope.test/") as server:
+        yield server.base
 
 
 def test_pywb_replays_the_browser_captured_page_from_our_warcs(rendered, pywb_server):
