@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 PYWB   := .venv-pywb/.installed
+WACZ   := .venv-wacz/.installed
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 PORT   ?= 8080
 
@@ -12,7 +13,7 @@ PORT   ?= 8080
 demo: $(STAMP) system
 	$(BIN)/palimpsest demo --port $(PORT)
 
-test: $(STAMP) system $(PYWB)
+test: $(STAMP) system $(PYWB) $(WACZ)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -42,10 +43,19 @@ $(PYWB):
 	.venv-pywb/bin/pip install -q pywb
 	touch $@
 
-# Debian's chromium for the demo's browser crawl and the browser tests, wget as the crawl bench's peer.
+# py-wacz (`wacz validate`, the WACZ referee) needs frictionless<5, which our venv must not pin:
+# it too lives in a venv of its own, used by the tests only.
+$(WACZ):
+	$(PYTHON) -m venv .venv-wacz
+	.venv-wacz/bin/pip install -q --upgrade pip
+	.venv-wacz/bin/pip install -q wacz 'frictionless<5'
+	touch $@
+
+# Debian's chromium for the demo's browser crawl and the browser tests, wget as the crawl bench's
+# peer, redis-server for distributed crawls (the tests start their own on a free loopback port).
 system:
-	@command -v chromium >/dev/null && command -v wget >/dev/null || \
-	  { $(APT) update -qq && $(APT) install -y -qq chromium wget >/dev/null; }
+	@command -v chromium >/dev/null && command -v wget >/dev/null && command -v redis-server >/dev/null || \
+	  { $(APT) update -qq && $(APT) install -y -qq chromium wget redis-server >/dev/null; }
 
 clean:
-	rm -rf $(VENV) .venv-pywb build *.egg-info
+	rm -rf $(VENV) .venv-pywb .venv-wacz build *.egg-info
