@@ -406,5 +406,8 @@ def _collection(collection_dir: str) -> Collection:
     return Collection.locate(collection_dir)
 
 
+# commands kept in modules of their own register themselves on `cli` when imported
+from palimpsest import cli_share, cli_watching, cli_workers  # noqa: E402, F401
+
 if __name__ == "__main__":
     sys.exit(main())
