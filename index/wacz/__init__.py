@@ -1,0 +1,1 @@
+"""WACZ packages: writing (export), reading and importing, signing, and evidence packages."""
