@@ -1,5 +1,6 @@
-"""WARC 1.1 files as a crawl writes them: per-record gzip, IIPC-style names, a warcinfo record
-opening each file, rotation at a size limit, and a `.open` suffix until the file is closed.
+"""WARC 1.1 files as a crawl writes them: per-record gzip, IIPC-style names (lower case, within
+`^[-a-z0-9._/]+$`), a warcinfo record opening each file, rotation at a size limit, and a
+`.open` suffix until the file is closed.
 
 Plain warcio, no Scrapy: the crawler's extension and middleware drive it. Record IDs and dates
 come from injectable callables so that a test can compare bytes exactly.
@@ -20,6 +21,8 @@ from typing import BinaryIO
 
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
+
+from index.warc_names import name_part
 
 OPEN_SUFFIX = ".open"
 WARC_VERSION = "WARC/1.1"
@@ -80,8 +83,9 @@ class RotatingWarcWriter:
         self.max_bytes = max_bytes
         self.record_id = record_id
         self.clock = clock
-        # IIPC names end in the writing process and host, so that parallel writers never clash
-        self.origin = origin or f"{os.getpid()}~{socket.gethostname().replace('~', '-')}"
+        # IIPC names end in the writing process and host, so that parallel writers never clash;
+        # within `^[-a-z0-9._/]+$` (index.warc_names), as the WACZ profile takes names
+        self.origin = origin or f"{os.getpid()}-{name_part(socket.gethostname())}"
         self._serial = first_serial
         self._current: WarcFile | None = None
         self.closed_files: list[Path] = []
@@ -118,7 +122,7 @@ class RotatingWarcWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         moment = self.clock()
         stamp = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
-        name = f"{self.prefix}-{stamp}-{self._serial:05d}-{self.origin}.warc.gz"
+        name = f"{name_part(self.prefix)}-{stamp}-{self._serial:05d}-{self.origin}.warc.gz"
         path = self.directory / name
         handle = open(path.with_name(name + OPEN_SUFFIX), "xb")  # noqa: SIM115 (closed in _close)
         self._current = WarcFile(path, self._serial, handle)

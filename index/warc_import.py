@@ -19,7 +19,7 @@ from index.index_summary import IndexSummary
 from index.indexer import update
 from index.warc_reader import is_arc, looks_like_archive
 
-# `~` too: our crawler's file names hold one (…-00000-<pid>~<host>.warc.gz)
+# `~` too: our crawler's older file names hold one (…-00000-<pid>~<host>.warc.gz)
 _FOLDER_NAME = re.compile(r"[\w.~-]+")
 _ARCHIVE_END = re.compile(r"\.w?arc(\.gz)?$")
 

@@ -52,7 +52,7 @@ def test_every_file_opens_with_a_warcinfo_record_describing_the_crawl(network_hi
     crawl = network_history.crawls[0]
     assert crawl.warcs and not list(crawl.dir.glob("*.open"))
     for warc in crawl.warcs:
-        assert re.fullmatch(r"palimpsest-\d{14}(-\d+)?-\d{17}-\d{5}-\d+~[^~]+\.warc\.gz",
+        assert re.fullmatch(r"palimpsest-\d{14}(-\d+)?-\d{17}-\d{5}-\d+-[-a-z0-9.]+\.warc\.gz",
                             warc.name)
         records = [r for r in crawl.records() if r.file == warc.name]
         info = records[0]
