@@ -54,3 +54,8 @@ class WriteFailed(PalimpsestError):
 
 class DamagedRecord(PalimpsestError):
     """A WARC record could not be read or its digests do not match."""
+
+
+class BadPackage(PalimpsestError):
+    """A WACZ package cannot be read safely: not a zip, a damaged one, not a WACZ, or a member
+    whose name, kind or size it may not have."""

@@ -1,7 +1,9 @@
 """`palimpsest add`: WARC and ARC files written by any tool, brought into the collection.
 
 Each file is copied into `<collection>/imported/<name>/` (under a temporary name until the
-copy is whole), then the collection is indexed as `palimpsest index` would.
+copy is whole), a WACZ package's WARCs extracted there (index/wacz/reader.py: into a temporary
+folder first, moved in by one rename), then the collection is indexed as `palimpsest index`
+would.
 """
 
 from __future__ import annotations
@@ -17,45 +19,66 @@ from index.config import NetworkConfig
 from index.errors import UsageError
 from index.index_summary import IndexSummary
 from index.indexer import update
+from index.wacz.reader import StagedImport, stage_import
 from index.warc_reader import is_arc, looks_like_archive
 
 # `~` too: our crawler's older file names hold one (…-00000-<pid>~<host>.warc.gz)
 _FOLDER_NAME = re.compile(r"[\w.~-]+")
 _ARCHIVE_END = re.compile(r"\.w?arc(\.gz)?$")
+WACZ_SUFFIX = ".wacz"
 
 
 def add_warcs(collection: Collection, paths: Iterable[str | os.PathLike], *,
               name: str | None = None, progress: bool = False, fulltext: bool = True,
               config: NetworkConfig | None | ConfigSource = CONFIG_FILE) -> IndexSummary:
     """Copy WARC (or ARC) files written by any tool into `<collection>/imported/<name>/`
-    (`name` defaults to each file's name without its extension), then `update()`. A file
-    already there with the same bytes is not copied twice; a different file of the same name
-    is never overwritten. Raises UsageError, before copying anything, for a file that is
-    missing, is not a WARC or ARC, or would clash."""
-    plan = [(Path(given), _target(collection, Path(given), name)) for given in paths]
-    collection.root.mkdir(parents=True, exist_ok=True)
-    for source, target in plan:
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # copy under a temporary name, so an interrupted copy is never taken for a WARC
-            partial = target.with_name(target.name + ".part")
-            shutil.copyfile(source, partial)
-            os.replace(partial, target)
+    (`name` defaults to each file's name without its extension), and the WARCs of WACZ
+    packages (`.wacz`) into `imported/<name>/` (default: the package's name), then
+    `update()`. A file already there with the same bytes is not copied twice; a different
+    file of the same name is never overwritten. Raises UsageError (or BadPackage), before
+    anything is added, for a file that is missing, is not a WARC, ARC or WACZ, or would
+    clash."""
+    given = [Path(p) for p in paths]
+    plan = [(source, _target(collection, source, name)) for source in given
+            if not source.name.endswith(WACZ_SUFFIX)]
+    staged: list[StagedImport] = []
+    try:
+        for source in given:
+            if source.name.endswith(WACZ_SUFFIX):
+                folder = name or source.name.removesuffix(WACZ_SUFFIX)
+                staged.append(stage_import(collection, source, _folder(collection, folder)))
+        collection.root.mkdir(parents=True, exist_ok=True)
+        for source, target in plan:
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # copy under a temporary name, so an interrupted copy is never taken for a WARC
+                partial = target.with_name(target.name + ".part")
+                shutil.copyfile(source, partial)
+                os.replace(partial, target)
+        for package in staged:
+            package.move_in()
+    finally:
+        for package in staged:
+            package.discard()
     return update(collection, config=config, progress=progress, fulltext=fulltext)
 
 
 def _target(collection: Collection, source: Path, name: str | None) -> Path:
     """Where `source` goes in the collection; UsageError if it cannot go there."""
     _check_archive(source)
-    folder = name or _ARCHIVE_END.sub("", source.name)
-    if not _FOLDER_NAME.fullmatch(folder) or folder.strip(".") == "":
-        raise UsageError(f"{folder!r} cannot name an import folder (letters, digits, "
-                         "'.', '_', '~' and '-' only)")
-    target = collection.inside(f"imported/{folder}/{source.name}")
+    target = _folder(collection, name or _ARCHIVE_END.sub("", source.name)) / source.name
     if target.exists() and not _same_bytes(source, target):
         raise UsageError(f"{target.relative_to(collection.root)} already holds a different "
                          f"file: give the import another name (--name)")
     return target
+
+
+def _folder(collection: Collection, folder: str) -> Path:
+    """`imported/<folder>` of the collection; UsageError if `folder` cannot name one."""
+    if not _FOLDER_NAME.fullmatch(folder) or folder.strip(".") == "":
+        raise UsageError(f"{folder!r} cannot name an import folder (letters, digits, "
+                         "'.', '_', '~' and '-' only)")
+    return collection.inside(f"imported/{folder}")
 
 
 def _check_archive(source: Path) -> None:

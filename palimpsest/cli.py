@@ -228,12 +228,19 @@ def cdxj(collection_dir: str) -> None:
 @collection_option
 @workers_option
 @json_option
-def verify(collection_dir: str, workers: int | None, as_json: bool) -> None:
-    """Re-check every WARC record's digests against the files and the catalog."""
+@click.argument("package", required=False, metavar="[FILE.wacz]",
+                type=click.Path(dir_okay=False))
+def verify(collection_dir: str, workers: int | None, as_json: bool,
+           package: str | None) -> None:
+    """Re-check every WARC record's digests against the files and the catalog; or, given a
+    WACZ package, check it as its recipient would: the zip, every resource's hash and size,
+    datapackage-digest.json and the signature."""
     from index.verify import verify as verify_collection
+    from index.wacz.reader import verify_package
 
-    report = verify_collection(_collection(collection_dir), workers=workers,
-                               progress=sys.stderr.isatty() and not as_json)
+    report = verify_package(package) if package else verify_collection(
+        _collection(collection_dir), workers=workers,
+        progress=sys.stderr.isatty() and not as_json)
     print_json(report.to_json()) if as_json else click.echo(str(report))
     if not report.ok:
         raise click.exceptions.Exit(1)
