@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -58,6 +59,42 @@ class Search:
 class Web:
     base_url: str = _opt("", "the web UI's address (\"https://archive.example.org/\"), for "
                              "absolute links in CLI output; empty: links are printed as paths")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`palimpsest monitor`'s limits (index/schedule): the fetch budget, and how often a page
+    may and must be visited. Durations are a number and a unit: "90s", "30m", "6h", "7d"."""
+
+    fetches_per_day: int = _opt(2000, "pages `palimpsest monitor` fetches per day across the "
+                                      "network, at most (any 24 hours)")
+    fetches_per_day_per_site: int = _opt(500, "pages it fetches per day from each site, "
+                                              "at most")
+    min_interval: str = _opt("1h", "a page is fetched again no sooner than this")
+    max_interval: str = _opt("7d", "every page is fetched again at least this often (as the "
+                                   "budget allows: `palimpsest schedule` says when it cannot)")
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str, where: str = "duration") -> float:
+    """Seconds in a duration written "90s", "30m", "6h" or "7d"; ConfigError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not a duration (a number and s, m, h or d: "
+                          '"30m", "7d")')
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _check_schedule(schedule: Schedule) -> None:
+    low = duration_seconds(schedule.min_interval, "schedule.min_interval")
+    high = duration_seconds(schedule.max_interval, "schedule.max_interval")
+    if not 0 < low <= high:
+        raise ConfigError("schedule: min_interval must be above 0 and at most max_interval")
+    if schedule.fetches_per_day < 1 or schedule.fetches_per_day_per_site < 1:
+        raise ConfigError("schedule: the fetch budgets must be at least 1 a day")
 
 
 @dataclass(frozen=True)
@@ -164,6 +201,20 @@ class Watch:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """A target of the notifications sent after each crawl that changed something it covers
+    (index/notify.py): an apprise URL, and filters. `watch`: only these watched phrases'
+    appearances and disappearances (none: every change); `sites`: only pages of these sites;
+    `min_change`: of the changed pages, only those with at least this percent of their words
+    changed (a watched phrase moving, a page added or removed always counts)."""
+
+    url: str
+    watch: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    min_change: float = 0.0
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     name: str
     sites: tuple[Site, ...]
@@ -173,8 +224,10 @@ class NetworkConfig:
     limits: Limits = Limits()
     search: Search = Search()
     web: Web = Web()
+    schedule: Schedule = Schedule()
     watch: tuple[Watch, ...] = ()
     ignore: tuple[str, ...] = ()
+    notify: tuple[Notify, ...] = ()
     digest: str = ""
 
     def site(self, name: str) -> Site:
@@ -203,8 +256,9 @@ class NetworkConfig:
         return self.politeness.obey_robots if site.obey_robots is None else site.obey_robots
 
 
-_SECTIONS = {"politeness": Politeness, "limits": Limits, "search": Search, "web": Web}
-_TOP_KEYS = {"name", "user_agent", "proxy", "sites", "watch", "ignore", *_SECTIONS}
+_SECTIONS = {"politeness": Politeness, "limits": Limits, "search": Search, "web": Web,
+             "schedule": Schedule}
+_TOP_KEYS = {"name", "user_agent", "proxy", "sites", "watch", "ignore", "notify", *_SECTIONS}
 
 
 def load_config(path: Path) -> NetworkConfig:
@@ -232,6 +286,7 @@ def parse_config(raw: dict[str, Any]) -> NetworkConfig:
         name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()
     }
     check_config_engine(sections["search"].engine)
+    _check_schedule(sections["schedule"])
     if sections["web"].base_url:
         _check_url(sections["web"].base_url, "web.base_url")
     sites = raw.get("sites")
@@ -244,12 +299,15 @@ def parse_config(raw: dict[str, Any]) -> NetworkConfig:
     proxy = raw.get("proxy")
     if proxy is not None:
         _check_url(proxy, "proxy")
+    watches = tuple(_watch(w, i) for i, w in enumerate(raw.get("watch", [])))
     return NetworkConfig(
         name=_typed(raw.get("name", "network"), str, "name"),
         sites=parsed_sites,
         user_agent=_typed(raw.get("user_agent", DEFAULT_USER_AGENT), str, "user_agent"),
         proxy=proxy,
-        watch=tuple(_watch(w, i) for i, w in enumerate(raw.get("watch", []))),
+        watch=watches,
+        notify=tuple(_notify(n, i, names, [w.name for w in watches])
+                     for i, n in enumerate(_typed_list(raw.get("notify", []), dict, "notify"))),
         ignore=tuple(_typed_list(raw.get("ignore", []), str, "ignore")),
         **sections,
     )
@@ -305,6 +363,39 @@ def _watch(raw: Any, i: int) -> Watch:
     if not name or ("phrase" in raw) == ("pattern" in raw):
         raise ConfigError(f"{where}: needs a name and exactly one of phrase or pattern")
     return Watch(name=name, phrase=raw.get("phrase"), pattern=raw.get("pattern"))
+
+
+def _notify(raw: dict, i: int, sites: list[str], watches: list[str]) -> Notify:
+    """A [[notify]] table, its URL one apprise can send to and its filters naming sites and
+    watched phrases the config has: a typo fails at load, not silently at every crawl."""
+    where = f"notify[{i}]"
+    _no_unknown(raw, {f.name for f in fields(Notify)}, where + ".")
+    url = _typed(raw.get("url", ""), str, where + ".url")
+    if not url:
+        raise ConfigError(f"{where}.url: every [[notify]] needs an apprise URL "
+                          "(mailto://, matrix://, slack://, tgram://, json://, ...)")
+    _check_apprise_url(url, where + ".url")
+    for key, known, kind in (("watch", watches, "watched phrase"), ("sites", sites, "site")):
+        for name in _typed_list(raw.get(key, []), str, f"{where}.{key}"):
+            if name not in known:
+                raise ConfigError(f"{where}.{key}: no {kind} named {name!r} "
+                                  f"(known: {', '.join(known) or 'none'})")
+    min_change = _typed(raw.get("min_change", 0), (int, float), where + ".min_change")
+    if not 0 <= min_change <= 100:
+        raise ConfigError(f"{where}.min_change: a percent of the words, from 0 to 100")
+    return Notify(url=url, watch=tuple(raw.get("watch", [])), sites=tuple(raw.get("sites", [])),
+                  min_change=float(min_change))
+
+
+def _check_apprise_url(url: str, where: str) -> None:
+    # apprise is imported only for a config that notifies: it costs every command otherwise
+    import apprise
+
+    if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+        scheme = url.partition("://")[0] if "://" in url else ""
+        why = f"unknown scheme {scheme!r}" if scheme else "no scheme"
+        raise ConfigError(f"{where}: not a URL apprise can send to ({why}; e.g. mailto://, "
+                          "matrix://, slack://, tgram://, json://)")
 
 
 def _section(cls: type, raw: Any, name: str) -> Any:

@@ -99,17 +99,40 @@ def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int
     options = CrawlOptions(sites=sites, concurrency_per_site=concurrency_per_site,
                            delay=delay, no_robots=no_robots, max_pages=max_pages,
                            resume=resume, progress=sys.stderr.isatty(), browser=browser)
-    result = run_crawl(_collection(collection_dir), options)
+    collection = _collection(collection_dir)
+    result = run_crawl(collection, options)
     click.echo(format_summary(result.summary))
     click.echo(f"crawl log and WARCs in {result.crawl_dir}")
     if not result.finished:
         click.echo("crawl interrupted: finish it with `palimpsest crawl --resume`", err=True)
         raise click.exceptions.Exit(1)
+    if not result.unreached:
+        _notify_after(collection, result.crawl_id, result.crawl_dir)
     if result.unreached:
         click.echo(f"crawl {result.crawl_id} captured nothing of {', '.join(result.unreached)}"
                    " (every fetch failed or was refused: see the crawl log); comparisons "
                    "skip this crawl", err=True)
         raise click.exceptions.Exit(1)
+
+
+def _notify_after(collection: Collection, crawl_id: str, crawl_dir: Any) -> None:
+    """Send the config's [[notify]] targets what the crawl changed. Nothing of it can fail
+    the crawl, whose WARCs are written: a failure is a line on stderr, and the crawl's notify
+    log says more. Without [[notify]] this costs nothing (not even the import)."""
+    try:
+        if not collection.load_config().notify:
+            return
+        from index.notify import LOG_NAME, notify_after_crawl
+
+        deliveries = notify_after_crawl(collection, crawl_id)
+    except PalimpsestError as exc:
+        click.echo(f"notifications not sent: {exc}", err=True)
+        return
+    for delivery in deliveries:
+        if delivery.outcome == "failed":
+            click.echo(f"{delivery}; see {crawl_dir / LOG_NAME}", err=True)
+        elif delivery.outcome == "sent":
+            click.echo(str(delivery))
 
 
 @cli.command("sample-network")

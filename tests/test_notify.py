@@ -1,0 +1,210 @@
+"""Notifications after a crawl ([[notify]], issue 15 point 3): the sample network crawled at
+revision 1 and 2 by `palimpsest crawl` with apprise targets configured: json:// webhooks to a
+receiver in the test (a small HTTP server collecting what is POSTed) and one to a closed port.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from index.collection import Collection
+from index.config import parse_config
+from index.errors import ConfigError
+from index.notify import LOG_NAME, notify_after_crawl
+from palimpsest.sample_network import SampleNetwork
+from tests.conftest import CrawledCrawl, crawl, crawl_ids, new_collection, palimpsest
+
+BASE = "https://archive.example.org/"
+
+
+class Receiver(ThreadingHTTPServer):
+    """A webhook endpoint: every JSON body POSTed to it, by path."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Collect)
+        self.received: dict[str, list[dict]] = defaultdict(list)
+
+    @property
+    def base(self) -> str:
+        return f"json://127.0.0.1:{self.server_address[1]}"
+
+
+class _Collect(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.received[self.path].append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once it is closed
+
+
+@dataclass
+class Notified:
+    collection: Collection
+    receiver: Receiver
+    crawls: list[CrawledCrawl]
+    second: object  # the second crawl's finished command
+    closed: str  # the failing target's URL
+
+
+TARGETS = """
+[[notify]]
+url = "{base}/all"
+
+[[notify]]
+url = "{base}/disclosure-allyvia"
+watch = ["disclosure"]
+sites = ["allyvia"]
+
+[[notify]]
+url = "{base}/disclosure-paxpoint"
+watch = ["disclosure"]
+sites = ["paxpoint"]
+
+[[notify]]
+url = "{base}/whole-pages"
+min_change = 100
+
+[[notify]]
+url = "{closed}"
+"""
+
+
+@pytest.fixture(scope="module")
+def notified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notified]:
+    """Two crawls (revision 1, then 2: allyvia drops its disclosure line) with five targets:
+    everything, the disclosure on allyvia, the disclosure on paxpoint (which keeps it),
+    pages changed whole (none), and a closed port."""
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    closed = f"json://127.0.0.1:{_closed_port()}/"
+    with SampleNetwork(revision=1) as network:
+        collection = new_collection(tmp_path_factory.mktemp("notify"), network)
+        text = collection.config_path.read_text().replace('base_url = ""',
+                                                          f'base_url = "{BASE}"')
+        collection.config_path.write_text(
+            text + TARGETS.format(base=receiver.base, closed=closed))
+        crawl(collection)
+        network.set_revision(2)
+        second = crawl(collection)
+    try:
+        yield Notified(collection, receiver, crawl_ids(collection), second, closed)
+    finally:
+        receiver.shutdown()
+
+
+def _log(crawled: CrawledCrawl) -> list[dict]:
+    return [json.loads(line) for line in (crawled.dir / LOG_NAME).read_text().splitlines()]
+
+
+def test_watched_phrase_removed_sends_one_notification_naming_it(notified: Notified) -> None:
+    sent = notified.receiver.received["/disclosure-allyvia"]
+    assert len(sent) == 1  # one per target and crawl, not one per page
+    message = sent[0]["message"]
+    assert 'Watched phrase "disclosure"' in message and "disappeared from" in message
+    assert "http://allyvia.test/" in message
+    first, second = (c.crawl_id for c in notified.crawls)
+    assert f"{BASE}changes?from={first}&to={second}" in message
+    diff_links = [line.split("diff: ")[1] for line in message.splitlines() if "diff: " in line]
+    assert diff_links and all(link.startswith(f"{BASE}diff/") and "_full/http://allyvia.test/"
+                              in link for link in diff_links)
+    assert "paxpoint.test" not in message  # its sites filter: allyvia only
+    assert "disclosure" in sent[0]["title"] and "disappeared" in sent[0]["title"]
+
+
+def test_target_without_filters_gets_every_change_in_one_bounded_message(
+        notified: Notified) -> None:
+    sent = notified.receiver.received["/all"]
+    assert len(sent) == 1
+    message = sent[0]["message"]
+    assert "disappeared from" in message and "Changed pages:" in message
+    assert "of words changed" in message and "Removed pages:" in message
+    # the pages listed are capped, the rest counted
+    for line in message.splitlines():
+        if line.startswith("Watched phrase") and "disappeared from" in line:
+            pages = int(line.split("disappeared from ")[1].split(" page")[0])
+            listed = message.count("_full/http://allyvia.test/")
+            assert listed == min(pages, 10)
+            if pages > 10:
+                assert f"... and {pages - 10} more" in message
+
+
+def test_filters_exclude_what_they_do_not_cover(notified: Notified) -> None:
+    assert notified.receiver.received["/disclosure-paxpoint"] == []  # it kept its line
+    outcomes = {e["url"].split("/")[3]: e["outcome"] for e in _log(notified.crawls[1])}
+    assert outcomes["disclosure-paxpoint"] == "nothing"
+    # min_change = 100: no page changed whole, so no changed page; the phrase's moves and
+    # the pages added and removed still count
+    whole = notified.receiver.received["/whole-pages"]
+    assert len(whole) == 1
+    assert "Changed pages" not in whole[0]["message"] and "changed" not in whole[0]["title"]
+    assert "disappeared from" in whole[0]["message"]
+    assert "Changed pages" in notified.receiver.received["/all"][0]["message"]
+
+
+def test_failing_target_is_logged_and_retried_and_the_crawl_still_succeeds(
+        notified: Notified) -> None:
+    second = notified.crawls[1]
+    assert notified.second.returncode == 0 and second.warcs
+    assert second.summary()["finish_reason"] == "finished"
+    port = notified.closed.split(":")[2].rstrip("/")
+    tries = [e for e in _log(second) if f":{port}" in e["url"]]
+    assert [e["attempt"] for e in tries] == [1, 2, 3]
+    assert [e["outcome"] for e in tries] == ["retrying", "retrying", "failed"]
+    assert all("Connection" in e["why"] for e in tries)
+    assert "failed after 3 attempts" in notified.second.stderr
+    assert LOG_NAME in notified.second.stderr
+
+
+def test_first_crawl_has_nothing_to_compare_and_sends_nothing(notified: Notified) -> None:
+    first = _log(notified.crawls[0])
+    assert {e["outcome"] for e in first} == {"skipped"}
+    assert all("no complete crawl before" in e["why"] for e in first)
+
+
+def test_second_run_does_not_send_again(notified: Notified) -> None:
+    before = {path: len(sent) for path, sent in notified.receiver.received.items()}
+    deliveries = notify_after_crawl(notified.collection, notified.crawls[1].crawl_id)
+    outcomes = sorted(d.outcome for d in deliveries)
+    # the three sent are not sent again, the one with nothing is not recomputed, the closed
+    # port is tried again (it never got its message)
+    assert outcomes == ["already sent", "already sent", "already sent", "failed",
+                        "nothing to send"]
+    assert {path: len(sent) for path, sent in notified.receiver.received.items()} == before
+
+
+def test_bad_notify_config_is_one_line_error(tmp_path: Path) -> None:
+    base = {"sites": [{"name": "a", "seeds": ["http://a.test/"]}],
+            "watch": [{"name": "w", "phrase": "x"}]}
+    for bad, said in (({"url": "nope://x"}, "unknown scheme 'nope'"),
+                      ({"url": "json://h/", "every": 1}, "notify[0].every: unknown key"),
+                      ({"url": "json://h/", "watch": ["v"]}, "no watched phrase named 'v'"),
+                      ({"url": "json://h/", "sites": ["b"]}, "no site named 'b'"),
+                      ({"url": "json://h/", "min_change": 101}, "percent")):
+        with pytest.raises(ConfigError, match=said.replace("[", r"\[").replace("]", r"\]")):
+            parse_config({**base, "notify": [bad]})
+    collection = Collection(tmp_path)
+    collection.config_path.write_text('[[sites]]\nname = "a"\nseeds = ["http://a.test/"]\n'
+                                      '[[notify]]\nurl = "gopher://x/"\n')
+    done = palimpsest("crawl", "--collection", str(tmp_path), check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: notify[0].url: not a URL apprise can send to (unknown scheme 'gopher'; "
+        "e.g. mailto://, matrix://, slack://, tgram://, json://)"]
