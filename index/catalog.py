@@ -15,6 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from index.catalog_export import CatalogExport
 from index.catalog_records import CDX_ONLY_COLUMNS, Capture, CapturedUrl
 from index.catalog_writes import DOM_RANGE, CatalogWrites
 from index.collection import Collection
@@ -86,9 +87,9 @@ def captures_of(collection: Collection, url: str) -> list[Capture]:
     return found
 
 
-class Catalog(CatalogWrites):
-    """A collection's capture catalog, open for reading and (see CatalogWrites) for the
-    indexer's writes."""
+class Catalog(CatalogWrites, CatalogExport):
+    """A collection's capture catalog, open for reading, (see CatalogWrites) for the
+    indexer's writes and (see CatalogExport) for a WACZ export's reads."""
 
     def __init__(self, db: sqlite3.Connection, collection: Collection) -> None:
         self._db = db

@@ -19,16 +19,21 @@ def cdxj_lines(catalog: Catalog) -> Iterator[str]:
     """Every CDXJ line of the catalogued records (without newline), in sorted order."""
     # the catalog orders by "surt timestamp"; lines sharing that key sort by their JSON
     group_key, group = None, []
-    for surt, timestamp, url, mime, status, digest, length, offset, warc_file in \
-            catalog.cdx_entries():
-        key = f"{surt} {timestamp}"
+    for entry in catalog.cdx_entries():
+        key = f"{entry[0]} {entry[1]}"
         if key != group_key:
             yield from sorted(group)
             group_key, group = key, []
-        fields = {"url": url}
-        for name, value in (("mime", mime), ("status", status), ("digest", digest)):
-            if value is not None:
-                fields[name] = value
-        fields.update(length=str(length), offset=str(offset), filename=warc_file)
-        group.append(f"{key} {json.dumps(fields)}")
+        group.append(cdxj_line(*entry))
     yield from sorted(group)
+
+
+def cdxj_line(surt: str, timestamp: str, url: str, mime: str | None, status: str | None,
+              digest: str | None, length: int, offset: int, filename: str) -> str:
+    """One CDXJ line (without newline) as cdxj-indexer writes it."""
+    fields = {"url": url}
+    for name, value in (("mime", mime), ("status", status), ("digest", digest)):
+        if value is not None:
+            fields[name] = value
+    fields.update(length=str(length), offset=str(offset), filename=filename)
+    return f"{surt} {timestamp} {json.dumps(fields)}"

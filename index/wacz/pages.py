@@ -1,0 +1,58 @@
+"""pages/pages.jsonl: one JSON line per page (url, ts, title, id, and the extracted text
+that ReplayWeb.page's search reads), under the json-pages-1.0 header.
+
+The texts come from the full-text index (what `palimpsest index` extracted), read a batch
+of pages at a time, so the list is written however many pages there are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from index.catalog_export import PageRow
+from index.collection import Collection
+from index.search.engines import open_index
+from index.search.query_cost import Budget
+from index.timestamps import iso_date
+
+PAGES_PATH = "pages/pages.jsonl"
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages",
+                "hasText": True}
+_BATCH = 256
+
+
+def page_id(url: str, ts: str) -> str:
+    """A page's id: the same page of the same capture gets the same one in every export."""
+    return hashlib.sha256(f"{ts} {url}".encode()).hexdigest()[:32]
+
+
+def page_lines(collection: Collection, rows: Iterable[PageRow]) -> Iterator[bytes]:
+    """The header line, then one line per page of `rows` with its title and text."""
+    yield _line(PAGES_HEADER)
+    rows = iter(rows)
+    with open_index(collection, collection.config_if_any()) as engine:
+        while batch := list(islice(rows, _BATCH)):
+            stored = engine.stored(list(dict.fromkeys(r.text_key for r in batch)),
+                                   Budget(seconds=600))
+            for row in batch:
+                text = stored.get(row.text_key)
+                ts = iso_date(row.warc_date, row.timestamp)
+                yield _line({"id": page_id(row.url, ts), "url": row.url, "ts": ts,
+                             "title": (text.title if text else "") or row.url,
+                             "text": text.full_text if text else ""})
+
+
+def given_page_lines(pages: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """The header, then the pages a caller gives (each with url and ts at least; an id
+    is made for a page without one)."""
+    yield _line(PAGES_HEADER)
+    for page in pages:
+        yield _line({"id": page.get("id") or page_id(page["url"], page["ts"]), **page})
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
