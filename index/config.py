@@ -500,7 +500,26 @@ def render_template(
     if not watch:
         lines += ["# [[watch]]", '# name = "disclosure"', '# phrase = "distributed on behalf of"',
                   ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _NOTIFY_TEMPLATE)
+
+
+# the commented [[notify]] example every config `palimpsest init` writes carries
+_NOTIFY_TEMPLATE = [
+    "# Notifications after each crawl (`palimpsest crawl` or `palimpsest monitor`) that changed",
+    "# something a target covers: one message per target and crawl, with the watched phrases",
+    "# that appeared or disappeared, the pages changed, added and removed, and links to their",
+    "# diffs (absolute with [web] base_url). `url` is an apprise URL: mailto://, matrix://,",
+    "# slack://, tgram://, json:// or jsons:// (a webhook), ... Optional filters: `watch` (only",
+    "# these phrases' moves), `sites` (only these sites' pages), `min_change` (changed pages",
+    "# with at least this percent of their words changed). A failure is retried, logged in the",
+    "# crawl's notify-log.jsonl, and never fails the crawl.",
+    "# [[notify]]",
+    '# url = "mailtos://user:password@mail.example.org?to=desk@example.org"',
+    '# watch = ["disclosure"]',
+    '# sites = ["allyvia"]',
+    "# min_change = 5",
+    "",
+]
 
 
 def _toml(value: Any) -> str:
