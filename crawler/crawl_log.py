@@ -60,7 +60,9 @@ class CrawlLog:
         crawl_dir = settings.get("PALIMPSEST_CRAWL_DIR")
         if not crawl_dir:
             raise NotConfigured("no crawl folder")
-        ext = cls(Path(crawl_dir), settings.get("PALIMPSEST_CRAWL_ID"),
+        # a worker of a shared crawl keeps a log of its own (crawler/distributed/files.py)
+        ext = cls(Path(settings.get("PALIMPSEST_LOG_DIR") or crawl_dir),
+                  settings.get("PALIMPSEST_CRAWL_ID"),
                   tuple(settings.get("PALIMPSEST_SITES", ())),
                   settings.getbool("PALIMPSEST_PROGRESS"))
         crawler.signals.connect(ext.event, our_signals.crawl_event)

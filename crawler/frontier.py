@@ -36,6 +36,10 @@ class Frontier:
         self.pages = Counter[str]()
         self._queries: dict[tuple[str, str], set[str]] = defaultdict(set)
 
+    def page_limit(self, site: str) -> int:
+        """The most pages of `site` this crawl fetches."""
+        return self._max_pages[site]
+
     def site_of(self, url: str) -> Site | None:
         """The crawled site `url` belongs to, if any."""
         return site_for_url(self.sites, url)

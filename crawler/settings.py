@@ -30,6 +30,11 @@ class CrawlOptions:
     resume: bool = False
     progress: bool = False
     browser: bool = False  # every site's HTML pages rendered in Chromium (else per site)
+    # only these URLs, none of the links they hold (`palimpsest monitor`'s recrawl of the
+    # pages due): the links are in each page's metadata record, for the next crawl to choose
+    urls: tuple[str, ...] = ()
+    frontier: str | None = None  # redis://HOST:PORT/DB: the crawl's state lives there
+    lease_seconds: float = 30.0  # a shared crawl's lease on a URL in flight, renewed
 
 
 def browser_sites(sites: tuple[Site, ...], options: CrawlOptions) -> tuple[str, ...]:
@@ -66,6 +71,7 @@ def scrapy_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cra
         "PALIMPSEST_PAYLOAD_HISTORY": history,
         "PALIMPSEST_SITES": sites,
         "PALIMPSEST_PROGRESS": options.progress,
+        "PALIMPSEST_ONLY_URLS": options.urls,
         **_browser(config, sites, options),
     }
     middlewares = dict(_DOWNLOADER_MIDDLEWARES)
@@ -169,6 +175,9 @@ def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOp
         "CONCURRENT_REQUESTS": per_site * len(sites),
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
         "DOWNLOAD_DELAY": delay,
+        # the delay is the least gap between two requests to a site, as in Heritrix: Scrapy's
+        # jitter (0.5 to 1.5 times the delay by default) would go below it
+        "DOWNLOAD_DELAY_JITTER": 0,
         "AUTOTHROTTLE_ENABLED": config.politeness.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(delay, 0.05),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(per_site),

@@ -88,9 +88,13 @@ def init(collection_dir: str, sites: tuple[str, ...], sample_proxy: str | None,
 @click.option("--resume", is_flag=True, help="Finish the last, interrupted crawl.")
 @click.option("--browser", is_flag=True,
               help="Render every HTML page in headless Chromium, recorded on the wire.")
+@click.option("--frontier", metavar="redis://HOST:PORT/DB",
+              help="Keep the crawl's state in Redis: `palimpsest worker` processes join it.")
+@click.option("--lease-seconds", type=click.FloatRange(1), default=30.0, show_default=True,
+              help="With --frontier: how long a worker's claim on a URL outlives the worker.")
 def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int | None,
           delay: float | None, no_robots: bool, max_pages: int | None, resume: bool,
-          browser: bool) -> None:
+          browser: bool, frontier: str | None, lease_seconds: float) -> None:
     """Crawl every site of the network into a new crawl folder."""
     from crawler.report import format_summary
     from crawler.run import run_crawl
@@ -98,8 +102,11 @@ def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int
 
     options = CrawlOptions(sites=sites, concurrency_per_site=concurrency_per_site,
                            delay=delay, no_robots=no_robots, max_pages=max_pages,
-                           resume=resume, progress=sys.stderr.isatty(), browser=browser)
+                           resume=resume, progress=sys.stderr.isatty(), browser=browser,
+                           frontier=frontier, lease_seconds=lease_seconds)
     collection = _collection(collection_dir)
+    if frontier:
+        from crawler.distributed.run import start_shared_crawl as run_crawl
     result = run_crawl(collection, options)
     click.echo(format_summary(result.summary))
     click.echo(f"crawl log and WARCs in {result.crawl_dir}")

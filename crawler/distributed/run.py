@@ -1,0 +1,202 @@
+"""Start, join or resume a crawl whose state lives in Redis (`crawl --frontier`, `worker`).
+
+The crawl's first process (`palimpsest crawl --frontier URL`) writes the network config and
+the crawl's options into Redis, seeds the frontier and the payload history (from its
+collection's catalog), then crawls as a worker. `palimpsest worker --frontier URL` needs only
+the URL and a collection to write into: it reads the rest from Redis. When the frontier is
+empty and no lease is out every worker closes its files and exits; the first process then
+waits for the others, cuts back dead workers' torn files, merges the logs, writes the summary
+and deletes the crawl's keys.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+
+from crawler.distributed.files import (
+    hold_lock,
+    merge_logs,
+    repair_dead_workers,
+    worker_dir,
+    worker_name,
+)
+from crawler.distributed.spider import SharedHistory, SharedSpider
+from crawler.distributed.state import SharedCrawl, connect, current_crawl
+from crawler.distributed.worker import Worker
+from crawler.frontier import Frontier
+from crawler.report import read_summary
+from crawler.run import CrawlResult, _selected_sites
+from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
+from index import indexer
+from index.catalog import Catalog
+from index.collection import Collection
+from index.config import NetworkConfig, Site, parse_config
+from index.errors import UsageError
+
+# the options that travel in Redis to every worker
+_SHARED_OPTIONS = ("sites", "concurrency_per_site", "delay", "no_robots", "max_pages",
+                   "lease_seconds")
+
+
+def start_shared_crawl(collection: Collection, options: CrawlOptions) -> CrawlResult:
+    """`palimpsest crawl --frontier URL [--resume]`: a new shared crawl, or the stopped one
+    Redis holds, crawled by this process with whatever workers join."""
+    if options.browser:
+        raise UsageError("--frontier with --browser: a shared crawl renders no pages yet")
+    client = connect(options.frontier or "")
+    if options.resume:
+        shared = current_crawl(client, options.frontier or "")
+        if shared.config().get("state") == "finished":
+            raise UsageError(f"the crawl in Redis at {shared.url} ({shared.crawl_id}) "
+                             "finished: nothing to resume")
+        collection.crawl_dir(shared.crawl_id).mkdir(parents=True, exist_ok=True)
+    else:
+        shared = _new_shared_crawl(client, collection, options)
+    result = _crawl(collection, shared, seeds=not options.resume, progress=options.progress)
+    return _finish(shared, result)
+
+
+def join_shared_crawl(collection: Collection, url: str, progress: bool = False) -> CrawlResult:
+    """`palimpsest worker --frontier URL`: crawl as one more worker of the crawl in Redis."""
+    shared = current_crawl(connect(url), url)
+    if shared.config().get("state") == "finished":
+        raise UsageError(f"the crawl in Redis at {url} ({shared.crawl_id}) finished")
+    return _crawl(collection, shared, seeds=False, progress=progress)
+
+
+def _new_shared_crawl(client: Any, collection: Collection, options: CrawlOptions
+                      ) -> SharedCrawl:
+    current = client.get("palimpsest:current")
+    if current is not None:
+        previous = SharedCrawl(client, options.frontier or "", current.decode())
+        if previous.config().get("state") not in ("finished", None):
+            raise UsageError(f"Redis at {options.frontier} holds crawl {previous.crawl_id}, "
+                             "not finished: `palimpsest crawl --resume --frontier ...` "
+                             "finishes it (or use another database)")
+    config = collection.load_config()
+    sites = _selected_sites(config, options.sites)
+    crawl_id = collection.new_crawl_id()
+    shared = SharedCrawl(client, options.frontier or "", crawl_id)
+    # revisits refer to the catalog's records: bring it up to date, then share its history
+    indexer.update(collection, config=config, fulltext=False)
+    _share_history(shared, collection)
+    fields = {"crawl_id": crawl_id, "state": "running", "seeded": "0",
+              "config": collection.config_path.read_text(encoding="utf-8"),
+              "options": json.dumps({k: v for k, v in asdict(options).items()
+                                     if k in _SHARED_OPTIONS})}
+    shared.describe(fields, _site_policy(config, sites, options))
+    collection.crawl_dir(crawl_id).mkdir(parents=True)
+    return shared
+
+
+def _site_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
+                 ) -> dict[str, str]:
+    """Each site's "delay concurrency", held for the whole crawl by Redis."""
+    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
+    delay = config.politeness.delay if options.delay is None else options.delay
+    return {s.name: f"{s.delay if s.delay is not None else delay} {per_site}" for s in sites}
+
+
+def _share_history(shared: SharedCrawl, collection: Collection) -> None:
+    """The catalog's payload history into Redis, in batches."""
+    pipe = shared.client.pipeline(transaction=False)
+    with Catalog.open(collection) as catalog:
+        for n, (url, digest, date) in enumerate(catalog.payload_history(), 1):
+            pipe.hset(shared.key("hurl"), url, digest)
+            pipe.hsetnx(shared.key("hdig"), digest, json.dumps([url, date]))
+            if n % 5000 == 0:
+                shared.call(pipe.execute)
+    shared.call(pipe.execute)
+
+
+def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress: bool
+           ) -> CrawlResult:
+    """Crawl as one worker until the shared crawl is over."""
+    described = shared.config()
+    text = described["config"]
+    config = parse_config(tomllib.loads(text))
+    options = replace(CrawlOptions(**_options(described["options"])), progress=progress)
+    sites = _selected_sites(config, options.sites)
+    if not collection.config_path.exists():  # `index` and replay need the sites too
+        collection.root.mkdir(parents=True, exist_ok=True)
+        collection.config_path.write_text(text, encoding="utf-8")
+    crawl_dir = collection.crawl_dir(shared.crawl_id)
+    name = worker_name()
+    own = worker_dir(crawl_dir, name)
+    _lock = hold_lock(crawl_dir, name)  # noqa: F841 (held until the process ends)
+    repair_dead_workers(crawl_dir)
+    frontier = Frontier(config, sites, options.max_pages)
+    worker = Worker(shared, name, options.lease_seconds,
+                    {s.name: frontier.page_limit(s.name) for s in sites})
+    settings = _worker_settings(config, sites, options, shared, crawl_dir, worker)
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(SharedSpider)
+    process.crawl(crawler, sites=sites, frontier=frontier,
+                  robots=robots_policy(config, sites, options), worker=worker, seeds=seeds)
+    process.start()
+    try:
+        shared.leave(name)
+    except Exception:  # noqa: BLE001 (Redis gone at the very end: the heartbeat expires)
+        pass
+    summary = read_summary(own) or {"crawl": shared.crawl_id, "finish_reason": "failed",
+                                    "totals": {}, "sites": {}}
+    return CrawlResult(shared.crawl_id, crawl_dir, summary, resumed=not seeds)
+
+
+def _options(raw: str) -> dict[str, Any]:
+    options = json.loads(raw)
+    options["sites"] = tuple(options.get("sites") or ())
+    return options
+
+
+def _worker_settings(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions,
+                     shared: SharedCrawl, crawl_dir: Path, worker: Worker) -> dict[str, Any]:
+    """A crawl's settings, with politeness, queues, robots.txt, the payload history, WARC
+    names and the log handed to Redis and the worker."""
+    settings = scrapy_settings(config, sites, options, crawl_id=shared.crawl_id,
+                               crawl_dir=crawl_dir, first_serial=0,
+                               history=SharedHistory(worker))
+    middlewares = dict(settings["DOWNLOADER_MIDDLEWARES"])
+    middlewares["crawler.robots.RobotsPolicy"] = None
+    middlewares["crawler.distributed.spider.SharedRobots"] = 100
+    extensions = dict(settings["EXTENSIONS"])
+    extensions["crawler.warc_files.WarcFiles"] = None
+    extensions["crawler.distributed.spider.WorkerWarcFiles"] = 100
+    return {
+        **settings,
+        "SCHEDULER": "crawler.distributed.worker.SharedScheduler",
+        # Redis grants each fetch (crawler/distributed/lua.py): no delay of Scrapy's own
+        "DOWNLOAD_DELAY": 0,
+        "DOWNLOAD_SLOTS": {},
+        "AUTOTHROTTLE_ENABLED": False,
+        "DOWNLOADER_MIDDLEWARES": middlewares,
+        "EXTENSIONS": extensions,
+        "PALIMPSEST_SHARED": worker,
+        "PALIMPSEST_WORKER": worker.name,
+        "PALIMPSEST_LOG_DIR": str(worker_dir(crawl_dir, worker.name)),
+    }
+
+
+def _finish(shared: SharedCrawl, result: CrawlResult, wait: float | None = None
+            ) -> CrawlResult:
+    """The first process's close: once the other workers are gone (or their heartbeat has
+    expired), dead workers' files cut back, the logs merged, the summary written, the crawl's
+    keys deleted."""
+    options = _options(shared.config().get("options", "{}"))
+    deadline = time.monotonic() + (wait or 2 * options.get("lease_seconds", 30.0))
+    finished = shared.config().get("state") == "finished"
+    while time.monotonic() < deadline and shared.leave("") > 0:
+        time.sleep(0.2)
+    repair_dead_workers(result.crawl_dir)
+    reason = "finished" if finished else result.summary.get("finish_reason", "shutdown")
+    summary = merge_logs(result.crawl_dir, shared.crawl_id, reason)
+    if finished:
+        shared.forget()
+    return replace(result, summary=summary)

@@ -1,0 +1,196 @@
+"""The parts of a crawl that change when its state lives in Redis: the spider hands what it
+found to the shared frontier (completing the lease of the page it parsed), robots.txt is
+fetched once for all workers, and the payload history is one for every worker so that a
+payload met by one is a revisit for the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+
+from crawler.dedup import PayloadHistory, PayloadRef
+from crawler.distributed.state import Unreachable
+from crawler.distributed.worker import LEASE, Worker
+from crawler.robots import DISALLOW_ALL, RobotsPolicy
+from crawler.spider import NetworkSpider
+from crawler.warc_files import WarcFiles
+
+_DISALLOW = b"D"  # the shared robots.txt of an origin closed to us (5xx, unreachable)
+_RULES = b"A"  # followed by the robots.txt body (empty: no rules)
+
+
+class SharedSpider(NetworkSpider):
+    """The network spider, its findings queued in Redis instead of yielded to Scrapy."""
+
+    def __init__(self, *args: Any, worker: Worker, seeds: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.worker = worker
+        self.seeds = seeds
+
+    async def start(self) -> AsyncIterator[Request]:
+        """Only the crawl's first process seeds the frontier; a worker joining, or a crawl
+        resumed, takes what Redis holds."""
+        if self.seeds:
+            async for request in super().start():
+                yield request
+        self.worker.send(self.worker.shared.mark_seeded)
+
+    def parse(self, response: Response) -> Iterator[Request]:
+        return self._completed(response, super().parse(response))
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        return self._completed(response, super().parse_robots(response))
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        return self._completed(response, super().parse_sitemap(response))
+
+    def errback(self, failure: Failure) -> None:
+        try:
+            super().errback(failure)
+        finally:
+            self.worker.complete(failure.request.meta.get(LEASE), [])
+
+    def _completed(self, response: Response, found: Iterator[Request]) -> list[Request]:
+        """Queue what a document links to and complete its lease, in one step."""
+        requests: list[Request] = []
+        try:
+            requests = list(found)
+        finally:
+            entries = [self.worker.entry(r) for r in requests]
+            verdicts = self.worker.complete(response.meta.get(LEASE), entries)
+            for request, verdict in zip(requests, verdicts or (), strict=False):
+                if verdict == "limit":
+                    self._event(request.url, "excluded", why="limit:pages",
+                                via=response.url, site=request.meta["site"])
+        return []
+
+
+class SharedRobots(RobotsPolicy):
+    """robots.txt fetched by the first worker that needs it, its answer kept in Redis for the
+    others; the page that waited for it keeps its site's delay after it."""
+
+    async def _fetch(self, request: Request) -> Any:
+        worker: Worker = self.crawler.settings["PALIMPSEST_SHARED"]
+        netloc = urlparse_cached(request).netloc
+        shared = await self._shared_answer(worker, netloc)
+        if shared is not None:
+            return self._parser_of(shared)
+        parser = await super()._fetch(request)
+        if parser is None:  # not available (too many redirects): no rules
+            self._share(netloc, _RULES)
+        await self._keep_delay(worker, request)
+        return parser
+
+    async def _shared_answer(self, worker: Worker, netloc: str) -> bytes | None:
+        """Another worker's answer for `netloc`, waiting for one under way; None if this
+        worker is to fetch it."""
+        timeout = self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT") + 5
+        waited = 0.0
+        while True:
+            try:
+                answer = worker.shared.hget("robots", netloc)
+                if answer is not None or worker.shared.lock("robots:" + netloc, timeout):
+                    return answer
+            except Unreachable:
+                pass
+            if waited > 2 * timeout:
+                return None  # its fetcher died: fetch it ourselves
+            await _sleep(0.1)
+            waited += 0.1
+
+    def _parser_of(self, answer: bytes) -> Any:
+        if answer == _DISALLOW:
+            return DISALLOW_ALL
+        return build_from_crawler(self._parserimpl, self.crawler, answer[1:])
+
+    def _share(self, netloc: str, answer: bytes) -> None:
+        worker: Worker = self.crawler.settings["PALIMPSEST_SHARED"]
+        worker.send(lambda: worker.shared.hset("robots", netloc, answer))
+
+    async def _parse(self, response: Response, url: str, request: Request) -> Any:
+        netloc = urlparse_cached(response).netloc
+        body = response.body if 200 <= response.status < 300 else b""
+        self._share(netloc, _DISALLOW if response.status >= 500 else _RULES + body)
+        return await super()._parse(response, url, request)
+
+    def _closed(self, url: str, request: Request, why: str) -> None:
+        if "unreachable" in why:
+            self._share(urlparse_cached(request).netloc, _DISALLOW)
+        super()._closed(url, request, why)
+
+    async def _keep_delay(self, worker: Worker, request: Request) -> None:
+        """The page's fetch waits its site's delay after the robots.txt fetched under its
+        grant."""
+        lease = request.meta.get(LEASE)
+        if lease is None:
+            return
+        site = request.meta["site"]
+        worker.send(lambda: worker.shared.release(site, lease))
+        while True:
+            try:
+                wait = worker.shared.acquire(site, lease, worker.lease_seconds)
+            except Unreachable:
+                wait = 0.5
+            if wait <= 0:
+                return
+            await _sleep(min(wait, 0.5))
+
+
+async def _sleep(seconds: float) -> None:
+    from twisted.internet import reactor  # the one Scrapy installed
+
+    await maybe_deferred_to_future(deferLater(reactor, seconds))
+
+
+class SharedHistory(PayloadHistory):
+    """The payload history kept in Redis (hashes hurl: url -> digest, hdig: digest -> first
+    record), seeded from the catalog by the crawl's first process. Redis unreachable: a
+    payload is written in full (never a revisit to a record we cannot name)."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def previous_digest(self, url: str) -> str | None:
+        try:
+            found = self.worker.shared.hget("hurl", url)
+        except Unreachable:
+            return None
+        return found.decode() if found else None
+
+    def original(self, digest: str) -> PayloadRef | None:
+        try:
+            found = self.worker.shared.hget("hdig", digest)
+        except Unreachable:
+            return None
+        return PayloadRef(*json.loads(found)) if found else None
+
+    def remember(self, url: str, digest: str, warc_date: str) -> None:
+        shared = self.worker.shared
+        original = json.dumps([url, warc_date])
+
+        def write() -> None:
+            shared.hset("hurl", url, digest)
+            shared.hset("hdig", digest, original, only_new=True)
+        self.worker.send(write)
+
+
+class WorkerWarcFiles(WarcFiles):
+    """The WARC files extension, each file named after its worker (so that workers sharing a
+    crawl folder never clash, and a dead worker's torn file is known by its name)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WorkerWarcFiles:
+        ext = super().from_crawler(crawler)
+        ext.writer.origin = crawler.settings["PALIMPSEST_WORKER"]
+        return ext

@@ -1,0 +1,226 @@
+"""One worker of a shared crawl: the leases it holds, what it still has to tell Redis (the
+outbox, while Redis is unreachable), and the Scrapy scheduler that takes its requests from
+the shared frontier instead of a queue of its own.
+
+A request's life: granted by Redis (a lease, renewed while the worker is at it), fetched,
+released (its site may be fetched again one delay later), parsed; then one script completes
+its lease and queues the links it found. Redirects and retries of a leased request stay with
+the worker that holds the lease, each fetch granted by the site's politeness again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.core.scheduler import BaseScheduler
+from scrapy.crawler import Crawler
+from twisted.internet.task import LoopingCall
+
+from crawler.distributed.state import Grant, SharedCrawl, Unreachable, fingerprint
+
+LEASE = "palimpsest_lease"  # request meta: the lease a request is fetched under
+TICK = 0.2  # seconds between two looks at the shared state (leases, finish)
+# the request meta that travels with a queued request (all plain JSON)
+_META = ("site", "reason", "hops", "via", "download_slot", "dont_obey_robotstxt",
+         "dont_retry", "allow_offsite")
+
+
+def serialize(request: Request) -> str:
+    """A request as queued in Redis: JSON, never pickle (workers need not trust each other's
+    Python, and a queued crawl survives an upgrade)."""
+    callback = request.callback
+    return json.dumps({"u": request.url, "p": request.priority,
+                       "c": callback.__name__ if callback else None,
+                       "m": {k: request.meta[k] for k in _META if k in request.meta}},
+                      separators=(",", ":"))
+
+
+class Worker:
+    """What this process holds of the shared crawl."""
+
+    def __init__(self, shared: SharedCrawl, name: str, lease_seconds: float,
+                 page_limits: dict[str, int]) -> None:
+        self.shared = shared
+        self.name = name
+        self.lease_seconds = lease_seconds
+        self.page_limits = page_limits
+        self.held: dict[str, str] = {}  # lease id -> site
+        self.outbox: deque[Callable[[], Any]] = deque()
+        self.finished = False
+        self._renewed = 0.0
+
+    def __deepcopy__(self, memo: dict) -> Worker:
+        """One worker per process: Scrapy's settings copy their values, not this."""
+        return self
+
+    def entry(self, request: Request, counts: int | None = None
+              ) -> tuple[bytes, str, int, int, str]:
+        """How PUSH queues `request`: fingerprint (none if it may be fetched again), site,
+        whether it counts against the site's page limit, the limit, the request."""
+        site = request.meta["site"]
+        hops = request.meta.get("hops", "")
+        if counts is None:
+            counts = int(request.meta.get("reason") != "robots"
+                         and not hops.endswith(("E", "P")))
+        return (b"" if request.dont_filter else fingerprint(request.url), site, counts,
+                self.page_limits.get(site, 1 << 30), serialize(request))
+
+    def send(self, action: Callable[[], Any]) -> Any:
+        """Run `action` against Redis now, in order after what waits in the outbox; if Redis
+        is unreachable, keep it for later (None)."""
+        if self.outbox:
+            self.flush()
+        if self.outbox:
+            self.outbox.append(action)
+            return None
+        try:
+            return action()
+        except Unreachable:
+            self.outbox.append(action)
+            return None
+
+    def flush(self) -> None:
+        """Tell Redis what waited while it was unreachable, oldest first."""
+        while self.outbox:
+            try:
+                self.outbox[0]()
+            except Unreachable:
+                return
+            self.outbox.popleft()
+
+    def complete(self, lease: str | None, entries: list) -> list[str] | None:
+        """The leased request is done: its lease ends and `entries` are queued, at once."""
+        if lease:
+            self.held.pop(lease, None)
+        return self.send(lambda: self.shared.push(lease or "", entries))
+
+    def tick(self) -> None:
+        """Renew this worker's leases, return dead workers' to the frontier, see whether the
+        crawl is over."""
+        self.flush()
+        if self.outbox:
+            return
+        try:
+            now = time.monotonic()
+            if now - self._renewed >= self.lease_seconds / 3:
+                self.shared.renew(self.lease_seconds, list(self.held))
+                self._renewed = now
+            self.shared.reap()
+            self.finished, _alive = self.shared.heartbeat(self.name, self.lease_seconds)
+        except Unreachable:
+            self._renewed = 0.0  # renew first thing once Redis answers again
+
+
+class SharedScheduler(BaseScheduler):
+    """Scrapy's scheduler for a shared crawl: requests come from Redis, one politeness grant
+    at a time; the crawl is pending until Redis says it is over."""
+
+    def __init__(self, crawler: Crawler, worker: Worker) -> None:
+        self.crawler = crawler
+        self.worker = worker
+        self.spider: Any = None
+        self.followups: deque[Request] = deque()
+        self._loop = LoopingCall(self._tick)
+        self._poll: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
+        scheduler = cls(crawler, crawler.settings["PALIMPSEST_SHARED"])
+        crawler.signals.connect(scheduler._left_downloader, signals.request_left_downloader)
+        return scheduler
+
+    def open(self, spider: Any) -> None:
+        self.spider = spider
+        self._loop.start(TICK, now=False)
+
+    def close(self, reason: str) -> None:
+        if self._loop.running:
+            self._loop.stop()
+        if self._poll is not None and self._poll.active():
+            self._poll.cancel()
+
+    def has_pending_requests(self) -> bool:
+        return not self.worker.finished
+
+    def enqueue_request(self, request: Request) -> bool:
+        lease = request.meta.get(LEASE)
+        if lease is None:  # a seed, a sitemap named in robots.txt: into the shared frontier
+            verdicts = self.worker.send(
+                lambda: self.worker.shared.push("", [self.worker.entry(request)]))
+            return verdicts != ["seen"]
+        if not request.dont_filter:  # a redirect: its target may have been met already
+            seen = self.worker.send(
+                lambda: self.worker.shared.push("", [self.worker.entry(request, counts=2)]))
+            if seen == ["seen"]:
+                self.worker.complete(lease, [])
+                return False
+        self.followups.append(request)
+        return True
+
+    def next_request(self) -> Request | None:
+        if self.worker.finished or self.worker.outbox:
+            return None
+        try:
+            request = self._followup()
+            if request is not None:
+                return request
+            grant = self.worker.shared.grant(self.worker.lease_seconds)
+        except Unreachable:
+            self._wake_in(0.5)
+            return None
+        if isinstance(grant, Grant):
+            return self._request(grant)
+        self._wake_in(min(grant, 0.5))
+        return None
+
+    def _followup(self) -> Request | None:
+        """A redirect or retry of a leased request whose site may be fetched now."""
+        for _ in range(len(self.followups)):
+            request = self.followups.popleft()
+            wait = self.worker.shared.acquire(request.meta["site"], request.meta[LEASE],
+                                              self.worker.lease_seconds)
+            if wait <= 0:
+                return request
+            self.followups.append(request)
+            self._wake_in(min(wait, 0.5))
+        return None
+
+    def _request(self, grant: Grant) -> Request:
+        data = grant.request
+        spider = self.spider
+        callback = getattr(spider, data["c"]) if data["c"] else spider.parse
+        meta = dict(data["m"])
+        meta[LEASE] = grant.lease
+        self.worker.held[grant.lease] = grant.site
+        return Request(data["u"], callback=callback, errback=spider.errback, meta=meta,
+                       priority=data["p"])
+
+    def _left_downloader(self, request: Request, spider: Any) -> None:
+        lease = request.meta.get(LEASE)
+        if lease is not None:
+            site = request.meta["site"]
+            self.worker.send(lambda: self.worker.shared.release(site, lease))
+
+    def _wake_in(self, seconds: float) -> None:
+        """Ask the engine for requests again in `seconds` (it only asks on its own when a
+        download ends, or every five seconds)."""
+        if self._poll is not None and self._poll.active():
+            return
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        self._poll = reactor.callLater(max(seconds, 0.005), self._wake)
+
+    def _wake(self) -> None:
+        engine = self.crawler.engine
+        slot = getattr(engine, "_slot", None) if engine else None
+        if slot is not None:
+            slot.nextcall.schedule()
+
+    def _tick(self) -> None:
+        self.worker.tick()
+        self._wake()
