@@ -207,8 +207,11 @@ def _digest(collection: Collection, datapackage: bytes, sign: bool) -> bytes:
     digest: dict[str, Any] = {"path": "datapackage.json",
                               "hash": "sha256:" + hashlib.sha256(datapackage).hexdigest()}
     if sign:
-        from index.wacz.signing import sign_digest
-
+        try:
+            from index.wacz.signing import sign_digest
+        except ImportError:
+            raise UsageError("signing is not available in this version: export with "
+                             "--no-sign") from None
         digest["signedData"] = sign_digest(collection, datapackage)
     return json.dumps(digest, indent=2).encode()
 
