@@ -46,6 +46,7 @@ class NetworkSpider(Spider):
         self.robots = robots
         self.resume = resume
         self.seen: set[str] = set(resume.done) if resume else set()
+        self.listed: tuple[str, ...] = ()  # a crawl of these URLs only (from_crawler)
         self._sitemaps_from_robots: set[str] = set()
         self._sites = {s.name: s for s in sites}
         hosts = {h for s in sites for h in s.hosts}
@@ -55,9 +56,14 @@ class NetworkSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NetworkSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._robots_received, signals.response_received)
+        spider.listed = tuple(crawler.settings.getlist("PALIMPSEST_ONLY_URLS"))
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        if self.listed:
+            for request in self._listed_requests():
+                yield request
+            return
         for site in self.network_sites:
             for seed in site.seeds:
                 if seed not in self.seen:
@@ -80,6 +86,17 @@ class NetworkSpider(Spider):
                 site = self._sites.get(parent.site) or self.network_sites[0]
                 for request in self._follow_all(parent.outlinks, parent.url, parent.hops, site):
                     yield request
+
+    def _listed_requests(self) -> Iterator[Request]:
+        """A crawl of given URLs only (CrawlOptions.urls): each one in scope, as a seed."""
+        for url in dict.fromkeys(self.listed):
+            self.seen.add(url)
+            site = self.frontier.site_of(url)
+            why = self.frontier.admit(url, "L", "") if site else "scope"
+            if why:
+                self._event(url, "excluded", why=why, site=site.name if site else None)
+                continue
+            yield self._request(url, site, reason="seed", hops="", via="")
 
     def parse(self, response: Response) -> Iterator[Request]:
         mime = media_type(_content_type(response))
@@ -169,6 +186,8 @@ class NetworkSpider(Spider):
 
     def _follow_all(self, outlinks: list[Outlink] | tuple[Outlink, ...], parent: str, hops: str,
                     parent_site: Site, reason: str | None = None) -> Iterator[Request]:
+        if self.listed:  # the listed URLs only: their links wait for the next crawl
+            return
         for link in outlinks:
             if link.url in self.seen:
                 continue
