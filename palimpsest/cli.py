@@ -447,4 +447,8 @@ def _collection(collection_dir: str) -> Collection:
 from palimpsest import cli_share, cli_watching, cli_workers  # noqa: E402, F401
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m palimpsest.cli` runs this file as __main__: the commands of the modules
+    # above registered on palimpsest.cli's group, the one to run
+    from palimpsest.cli import main as package_main
+
+    sys.exit(package_main())
