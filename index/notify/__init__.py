@@ -108,7 +108,7 @@ def _crawl_before(collection: Collection, crawl_id: str) -> str | None:
 
 
 def _deliver(target: Notify, report: dict, config: NetworkConfig, log: NotifyLog) -> Delivery:
-    message = compose(report, target, config)
+    message = compose(report, target, config.name, config.web.base_url.rstrip("/"))
     shown = shown_url(target.url)
     if message is None:
         why = "nothing it covers changed"

@@ -2,8 +2,7 @@
 filters cover, as a title and a plain-text body of bounded size.
 
 Built from `index.compare.changes.change_report` (the same object `palimpsest changes --json`
-prints), never from a second comparison. Links are absolute when the network config's
-`[web] base_url` says where the web UI is, else paths.
+prints), never from a second comparison.
 """
 
 from __future__ import annotations
@@ -13,12 +12,13 @@ from typing import Any
 
 from index.compare.changes import MOVES
 from index.compare.permalinks import capture_url, report_url
-from index.config import NetworkConfig, Notify
+from index.config import Notify
 
 PAGES_LISTED = 10  # pages listed per section of a notification; the rest are counted
 BODY_MAX = 6000  # characters: under every common service's limit once apprise adds its frame
 TITLE_MAX = 200
 URL_SHOWN = 300  # characters of a page's URL shown (the link carries it whole)
+TITLE_SHOWN = 120  # characters of a page's title shown
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,15 @@ def covered(report: dict[str, Any], target: Notify) -> _Covered:
     return _Covered(moves, changed, of_sites(report["added"]), of_sites(report["removed"]))
 
 
-def compose(report: dict[str, Any], target: Notify, config: NetworkConfig) -> Message | None:
-    """The notification `target` gets for this change report, or None when nothing it
-    covers changed."""
+def compose(report: dict[str, Any], target: Notify, network: str, base: str = ""
+            ) -> Message | None:
+    """The notification `target` gets for this change report of the network named
+    `network`, or None when nothing it covers changed; links start with `base` (the web
+    UI's address, without its final "/"), else are paths. The Atom feed of changes words its
+    entries so too, for a target without filters."""
     found = covered(report, target)
     if not found:
         return None
-    base = config.web.base_url.rstrip("/")
     names = report["crawl_names"]
     lines = [f"Crawl {names[report['to']]} compared with {names[report['from']]}.",
              f"Change report: {base}{report_url(report['from'], report['to'])}"]
@@ -74,29 +76,28 @@ def compose(report: dict[str, Any], target: Notify, config: NetworkConfig) -> Me
         lines += _listed(pages, lambda m: [f"- {_url(m['url'])} ({m['site']})",
                                            f"  diff: {base}{m['diff']}"])
     sections = (("Changed", found.changed, lambda e: [
-                    f"- {_url(e['url'])} ({e['site']}): {_share(e['ratio'])} of words "
-                    f"changed, in {e['changes']} place{'' if e['changes'] == 1 else 's'}",
+                    f"- {_page(e)}: {_share(e['ratio'])} of words changed, in "
+                    f"{e['changes']} place{'' if e['changes'] == 1 else 's'}",
                     f"  diff: {base}{e['diff']}"]),
                 ("Added", found.added, lambda e: [
-                    f"- {_url(e['url'])} ({e['site']})",
+                    f"- {_page(e)}",
                     f"  capture: {base}{capture_url(e['timestamp'], e['url'])}"]),
-                ("Removed", found.removed, lambda e: [
-                    f"- {_url(e['url'])} ({e['site']}): {e['why']}"]))
+                ("Removed", found.removed, lambda e: [f"- {_page(e)}: {e['why']}"]))
     for label, entries, shown in sections:
         if entries:
             lines += ["", f"{label} pages: {len(entries)}"]
             lines += _listed(entries, shown)
-    return Message(_title(config, report, found), _bounded("\n".join(lines)))
+    return Message(_title(network, report, found), _bounded("\n".join(lines)))
 
 
-def _title(config: NetworkConfig, report: dict[str, Any], found: _Covered) -> str:
+def _title(network: str, report: dict[str, Any], found: _Covered) -> str:
     parts = [f"\"{name}\" {move} {'from' if move == 'disappeared' else 'on'} "
              f"{_pages(len(pages))}" for name, move, pages in found.moves]
     parts += [f"{len(entries)} {label}" for label, entries in (
         ("changed", found.changed), ("added", found.added), ("removed", found.removed))
         if entries]
     crawl = report["crawl_names"][report["to"]]
-    title = f"{config.name}: " + "; ".join(parts) + f" (crawl {crawl})"
+    title = f"{network}: " + "; ".join(parts) + f" (crawl {crawl})"
     return title if len(title) <= TITLE_MAX else title[:TITLE_MAX - 1] + "…"
 
 
@@ -129,3 +130,12 @@ def _share(ratio: float) -> str:
 
 def _url(url: str) -> str:
     return url if len(url) <= URL_SHOWN else url[:URL_SHOWN - 1] + "…"
+
+
+def _page(entry: dict[str, Any]) -> str:
+    """A page of the report as a line names it: its URL, site and title (the archived
+    page's own words, cut short; escaping them is for whatever shows the message)."""
+    title = " ".join((entry.get("title") or "").split())
+    if len(title) > TITLE_SHOWN:
+        title = title[:TITLE_SHOWN - 1] + "…"
+    return f"{_url(entry['url'])} ({entry['site']})" + (f" \u201c{title}\u201d" if title else "")
