@@ -40,6 +40,7 @@ from index.search.engines import (
     open_index,
     switch_index_dir,
 )
+from index.wacz.titles import imported_titles
 from index.warc_reader import Damage, read_payload
 from index.worker_pool import map_jobs
 from index.write_failure import stop_at_write_failure
@@ -161,6 +162,8 @@ def _extract_texts(collection: Collection, todo: list[TextSource], texts: TextIn
     """Extract the payloads of `todo` into `texts`, committing every _TEXT_COMMIT payloads
     and then handing `record` the document link of each payload committed."""
     sites = {(s.url, s.digest): s.site for s in todo}
+    titles = imported_titles(collection)
+    folders = {(s.url, s.digest): s.payload_file.rpartition("/")[0] for s in todo}
     jobs = [[_Payload(s.url, s.digest, str(collection.root / s.payload_file),
                       s.payload_offset, s.payload_length, s.mime) for s in todo[i:i + _TEXT_JOB]]
             for i in range(0, len(todo), _TEXT_JOB)]
@@ -179,7 +182,8 @@ def _extract_texts(collection: Collection, todo: list[TextSource], texts: TextIn
                 if result.problem:
                     summary.damaged.append(result.problem)
                 key = _add_document(texts, result, sites[(result.url, result.digest)],
-                                    summary)
+                                    titles.get((folders[(result.url, result.digest)],
+                                                result.url)), summary)
                 done.append(TextLink(result.url, result.digest, key))
             bar.update(len(results))
             if len(done) >= _TEXT_COMMIT:
@@ -188,16 +192,20 @@ def _extract_texts(collection: Collection, todo: list[TextSource], texts: TextIn
 
 
 def _add_document(texts: TextIndex, result: _Text, site: str | None,
-                  summary: IndexSummary) -> str | None:
+                  listed_title: str | None, summary: IndexSummary) -> str | None:
     """The key of the document of `result`'s text, added to `texts` unless it is there
-    already; None for a payload without text or title."""
+    already; None for a payload without text or title. `listed_title` (an imported WACZ's
+    page list's, index/wacz/titles.py) is taken over the title extraction finds."""
     extracted = result.extracted
-    if extracted is None or not (extracted.full_text.strip() or extracted.title.strip()):
+    if extracted is None:
+        return None
+    title = listed_title or extracted.title
+    if not (extracted.full_text.strip() or title.strip()):
         return None
     key = text_key(result.url, extracted.full_text)
     if not texts.has(key):
         texts.add(TextDoc(
-            text_key=key, url=result.url, site=site, title=extracted.title,
+            text_key=key, url=result.url, site=site, title=title,
             main_text=extracted.main_text, full_text=extracted.full_text,
             description=extracted.description, language=extracted.language,
             published=extracted.published))

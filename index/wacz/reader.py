@@ -32,12 +32,12 @@ from pathlib import Path
 from index.collection import Collection
 from index.errors import BadPackage, UsageError
 from index.wacz.signing import digest_of, signature_problems
+from index.wacz.titles import TITLES_FILE
 from index.warc_reader import looks_like_archive
 
 DATAPACKAGE = "datapackage.json"
 DIGEST = "datapackage-digest.json"
 PAGES = ("pages/pages.jsonl", "pages/extraPages.jsonl")
-TITLES_FILE = "pages.jsonl"  # beside an import's WARCs: url, ts and title of each page
 
 _MAX_MEMBERS = 200_000
 _MAX_JSON_BYTES = 16 << 20  # datapackage.json, datapackage-digest.json
@@ -240,7 +240,7 @@ def _resource_fault(package: Package, resource: Resource) -> str | None:
             digest.update(chunk)
             size += len(chunk)
     except BadPackage:
-        return "damaged in the zip (it does not read back with its CRC)"
+        return "its bytes do not match the zip's CRC (changed or damaged since it was packed)"
     if digest.hexdigest() != expected.lower():
         return f"its {algorithm} is not the one {DATAPACKAGE} gives (the file was changed)"
     if resource.size is not None and size != resource.size:
@@ -414,21 +414,3 @@ def _page(line: bytes) -> dict | None:
             and isinstance(value.get("title"), str) and value["title"].strip()):
         return None
     return {"url": value["url"], "ts": value.get("ts"), "title": value["title"].strip()}
-
-
-def imported_titles(collection: Collection) -> dict[str, str]:
-    """The title each imported package's page list gives a URL (the last one read wins):
-    for a page whose own HTML has none, as a script-made title leaves it."""
-    titles: dict[str, str] = {}
-    if not collection.imported_dir.is_dir():
-        return titles
-    for path in sorted(collection.imported_dir.glob(f"*/{TITLES_FILE}")):
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    page = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(page, dict) and isinstance(page.get("title"), str):
-                    titles[str(page.get("url"))] = page["title"]
-    return titles
