@@ -24,6 +24,7 @@ from palimpsest.sample_network import SampleNetwork
 from tests.conftest import CrawledCrawl, crawl, crawl_ids, new_collection, palimpsest
 
 BASE = "https://archive.example.org/"
+SITES = ("--site", "allyvia", "--site", "paxpoint", "--site", "justorium")  # see the fixture
 
 
 class Receiver(ThreadingHTTPServer):
@@ -89,9 +90,9 @@ url = "{closed}"
 
 @pytest.fixture(scope="module")
 def notified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notified]:
-    """Two crawls (revision 1, then 2: allyvia drops its disclosure line) with five targets:
-    everything, the disclosure on allyvia, the disclosure on paxpoint (which keeps it),
-    pages changed whole (none), and a closed port."""
+    """Two crawls of three sites (revision 1, then 2: allyvia drops its disclosure line,
+    paxpoint keeps it, justorium loses a page) with five targets: everything, the disclosure
+    on allyvia, the disclosure on paxpoint, pages changed whole (none), and a closed port."""
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     closed = f"json://127.0.0.1:{_closed_port()}/"
@@ -101,9 +102,9 @@ def notified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notified]:
                                                           f'base_url = "{BASE}"')
         collection.config_path.write_text(
             text + TARGETS.format(base=receiver.base, closed=closed))
-        crawl(collection)
+        crawl(collection, *SITES)
         network.set_revision(2)
-        second = crawl(collection)
+        second = crawl(collection, *SITES)
     try:
         yield Notified(collection, receiver, crawl_ids(collection), second, closed)
     finally:

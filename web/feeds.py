@@ -103,7 +103,8 @@ def watch_feed(name: str) -> Any:
                     "link": base + moved["diff"],
                     "text": f"The watched {what} {move} "
                             f"{'from' if move == 'disappeared' else 'on'} {moved['url']} "
-                            f"({moved['site']}) between its captures of {moved['from']} and "
+                            f"({moved['site'] or 'no site'}) between its captures of "
+                            f"{moved['from']} and "
                             f"{moved['to']}, crawl {crawl['crawl']}."})
     return _feed(f"Watched phrase \u201c{name}\u201d", base + f"/watch/{quote(name)}",
                  entries[:WATCH_ENTRIES])

@@ -73,7 +73,7 @@ def compose(report: dict[str, Any], target: Notify, network: str, base: str = ""
         watch = report["watch"][name]
         lines += ["", f"Watched phrase \"{name}\" ({_quoted(watch)}) {move} "
                       f"{'from' if move == 'disappeared' else 'on'} {_pages(len(pages))}:"]
-        lines += _listed(pages, lambda m: [f"- {_url(m['url'])} ({m['site']})",
+        lines += _listed(pages, lambda m: [f"- {_page(m)}",
                                            f"  diff: {base}{m['diff']}"])
     sections = (("Changed", found.changed, lambda e: [
                     f"- {_page(e)}: {_share(e['ratio'])} of words changed, in "
@@ -138,4 +138,5 @@ def _page(entry: dict[str, Any]) -> str:
     title = " ".join((entry.get("title") or "").split())
     if len(title) > TITLE_SHOWN:
         title = title[:TITLE_SHOWN - 1] + "…"
-    return f"{_url(entry['url'])} ({entry['site']})" + (f" \u201c{title}\u201d" if title else "")
+    site = f" ({entry['site']})" if entry.get("site") else ""  # None: a URL of no site
+    return f"{_url(entry['url'])}{site}" + (f" \u201c{title}\u201d" if title else "")
