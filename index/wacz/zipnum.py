@@ -65,9 +65,11 @@ class SortedLines:
 
 
 def write_zipnum(lines: Iterable[str], cdx_out: Callable[[bytes], object], idx_out: BinaryIO,
-                 *, lines_per_block: int = LINES_PER_BLOCK) -> int:
-    """Write sorted `lines` (without newlines) as gzip blocks through `cdx_out`, and their
-    idx lines into `idx_out`; returns the number of blocks."""
+                 *, lines_per_block: int | None = None) -> int:
+    """Write sorted `lines` (without newlines) as gzip blocks of `lines_per_block` (default
+    LINES_PER_BLOCK) through `cdx_out`, and their idx lines into `idx_out`; returns the
+    number of blocks."""
+    lines_per_block = lines_per_block or LINES_PER_BLOCK
     idx_out.write(IDX_META.encode())
     block: list[str] = []
     offset = blocks = 0
