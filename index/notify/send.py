@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from index.errors import UsageError, WriteFailed
 from index.notify.message import Message
 
 LOG_NAME = "notify-log.jsonl"
@@ -73,15 +74,25 @@ class NotifyLog:
         """Append one event (flushed: a kill after a send must not lose that it was sent)."""
         entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
                  "crawl": self.crawl, **entry}
-        self._stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._stream.flush()
+        try:
+            self._stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._stream.flush()
+        except OSError as exc:  # a full disk: the crawl is written; say so in one line
+            raise WriteFailed(f"cannot write the notify log {self._stream.name}: "
+                              f"{exc.strerror or exc}") from None
         self._remember(entry)
 
 
 @contextmanager
 def notify_log(folder: Path, crawl: str) -> Iterator[NotifyLog]:
     """The notification log of the crawl whose folder is `folder`, locked until the end."""
-    with open(folder / LOG_NAME, "a+", encoding="utf-8") as stream:
+    if not folder.is_dir():
+        raise UsageError(f"no crawl {crawl} in the collection ({folder} is no folder)")
+    try:
+        stream = open(folder / LOG_NAME, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise WriteFailed(f"cannot write {folder / LOG_NAME}: {exc.strerror or exc}") from None
+    with stream:
         fcntl.flock(stream, fcntl.LOCK_EX)
         yield NotifyLog(stream, crawl)
 
