@@ -26,7 +26,8 @@ from index.errors import PalimpsestError
 from index.notify.message import compose
 from index.notify.send import LOG_NAME, NotifyLog, notify_log, send, shown_url, target_key
 
-__all__ = ["Delivery", "LOG_NAME", "notify_after_crawl"]
+__all__ = ["ALREADY_SENT", "FAILED", "LOG_NAME", "NOTHING", "SENT", "Delivery",
+           "notify_after_crawl"]
 
 logger = logging.getLogger("palimpsest.notify")
 
