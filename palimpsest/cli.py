@@ -355,9 +355,13 @@ def serve(collection_dir: str, host: str, port: int, allow_hosts: tuple[str, ...
 @click.option("--ignore-case", is_flag=True, help="Case-only changes are no change.")
 @click.option("--count-breaks", is_flag=True,
               help="A paragraph split or joined counts as a change (by default it does not).")
+@click.option("--evidence", metavar="FILE.wacz", type=click.Path(dir_okay=False),
+              help="Also write the comparison's evidence package: a signed WACZ of both "
+                   "captures with their requisites, the diff, its receipt and the diff as "
+                   "a self-contained page.")
 @json_option
 def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, full: bool,
-         ignore_case: bool, count_breaks: bool, as_json: bool) -> None:
+         ignore_case: bool, count_breaks: bool, evidence: str | None, as_json: bool) -> None:
     """Compare two captures of URL (default: the last two that differ): the words removed
     and added, links, title, status, headers, and a receipt to cite."""
     from index.catalog import Catalog
@@ -367,9 +371,17 @@ def diff(collection_dir: str, url: str, from_ts: str | None, to_ts: str | None, 
     config = collection.load_config() if collection.config_path.exists() else None
     with Catalog.open(collection) as catalog:
         a, b = default_pair(catalog, url, from_ts, to_ts)
-    result = compare(collection, a, b, Options(full=full or None, ignore_case=ignore_case,
-                                               ignore_whitespace=not count_breaks,
-                                               rules=rules_for(config, b.url)))
+    options = Options(full=full or None, ignore_case=ignore_case,
+                      ignore_whitespace=not count_breaks, rules=rules_for(config, b.url))
+    result = compare(collection, a, b, options)
+    if evidence:
+        from index.wacz.evidence import diff_evidence
+        from web.diff import page_requisites
+
+        written = diff_evidence(collection, a, b, evidence, options=options,
+                                find=page_requisites)
+        click.echo(f"evidence: {written.path} ({written.captures} captures, "
+                   f"{written.bytes} bytes, signed)", err=True)
     if as_json:
         print_json(result)
         return
@@ -404,14 +416,30 @@ def changes(collection_dir: str, from_crawl: str | None, to_crawl: str | None,
 @click.argument("name", required=False)
 @click.option("--incomplete", is_flag=True,
               help="Include incomplete crawls (stopped early, or a site not reached), marked.")
+@click.option("--evidence", metavar="FILE.wacz", type=click.Path(dir_okay=False),
+              help="Also write NAME's evidence package: a signed WACZ of the captures where "
+                   "the phrase appeared or disappeared, with their requisites, and its "
+                   "history.")
 @json_option
-def watch(collection_dir: str, name: str | None, incomplete: bool, as_json: bool) -> None:
+def watch(collection_dir: str, name: str | None, incomplete: bool, evidence: str | None,
+          as_json: bool) -> None:
     """A watched phrase (NAME, from the network config's [[watch]]) in every crawl: pages
     carrying it per site, and where it appeared or disappeared. Without NAME, every one."""
     from index.compare.watch import find_watch, watch_history, watch_text
 
     collection = _collection(collection_dir)
     config = collection.load_config()
+    if evidence:
+        from index.wacz.evidence import watch_evidence
+        from web.diff import page_requisites
+
+        if not name:
+            raise _Failure("--evidence proves one watched phrase: name it (palimpsest "
+                           "watch NAME --evidence FILE.wacz)", 2)
+        written = watch_evidence(collection, find_watch(config, name), evidence,
+                                 incomplete=incomplete, find=page_requisites)
+        click.echo(f"evidence: {written.path} ({written.captures} captures, "
+                   f"{written.bytes} bytes, signed)", err=True)
     watches = [find_watch(config, name)] if name else list(config.watch)
     histories = [watch_history(collection, w, incomplete=incomplete) for w in watches]
     if as_json:

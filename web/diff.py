@@ -9,11 +9,21 @@ archived URL keeps its own query string, so options cannot go there.
 Captures a browser took screenshots of are also compared as they looked: the two full-page
 screenshots side by side, and `/diff/overlay/<ts1>/<ts2>/<url>`, the newer one with the
 regions that differ from the older marked (index.compare.visual), as a PNG.
+
+`/diff/evidence/<ts1>/<spec>/<url>` downloads the comparison's evidence package
+(index.wacz.evidence): a signed WACZ of the two captures with their requisites, the diff, its
+receipt and the diff as a self-contained page. It is written to a temporary file and streamed,
+at most `_EVIDENCE_AT_ONCE` at a time; its size is that of two pages with their requisites.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
@@ -24,18 +34,42 @@ from index.compare.excerpts import excerpts
 from index.compare.permalinks import diff_url
 from index.compare.visual import overlay_png, visual_diff
 from index.errors import QueryError
+from index.wacz.evidence import diff_evidence
 from web.captures import screenshot_url, target_url, timeline
 from web.replay import REPLAY_CSP
+from web.rewrite import parse_html, requisite_links
 from web.state import catalog, collection, network_config
 
 bp = Blueprint("diff", __name__)
 _TS = re.compile(r"^\d{14}$")
 _SPEC = re.compile(r"^(\d{14})((?:_(?:full|main|case|breaks))*)$")  # as diff_url writes them
 CONTEXT_ROWS = 2  # unchanged paragraphs shown around each change side by side
+_EVIDENCE_AT_ONCE = threading.BoundedSemaphore(2)  # evidence packages being written
+_CHUNK = 1 << 20
 
 
 @bp.route("/diff/<ts1>/<spec>/<path:url>")
 def diff_page(ts1: str, spec: str, url: str) -> Any:
+    a, b, options = _compared(url, ts1, spec)
+    text, case, breaks = options.text, options.ignore_case, not options.ignore_whitespace
+    if a.timestamp > b.timestamp:
+        return redirect(_href(b, a, text, case, breaks), 301)
+    result = compare(collection(), a, b, options)
+    full = result["options"]["text"] == "full"
+    toggles = {"text": _href(a, b, "main" if full else "full", case, breaks),
+               "case": _href(a, b, text, not case, breaks),
+               "breaks": _href(a, b, text, case, not breaks)}
+    ops = numbered(result["text"])
+    return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
+                           changes=result["changes"], rows=side_by_side(ops),
+                           excerpts=excerpts(result["text"]), toggles=toggles,
+                           visual=_visual(a, b),
+                           evidence=f"/diff/evidence/{a.timestamp}/{spec}/{b.url}")
+
+
+def _compared(url: str, ts1: str, spec: str) -> tuple[Capture, Capture, Options]:
+    """The two captures a diff URL names and the options its second timestamp carries;
+    400 for a malformed one, 404 unless both captures are in the catalog."""
     url = target_url(url)
     match = _SPEC.match(spec)
     if not (_TS.match(ts1) and match):
@@ -46,21 +80,56 @@ def diff_page(ts1: str, spec: str, url: str) -> Any:
         abort(400, "_full and _main exclude each other")
     a, b = _pair(url, ts1, ts2)
     text = "full" if "full" in flags else "main" if "main" in flags else None
-    case, breaks = "case" in flags, "breaks" in flags
-    if a.timestamp > b.timestamp:
-        return redirect(_href(b, a, text, case, breaks), 301)
-    options = Options(full=None if text is None else text == "full", ignore_case=case,
-                      ignore_whitespace=not breaks, rules=rules_for(network_config(), url))
-    result = compare(collection(), a, b, options)
-    full = result["options"]["text"] == "full"
-    toggles = {"text": _href(a, b, "main" if full else "full", case, breaks),
-               "case": _href(a, b, text, not case, breaks),
-               "breaks": _href(a, b, text, case, not breaks)}
-    ops = numbered(result["text"])
-    return render_template("diff/diff.html", diff=result, a=a, b=b, ops=ops,
-                           changes=result["changes"], rows=side_by_side(ops),
-                           excerpts=excerpts(result["text"]), toggles=toggles,
-                           visual=_visual(a, b))
+    return a, b, Options(full=None if text is None else text == "full",
+                         ignore_case="case" in flags, ignore_whitespace="breaks" not in flags,
+                         rules=rules_for(network_config(), url))
+
+
+@bp.route("/diff/evidence/<ts1>/<spec>/<path:url>")
+def evidence(ts1: str, spec: str, url: str) -> Any:
+    """The comparison's evidence package, a signed WACZ, as a download (the same options
+    as the diff page it is asked from)."""
+    a, b, options = _compared(url, ts1, spec)
+    a, b = sorted((a, b), key=lambda c: (c.timestamp, c.id))
+    if not _EVIDENCE_AT_ONCE.acquire(blocking=False):
+        abort(503, "evidence packages are being written for others: try again in a moment")
+    work = Path(tempfile.mkdtemp(prefix="palimpsest-evidence-"))
+    try:
+        package = work / "evidence.wacz"
+        diff_evidence(collection(), a, b, package, options=options, find=page_requisites)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        _EVIDENCE_AT_ONCE.release()
+    answer = Response(_chunks_then_remove(package, work), content_type="application/wacz",
+                      headers={"Content-Disposition": f'attachment; filename="'
+                               f'{evidence_name(a, b)}"',
+                               "Content-Length": str(package.stat().st_size)})
+    answer.call_on_close(lambda: shutil.rmtree(work, ignore_errors=True))
+    return answer
+
+
+def _chunks_then_remove(path: Path, work: Path) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                yield chunk
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def evidence_name(a: Capture, b: Capture) -> str:
+    """The file name an evidence package downloads as: the host and the two times."""
+    host = re.sub(r"[^a-z0-9.-]+", "-", b.url.split("//", 1)[-1].split("/", 1)[0].lower())
+    return f"evidence-{host or 'page'}-{a.timestamp}-{b.timestamp}.wacz"
+
+
+def page_requisites(text: str, page_url: str) -> list[str]:
+    """What an archived page loads (stylesheets, scripts, images, icons), as replay finds
+    it: the requisite finder of index.wacz.evidence."""
+    doc = parse_html(text)
+    return list(requisite_links(doc, page_url)) if doc is not None else []
 
 
 @bp.route("/diff/overlay/<ts1>/<ts2>/<path:url>")
