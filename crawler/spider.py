@@ -225,6 +225,8 @@ class NetworkSpider(Spider):
         """Sitemaps named in a robots.txt that the robots middleware fetched."""
         if not request.meta.get("robots_policy") or "site" not in request.meta:
             return
+        if self.listed:  # a crawl of given URLs fetches no sitemap either
+            return
         if response.status >= 500:  # the origin is closed to us (robots.py)
             return
         if response.url in self._sitemaps_from_robots:

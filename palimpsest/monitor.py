@@ -33,6 +33,7 @@ from index.catalog import Catalog
 from index.collection import Collection
 from index.config import NetworkConfig
 from index.errors import PalimpsestError
+from index.notify import FAILED, SENT, notify_after_crawl
 from index.schedule.planner import DAY
 from index.schedule.report import ScheduleReport, schedule_report
 from index.schedule.state import MonitorLock, MonitorState
@@ -48,15 +49,15 @@ class Cycle:
     crawl_id: str | None = None
     fetched: list[str] = field(default_factory=list)
     new_links: int = 0
-    notified: int | None = None
+    notified: int = 0
     stopped: bool = False
     next_look: float = MAX_WAIT  # seconds until the schedule may have something due
 
     def line(self) -> str:
         if self.crawl_id is None:
-            return f"nothing due within the budget; next look in {self.next_look:.0f} s"
-        told = ("" if self.notified is None else
-                f", {self.notified} notification{'s' if self.notified != 1 else ''}")
+            return ("stopped before the crawl began" if self.stopped else
+                    f"nothing due within the budget; next look in {self.next_look:.0f} s")
+        told = f", {self.notified} notification{'s' if self.notified != 1 else ''} sent"
         return (f"crawl {self.crawl_id}: {len(self.fetched)} due page"
                 f"{'s' if len(self.fetched) != 1 else ''} fetched, {self.new_links} new "
                 f"link{'s' if self.new_links != 1 else ''} for the next crawl{told}"
@@ -94,7 +95,7 @@ class Monitor:
         config = self.collection.load_config()
         indexer.update(self.collection, config=config)
         state = MonitorState.load(self.collection)
-        self._notify_pending(state)
+        self._notify_pending(state, config)
         report = schedule_report(self.collection, config, state)
         chosen = report.chosen
         if not chosen or self.stopping:
@@ -110,17 +111,20 @@ class Monitor:
         cycle.crawl_id, finish_reason = self._crawl(options)
         cycle.stopped = finish_reason != "finished" and self.stopping
         indexer.update(self.collection, config=config, fulltext=not cycle.stopped)
+        if cycle.crawl_id is None:  # stopped before the crawl had begun
+            return cycle
         cycle.new_links = self._keep_new_links(state, config, cycle)
         state.crawls.append(cycle.crawl_id)
         state.notify.append(cycle.crawl_id)
         state.save(self.collection)
         if not cycle.stopped:
-            cycle.notified = self._notify_pending(state)
+            cycle.notified = self._notify_pending(state, config)
         cycle.next_look = MIN_WAIT
         return cycle
 
-    def _crawl(self, options: CrawlOptions) -> tuple[str, str]:
-        """Run the crawl in a child process: its id and finish reason."""
+    def _crawl(self, options: CrawlOptions) -> tuple[str | None, str]:
+        """Run the crawl in a child process: its id and finish reason (no id for a crawl
+        stopped by SIGTERM before Scrapy could stop it gracefully: before it began)."""
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         self._child = context.Process(target=_crawl_in_child,
@@ -134,6 +138,8 @@ class Monitor:
         finally:
             self._child.join()
             self._child = None
+        if answer[0] == "error" and self.stopping:
+            return None, "stopped"
         if answer[0] == "error":
             raise PalimpsestError(f"monitor: the crawl failed: {answer[1]}")
         return answer[1], answer[2]
@@ -154,17 +160,16 @@ class Monitor:
         state.tried += [u for u in cycle.fetched if u not in captured]
         return state.add_candidates({u: s for u, s in found.items() if u not in captured})
 
-    def _notify_pending(self, state: MonitorState) -> int | None:
+    def _notify_pending(self, state: MonitorState, config: NetworkConfig) -> int:
         """Notify the crawls indexed and not yet notified (a stop may have come between):
-        how many notifications went out, None without index.notify."""
-        try:
-            from index.notify import notify_after_crawl
-        except ImportError:  # TODO(issue 15 point 3): index.notify is being written
-            state.notify.clear()
-            return None
+        how many notifications went out. A failed one is said, and never stops the monitor
+        (index.notify retries it and never sends one twice)."""
         sent = 0
         while state.notify:
-            sent += len(notify_after_crawl(self.collection, state.notify[0]))
+            for delivery in notify_after_crawl(self.collection, state.notify[0], config):
+                sent += delivery.outcome == SENT
+                if delivery.outcome == FAILED:
+                    self.say(str(delivery))
             state.notify.pop(0)
             state.save(self.collection)
         return sent

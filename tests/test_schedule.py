@@ -89,7 +89,7 @@ def test_schedule_ranks_pages_by_how_often_their_text_changed(history: Collectio
     assert live["estimate"] > weekly["estimate"] > about["estimate"] > clock["estimate"] > 0
     assert [live["changes"], weekly["changes"], about["changes"], clock["changes"]] == \
         [len(VISITS) - 1, 3, 1, 0]
-    assert {row["visits"] for row in by_url.values()} == {len(VISITS)}
+    assert {row["visits"] for row in by_url.values()} == {0, len(VISITS)}
     # the live page changed about as often as it was visited (24.8 days, 11 intervals)
     assert 0.3 < live["estimate"] < 3
 
@@ -99,13 +99,16 @@ def test_schedule_json_shape_per_url_and_per_site(history: Collection) -> None:
     assert set(found) >= {"generated", "limits", "feasible", "planned_fetches_per_day",
                           "fetched_last_24h", "due", "chosen", "waiting", "total", "sites",
                           "urls"}
-    assert found["total"] == 4 and found["feasible"]
-    row = found["urls"][0]
+    assert found["total"] == 5 and found["feasible"]
+    # the site's seed, never captured, is planned too: due now, and fetched first
+    seed = found["urls"][0]
+    assert (seed["url"], seed["visits"], seed["due"], seed["chosen"]) == (SITE, 0, True, True)
+    row = found["urls"][1]
     assert set(row) >= {"url", "site", "estimate", "visits", "changes", "first_visit",
                         "last_visit", "last_change", "next_due", "interval_hours", "due",
                         "chosen"}
     (site,) = found["sites"]
-    assert site["site"] == "history" and site["pages"] == 4
+    assert site["site"] == "history" and site["pages"] == 5
     assert site["visits"] == 4 * len(VISITS)
     assert site["changes_per_day"] == pytest.approx(sum(r["estimate"] for r in found["urls"]),
                                                     rel=1e-3)
@@ -113,13 +116,13 @@ def test_schedule_json_shape_per_url_and_per_site(history: Collection) -> None:
     assert about["last_change"].startswith(about["last_visit"][:4])
     assert about["last_change"] < about["last_visit"]  # the change came at the one before
     # last seen 5 days ago, every page is due again within the 7-day max_interval
-    assert all(r["next_due"] <= _iso_days_after(r["last_visit"], 7) for r in found["urls"])
+    assert all(r["next_due"] <= _iso_days_after(r["last_visit"], 7) for r in found["urls"][1:])
 
 
 def test_schedule_prints_sites_and_urls(history: Collection) -> None:
     done = palimpsest("schedule", "--collection", str(history.root), "--limit", "2")
     assert "history" in done.stdout and "changes/day" in done.stdout
-    assert "2 more" in done.stdout
+    assert "3 more" in done.stdout
 
 
 def _iso_days_after(iso: str, days: float) -> str:

@@ -3,8 +3,9 @@ due, per page and per site, with what `palimpsest monitor` would fetch now. `pal
 schedule --json` prints `Schedule.to_json()`, `/schedule` renders the same object, and the
 monitor fetches its `chosen` pages.
 
-Pages of the configured sites are planned (with the new links the monitor found, never
-visited yet); a page of no configured site (an imported WARC's) is estimated, not planned.
+Pages of the configured sites are planned, with those never visited yet: the sites' seeds and
+the new links the monitor found. A page of no configured site (an imported WARC's) is
+estimated, not planned.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def schedule_report(collection: Collection, config: NetworkConfig | None,
     sites = {s.name for s in config.sites} if config else set()
     known = {h.url for h in histories}
     planned = [h for h in histories if h.site in sites]
-    planned += [PageHistory(url, site, (), ()) for url, site in state.candidates.items()
+    never = {seed: site.name for site in (config.sites if config else ()) for seed in site.seeds}
+    never.update(state.candidates)  # the seeds, and the new links the monitor found
+    planned += [PageHistory(url, site, (), ()) for url, site in never.items()
                 if url not in known and site in sites]
     others = [h for h in histories if h.site not in sites]
     rates = [estimate_rate(h.intervals) for h in planned]
