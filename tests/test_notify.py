@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from index.catalog import Catalog
 from index.collection import Collection
 from index.config import parse_config
 from index.errors import ConfigError
@@ -63,6 +64,7 @@ class Notified:
     crawls: list[CrawledCrawl]
     second: object  # the second crawl's finished command
     closed: str  # the failing target's URL
+    catalogued_after_first: list[str]  # the crawls in the catalog once the first one ended
 
 
 TARGETS = """
@@ -91,8 +93,9 @@ url = "{closed}"
 @pytest.fixture(scope="module")
 def notified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notified]:
     """Two crawls of three sites (revision 1, then 2: allyvia drops its disclosure line,
-    paxpoint keeps it, justorium loses a page) with five targets: everything, the disclosure
-    on allyvia, the disclosure on paxpoint, pages changed whole (none), and a closed port."""
+    paxpoint keeps it, justorium loses a page), the first with no target, the second with
+    five: everything, the disclosure on allyvia, the disclosure on paxpoint, pages changed
+    whole (none), and a closed port."""
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     closed = f"json://127.0.0.1:{_closed_port()}/"
@@ -100,13 +103,16 @@ def notified(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notified]:
         collection = new_collection(tmp_path_factory.mktemp("notify"), network)
         text = collection.config_path.read_text().replace('base_url = ""',
                                                           f'base_url = "{BASE}"')
+        collection.config_path.write_text(text)
+        crawl(collection, *SITES)
+        with Catalog.open(collection) as catalog:
+            catalogued = catalog.crawls()
         collection.config_path.write_text(
             text + TARGETS.format(base=receiver.base, closed=closed))
-        crawl(collection, *SITES)
         network.set_revision(2)
         second = crawl(collection, *SITES)
     try:
-        yield Notified(collection, receiver, crawl_ids(collection), second, closed)
+        yield Notified(collection, receiver, crawl_ids(collection), second, closed, catalogued)
     finally:
         receiver.shutdown()
 
@@ -174,10 +180,21 @@ def test_failing_target_is_logged_and_retried_and_the_crawl_still_succeeds(
     assert LOG_NAME in notified.second.stderr
 
 
+def test_a_crawl_without_targets_costs_nothing_more(notified: Notified) -> None:
+    # the crawl catalogues what was there before it, for its revisits; with no [[notify]]
+    # the catalog is not brought up to date after it, and no notify log is written
+    assert notified.catalogued_after_first == []
+    assert not (notified.crawls[0].dir / LOG_NAME).exists()
+
+
 def test_first_crawl_has_nothing_to_compare_and_sends_nothing(notified: Notified) -> None:
+    deliveries = notify_after_crawl(notified.collection, notified.crawls[0].crawl_id)
+    assert len(deliveries) == 5
+    assert all(d.outcome == "nothing to send" and "no complete crawl before" in d.why
+               for d in deliveries)
     first = _log(notified.crawls[0])
     assert {e["outcome"] for e in first} == {"skipped"}
-    assert all("no complete crawl before" in e["why"] for e in first)
+    assert len(notified.receiver.received["/all"]) == 1  # the second crawl's, no other
 
 
 def test_second_run_does_not_send_again(notified: Notified) -> None:
