@@ -12,6 +12,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -21,6 +22,7 @@ from index.schedule.estimator import Interval, estimate_rate
 from tests.conftest import palimpsest
 
 SITE = "http://history.test/"
+ODD = SITE + "find?q=<b>\"x\"</b>&n=1"  # a URL the page must escape
 # days of the visits (irregular), the same for every page
 VISITS = (0, 0.7, 2.5, 3.1, 6, 8.4, 9, 13.2, 15, 19.5, 21, 24.8)
 
@@ -48,15 +50,16 @@ def write_history(path: Path, pages: dict[str, list[bytes]], times: list[datetim
 
 
 def history_pages() -> dict[str, list[bytes]]:
-    """Four pages over the visits: one changed at every visit, one every third, one once, and
-    one whose bytes change every time but only in noise (a token, and a time the config's
-    ignore rule blanks out)."""
+    """Five pages over the visits: one changed at every visit, one every third, one once, one
+    never (at an odd URL), and one whose bytes change every time but only in noise (a token,
+    and a time the config's ignore rule blanks out)."""
     n = len(VISITS)
     return {
         SITE + "live/": [page("Live", f"Edition {k} of the running story.") for k in range(n)],
         SITE + "weekly/": [page("Weekly", f"Issue {k // 3}.") for k in range(n)],
         SITE + "about/": [page("About", "Founded long ago." if k < n - 2 else "Founded in 1999.")
                           for k in range(n)],
+        ODD: [page("Odd", "A URL that must be escaped.")] * n,
         SITE + "clock/": [page("Clock", "Nothing new here.",
                                f"<div data-token='{k * 7919}'>Updated {k % 24:02d}:{k:02d}</div>")
                           for k in range(n)],
@@ -99,7 +102,7 @@ def test_schedule_json_shape_per_url_and_per_site(history: Collection) -> None:
     assert set(found) >= {"generated", "limits", "feasible", "planned_fetches_per_day",
                           "fetched_last_24h", "due", "chosen", "waiting", "total", "sites",
                           "urls"}
-    assert found["total"] == 5 and found["feasible"]
+    assert found["total"] == 6 and found["feasible"]
     # the site's seed, never captured, is planned too: due now, and fetched first
     seed = found["urls"][0]
     assert (seed["url"], seed["visits"], seed["due"], seed["chosen"]) == (SITE, 0, True, True)
@@ -108,8 +111,8 @@ def test_schedule_json_shape_per_url_and_per_site(history: Collection) -> None:
                         "last_visit", "last_change", "next_due", "interval_hours", "due",
                         "chosen"}
     (site,) = found["sites"]
-    assert site["site"] == "history" and site["pages"] == 5
-    assert site["visits"] == 4 * len(VISITS)
+    assert site["site"] == "history" and site["pages"] == 6
+    assert site["visits"] == 5 * len(VISITS)
     assert site["changes_per_day"] == pytest.approx(sum(r["estimate"] for r in found["urls"]),
                                                     rel=1e-3)
     about = next(r for r in found["urls"] if r["url"] == SITE + "about/")
@@ -122,7 +125,7 @@ def test_schedule_json_shape_per_url_and_per_site(history: Collection) -> None:
 def test_schedule_prints_sites_and_urls(history: Collection) -> None:
     done = palimpsest("schedule", "--collection", str(history.root), "--limit", "2")
     assert "history" in done.stdout and "changes/day" in done.stdout
-    assert "3 more" in done.stdout
+    assert "4 more" in done.stdout
 
 
 def _iso_days_after(iso: str, days: float) -> str:
@@ -140,3 +143,21 @@ def test_one_visit_does_not_swing_the_estimate() -> None:
     fast = estimate_rate([Interval(0.1, True)] * 5 + [Interval(0.1, False)] * 5)
     slow = estimate_rate([Interval(10.0, True)] * 5 + [Interval(10.0, False)] * 5)
     assert fast == pytest.approx(100 * slow)  # the same history, 100 times faster
+
+
+def test_schedule_page_shows_the_same_rows_escaped(history: Collection) -> None:
+    from web import create_app
+
+    client = create_app({"COLLECTION": str(history.root)}).test_client()
+    api = client.get("/api/schedule").get_json()
+    html = client.get("/schedule").get_data(as_text=True)
+    assert api["total"] == 6 and api["page"] == 1 and api["pages"] == 1
+    assert [r["url"] for r in api["urls"]] == [r["url"] for r in schedule_json(history)["urls"]]
+    # every URL in the table, in the API's order, escaped
+    positions = [html.index(escape(r["url"])) for r in api["urls"]]
+    assert positions == sorted(positions)
+    assert "<b>" not in html and escape(ODD) in html
+    assert f"{api['urls'][1]['estimate']:.3f}" in html
+    assert client.get("/schedule?page=x").status_code == 400
+    empty = client.get("/api/schedule?page=2").get_json()
+    assert empty["urls"] == [] and empty["total"] == 6

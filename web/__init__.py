@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from index.collection import Collection
 from index.errors import CannotListen, CaptureNotFound, QueryError, UsageError
 from index.search.service import prepare as prepare_search
-from web import api, captures, cdx, diff, feeds, memento, reports, search, state
+from web import api, captures, cdx, diff, feeds, memento, reports, schedule, search, state
 
 # our pages: scripts and styles only from our static files (inline style attributes are
 # allowed for the chart's colours), frames only of the archive itself
@@ -44,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # the JSON objects keep the CLI's key order
     # in the order their routes are tried
-    for area in (search, captures, api, cdx, memento, diff, reports, feeds):
+    for area in (search, captures, api, cdx, memento, diff, reports, feeds, schedule):
         app.register_blueprint(area.bp)
     state.install(app)
 

@@ -64,14 +64,16 @@ class PageHistory:
         return found[-1] if found else None
 
 
-def page_histories(collection: Collection, config: NetworkConfig | None) -> list[PageHistory]:
-    """Every page's history, by URL."""
+def page_histories(collection: Collection, config: NetworkConfig | None, *,
+                   remember: bool = True) -> list[PageHistory]:
+    """Every page's history, by URL. With `remember` False, fingerprints read from payloads
+    are not written to the collection (the read-only web UI)."""
     by_url: dict[str, list[Capture]] = defaultdict(list)
     with Catalog.open(collection) as catalog:
         for capture in catalog.all_captures():
             if capture.record_type in _VISITS:
                 by_url[capture.url].append(capture)
-    with _Fingerprints(collection) as fingerprints:
+    with _Fingerprints(collection, remember) as fingerprints:
         return [_history(url, captures, fingerprints, rules_for(config, url))
                 for url, captures in sorted(by_url.items())
                 if any(c.mime in HTML_TYPES for c in captures)]
@@ -115,8 +117,9 @@ def _fingerprint(capture: Capture, fingerprints: _Fingerprints, rules: tuple[str
 class _Fingerprints:
     """Fingerprints read from payloads, remembered in the collection's derived folder."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, remember: bool) -> None:
         self.collection = collection
+        self.remember = remember
         self.path = collection.derived_dir / CACHE_NAME
         self.known: dict[str, str] = _read_json(self.path)
         self.added = False
@@ -125,7 +128,7 @@ class _Fingerprints:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.added:
+        if self.added and self.remember:
             write_json_atomically(self.path, self.known)
 
     def get(self, capture: Capture, rules: tuple[str, ...]) -> str:

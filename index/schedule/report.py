@@ -87,13 +87,15 @@ class ScheduleReport:
 
 
 def schedule_report(collection: Collection, config: NetworkConfig | None,
-                    state: MonitorState | None = None, now: float | None = None
-                    ) -> ScheduleReport:
-    """The schedule of `collection` at `now` (days since the epoch, default now)."""
+                    state: MonitorState | None = None, now: float | None = None,
+                    histories: list[PageHistory] | None = None) -> ScheduleReport:
+    """The schedule of `collection` at `now` (days since the epoch, default now), from the
+    pages' `histories` (default: read from the catalog now)."""
     now = time.time() / DAY if now is None else now
     state = state or MonitorState.load(collection)
     schedule = config.schedule if config else Schedule()
-    histories = page_histories(collection, config)
+    if histories is None:
+        histories = page_histories(collection, config)
     sites = {s.name for s in config.sites} if config else set()
     known = {h.url for h in histories}
     planned = [h for h in histories if h.site in sites]
