@@ -12,6 +12,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,8 +126,9 @@ class Site:
         host = host.lower()
         return any(host == h or host.endswith("." + h) for h in self.hosts)
 
-    @property
+    @cached_property
     def prefixes(self) -> tuple[str, ...]:
+        # cached: the crawler asks which site a URL is of several times per fetch
         return tuple(dict.fromkeys(url_prefix(seed) for seed in self.seeds))
 
     @property
@@ -185,8 +187,10 @@ def url_prefix(seed: str) -> str:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=4096)
 def _normal(url: str) -> str:
-    """`url` with its origin normalised, and without query or fragment: what prefixes match."""
+    """`url` with its origin normalised, and without query or fragment: what prefixes match
+    (remembered for the last URLs asked: each lookup of a URL's site asks once per site)."""
     path = urlsplit(url).path or "/"
     return url_origin(url) + path
 
