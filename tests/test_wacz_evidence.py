@@ -218,3 +218,26 @@ def test_our_export_reimported_into_a_fresh_collection_gives_the_same_cdxj(
     fresh = Collection(tmp_path / "fresh")
     assert main(["add", "--collection", str(fresh.root), str(out)]) == 0
     assert cdxj_of(fresh) == cdxj_of(indexed_history.collection)
+
+
+# ReplayWeb.page's check of an anonymous signature (wabac.js verifyWACZSignature), in WebCrypto
+_WEBCRYPTO_VERIFY = """async ([signed, hash]) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey("spki", bytes(signed.publicKey),
+                                            {name: "ECDSA", namedCurve: "P-384"}, true, ["verify"]);
+  return crypto.subtle.verify({name: "ECDSA", hash: "SHA-256"}, key, bytes(signed.signature),
+                              new TextEncoder().encode(hash));
+}"""
+
+
+def test_signature_verifies_in_chromium_as_replayweb_page_checks_it(diff_package, page):
+    """The signature's encodings are the ones a browser's WebCrypto takes (raw r||s, SPKI):
+    Chromium verifies it over the package's hash, and not over another."""
+    # WebCrypto exists in secure contexts only: a loopback origin, answered by the test
+    page.route("http://127.0.0.1/**", lambda route: route.fulfill(
+        body="<!DOCTYPE html><title>check</title>", content_type="text/html"))
+    page.goto("http://127.0.0.1/check")
+    signed = json.loads(member(diff_package, "datapackage-digest.json"))["signedData"]
+    assert page.evaluate(_WEBCRYPTO_VERIFY, [signed, signed["hash"]]) is True
+    other = signed["hash"][:-1] + ("1" if signed["hash"].endswith("0") else "0")
+    assert page.evaluate(_WEBCRYPTO_VERIFY, [signed, other]) is False
