@@ -11,6 +11,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,11 +19,14 @@ import pytest
 
 from index.catalog import Catalog
 from index.collection import Collection
-from index.config import parse_config
+from index.config import Watch, parse_config, render_template
 from index.errors import ConfigError
 from index.notify import LOG_NAME, notify_after_crawl
-from palimpsest.sample_network import SampleNetwork
+from palimpsest.sample_network import SITES as SITES_OF_SAMPLE
+from palimpsest.sample_network import SampleNetwork, manifest
 from tests.conftest import CrawledCrawl, crawl, crawl_ids, new_collection, palimpsest
+from tests.test_monitor import add_history, set_schedule
+from tests.test_schedule import page
 
 BASE = "https://archive.example.org/"
 SITES = ("--site", "allyvia", "--site", "paxpoint", "--site", "justorium")  # see the fixture
@@ -226,3 +230,45 @@ def test_bad_notify_config_is_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         "Error: notify[0].url: not a URL apprise can send to (unknown scheme 'gopher'; "
         "e.g. mailto://, matrix://, slack://, tgram://, json://)"]
+
+
+ALLYVIA = ("http://allyvia.test/", "http://allyvia.test/about/")  # last captured 9 days ago
+PAXPOINT = ("http://paxpoint.test/", "http://paxpoint.test/about/")  # a minute ago
+
+
+def test_monitor_crawl_of_the_pages_due_tells_what_those_pages_changed(
+        tmp_path: Path) -> None:
+    """`palimpsest monitor --once` fetches only the pages due: the two allyvia pages, whose
+    last captures (another tool's, 9 days ago) carry the disclosure line that revision 2
+    drops. One notification says the phrase disappeared from both, compared with those
+    captures, not with the latest crawl (the paxpoint pages, which it did not fetch and which
+    are not gone)."""
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    disclosure = manifest(1).disclosure
+    with SampleNetwork(revision=2) as network:
+        collection = Collection(tmp_path / "collection")
+        collection.root.mkdir()
+        collection.config_path.write_text(render_template(
+            [s for s in SITES_OF_SAMPLE if s[0] in ("allyvia", "paxpoint")], proxy=network.url,
+            watch=[Watch("disclosure", phrase=disclosure)])
+            + f'\n[[notify]]\nurl = "{receiver.base}/monitor"\n')
+        set_schedule(collection, fetches_per_day_per_site=4, min_interval="1h",
+                     max_interval="7d")
+        now = datetime.now(UTC).replace(microsecond=0)
+        add_history(collection, "old", {u: [page("Allyvia", f"Words. {disclosure}")] * 2
+                                        for u in ALLYVIA},
+                    [now - timedelta(days=10), now - timedelta(days=9)])
+        add_history(collection, "recent", {u: [page("Paxpoint", "Words.")] * 2
+                                           for u in PAXPOINT},
+                    [now - timedelta(minutes=2), now - timedelta(minutes=1)])
+        palimpsest("monitor", "--once", "--collection", str(collection.root))
+    try:
+        (sent,) = receiver.received["/monitor"]
+    finally:
+        receiver.shutdown()
+    message = sent["message"]
+    assert 'Watched phrase "disclosure"' in message and "disappeared from 2 pages" in message
+    assert all(f"_full/{url}\n" in message + "\n" for url in ALLYVIA)
+    assert "of the pages due, each compared with its last capture" in message
+    assert "Removed pages" not in message and "paxpoint" not in message

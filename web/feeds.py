@@ -27,13 +27,14 @@ from urllib.parse import quote
 from flask import Blueprint, abort, render_template, request
 
 from index.catalog import Capture
-from index.compare.changes import MOVES, change_report
+from index.compare.changes import MOVES
 from index.compare.diff import change_ratio, rules_for
 from index.compare.permalinks import diff_url, report_url
 from index.compare.watch import find_watch, watch_history
 from index.config import Notify
 from index.crawl_status import crawl_status
 from index.errors import CaptureNotFound, QueryError, UsageError
+from index.notify import crawl_changes
 from index.notify.message import compose
 from index.timestamps import timestamp_time
 from web.state import catalog, collection, network_config, state
@@ -65,7 +66,7 @@ def changes_feed() -> Any:
     entries = []
     for older, newer in pairs:
         report = state().recall(("changes.atom", older, newer),
-                                lambda a=older, b=newer: change_report(collection(), a, b,
+                                lambda a=older, b=newer: crawl_changes(collection(), a, b,
                                                                        config))
         message = compose(report, Notify(url=""), network, base)
         names = report["crawl_names"]

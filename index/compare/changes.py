@@ -57,17 +57,27 @@ class _Crawl:
 
 
 def change_report(collection: Collection, from_crawl: str | None = None,
-                  to_crawl: str | None = None, config: NetworkConfig | None = None
-                  ) -> dict[str, Any]:
+                  to_crawl: str | None = None, config: NetworkConfig | None = None,
+                  *, since_each_page: bool = False) -> dict[str, Any]:
     """The changes JSON object of DESIGN.md, with `status_changes`, `crawl_limited`, per-site
-    sections (`sites`) and the watched phrases (`watch`)."""
+    sections (`sites`) and the watched phrases (`watch`).
+
+    With `since_each_page` (and `to_crawl`), each page `to_crawl` captured is compared with
+    its own last capture by a complete crawl before it, not with one earlier crawl: what a
+    crawl of some pages only (`palimpsest monitor` fetches those due) changed. Nothing is
+    then removed for not being reached, and `from` is the latest crawl compared with."""
     if config is None and collection.config_path.exists():
         config = collection.load_config()
     with Catalog.open(collection) as catalog:
         crawls = catalog.crawls()
         statuses = {c: crawl_status(collection, c) for c in crawls}
-        old, new = (_read_crawl(collection, catalog, crawl, statuses[crawl]) for crawl in
-                    _pair(collection, crawls, statuses, from_crawl, to_crawl))
+        if since_each_page:
+            to = _pair(collection, crawls, statuses, None, to_crawl)[1]
+            new = _read_crawl(collection, catalog, to, statuses[to])
+            old = _captured_before(catalog, new, statuses, crawls)
+        else:
+            old, new = (_read_crawl(collection, catalog, crawl, statuses[crawl]) for crawl in
+                        _pair(collection, crawls, statuses, from_crawl, to_crawl))
         shots = catalog.page_resources([*old.pages.values(), *new.pages.values()], "fullPage")
     report: dict[str, Any] = {"from": old.crawl, "to": new.crawl, "crawls": crawls,
                               "crawl_names": crawl_names(crawls),
@@ -87,6 +97,8 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     report["watch"] = {w.name: watch_between(collection, w, old.pages, new.pages)
                        for w in (config.watch if config else ())}
     _mark_watched(report)
+    if since_each_page:
+        report["since_each_page"] = True
     return report
 
 
@@ -109,6 +121,22 @@ def _read_crawl(collection: Collection, catalog: Catalog, crawl: str, status: Cr
     captures = {c.url: c for c in catalog.by_crawl(crawl)}
     return _Crawl(crawl, status, captures, html_pages(list(captures.values())),
                   _crawl_log(collection, crawl))
+
+
+def _captured_before(catalog: Catalog, new: _Crawl, statuses: dict[str, CrawlStatus],
+                     crawls: list[str]) -> _Crawl:
+    """Each URL `new` captured, as last captured by a complete crawl before it: the earlier
+    side of a report `since_each_page`, named after the latest crawl it draws on."""
+    captures = {}
+    for url, capture in new.captures.items():
+        earlier = [c for c in catalog.captures(url) if c.crawl != new.crawl
+                   and c.timestamp < capture.timestamp and statuses[c.crawl].complete]
+        if earlier:
+            captures[url] = earlier[-1]
+    drawn = {c.crawl for c in captures.values()}
+    crawl = max(drawn, key=crawls.index) if drawn else new.crawl
+    return _Crawl(crawl, statuses[crawl], captures, html_pages(list(captures.values())),
+                  _CrawlLog())
 
 
 def _add_new_pages(report: dict[str, Any], collection: Collection, old: _Crawl, new: _Crawl

@@ -27,7 +27,7 @@ from index.notify.message import compose
 from index.notify.send import LOG_NAME, NotifyLog, notify_log, send, shown_url, target_key
 
 __all__ = ["ALREADY_SENT", "FAILED", "LOG_NAME", "NOTHING", "SENT", "Delivery",
-           "notify_after_crawl"]
+           "crawl_changes", "notify_after_crawl"]
 
 logger = logging.getLogger("palimpsest.notify")
 
@@ -91,7 +91,7 @@ def _report(collection: Collection, crawl_id: str, config: NetworkConfig
         earlier = _crawl_before(collection, crawl_id)
         if earlier is None:
             return None, f"no complete crawl before {crawl_id} to compare it with"
-        return change_report(collection, earlier, crawl_id, config), ""
+        return crawl_changes(collection, earlier, crawl_id, config), ""
     except PalimpsestError as exc:
         logger.warning("notifications for crawl %s: %s", crawl_id, exc)
         return None, str(exc)
@@ -106,6 +106,20 @@ def _crawl_before(collection: Collection, crawl_id: str) -> str | None:
     complete = {c for c in crawls if crawl_status(collection, c).complete}
     earlier = crawl_pair(crawls, complete, None, crawl_id)[0]
     return None if earlier == crawl_id else earlier
+
+
+def crawl_changes(collection: Collection, earlier: str, crawl_id: str,
+                  config: NetworkConfig | None) -> dict:
+    """What crawl `crawl_id` changed since the complete crawl `earlier`, the change report
+    that notifications and the Atom feed of changes tell. A crawl `palimpsest monitor` ran
+    fetched the pages that were due, not whole sites: the pages it did not fetch are not
+    gone, and each page it did is compared with its own last capture (which `earlier` may
+    not hold)."""
+    from index.schedule.state import MonitorState
+
+    if crawl_id in MonitorState.load(collection).crawls:
+        return change_report(collection, None, crawl_id, config, since_each_page=True)
+    return change_report(collection, earlier, crawl_id, config)
 
 
 def _deliver(target: Notify, report: dict, config: NetworkConfig, log: NotifyLog) -> Delivery:

@@ -67,8 +67,12 @@ def compose(report: dict[str, Any], target: Notify, network: str, base: str = ""
     if not found:
         return None
     names = report["crawl_names"]
-    lines = [f"Crawl {names[report['to']]} compared with {names[report['from']]}.",
-             f"Change report: {base}{report_url(report['from'], report['to'])}"]
+    if report.get("since_each_page"):  # a crawl of the pages due (palimpsest monitor)
+        lines = [f"Crawl {names[report['to']]} of the pages due, each compared with its "
+                 "last capture."]
+    else:
+        lines = [f"Crawl {names[report['to']]} compared with {names[report['from']]}.",
+                 f"Change report: {base}{report_url(report['from'], report['to'])}"]
     for name, move, pages in found.moves:
         watch = report["watch"][name]
         lines += ["", f"Watched phrase \"{name}\" ({_quoted(watch)}) {move} "
