@@ -165,13 +165,15 @@ class Pywb:
 
 
 @contextmanager
-def serve_pywb(warcs: list[Path], work: Path, probe: str) -> Iterator[Pywb]:
+def serve_pywb(warcs: list[Path], work: Path, probe: str, *, add_flags: tuple[str, ...] = ()
+               ) -> Iterator[Pywb]:
     """pywb's own server (the reference replay tool) over `warcs`, its collection in `work`,
-    once it answers the CDX query for `probe`."""
+    once it answers the CDX query for `probe`; `add_flags` go to `wb-manager add` (a WACZ
+    is added with --unpack-wacz: its WARCs and its own index)."""
     subprocess.run([PYWB / "wb-manager", "init", "ours"], cwd=work, check=True,
                    capture_output=True)
-    subprocess.run([PYWB / "wb-manager", "add", "ours", *map(str, warcs)], cwd=work,
-                   check=True, capture_output=True)
+    subprocess.run([PYWB / "wb-manager", "add", *add_flags, "ours", *map(str, warcs)],
+                   cwd=work, check=True, capture_output=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -289,3 +291,55 @@ def fresh_network() -> Iterator[SampleNetwork]:
 @pytest.fixture()
 def env_no_color() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1"}
+
+
+@dataclass
+class RedisServer:
+    """Debian's redis-server on a free loopback port, for crawls shared through Redis."""
+
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_redis(work: Path) -> Iterator[RedisServer]:
+    """A redis-server of its own in `work`, nothing saved to disk, stopped after."""
+    port = _free_port()
+    process = subprocess.Popen(
+        ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+            time.sleep(0.05)
+        yield RedisServer(port, process)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture()
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    work = tmp_path / "redis"
+    work.mkdir()
+    with running_redis(work) as server:
+        yield server

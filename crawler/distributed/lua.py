@@ -100,6 +100,15 @@ stamp(site, delay)
 return 1
 """
 
+# ARGV: site. A fetch made under a grant ended (robots.txt, before the page that waited for
+# it): the site's next fetch waits a delay after it, the grant's slot still held
+PACE = _PRELUDE + """
+local delay = policy(ARGV[1])
+redis.call('HINCRBY', P .. 'stats', 'fetched', 1)
+stamp(ARGV[1], delay)
+return 1
+"""
+
 # ARGV: lease id ('' for none), then per request: fingerprint, site, counts (1 if a page
 # that counts against its site's limit, 2 if only to be marked seen), page limit, request.
 # Completes the lease and queues what it found, in one step: a worker killed before this

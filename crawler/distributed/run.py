@@ -21,6 +21,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 
 from crawler.distributed.files import (
+    WORKERS_DIR,
     hold_lock,
     merge_logs,
     repair_dead_workers,
@@ -31,7 +32,7 @@ from crawler.distributed.spider import SharedHistory, SharedSpider
 from crawler.distributed.state import SharedCrawl, connect, current_crawl
 from crawler.distributed.worker import Worker
 from crawler.frontier import Frontier
-from crawler.report import read_summary
+from crawler.report import read_summary, write_summary
 from crawler.run import CrawlResult, _selected_sites
 from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
 from index import indexer
@@ -197,6 +198,10 @@ def _finish(shared: SharedCrawl, result: CrawlResult, wait: float | None = None
     repair_dead_workers(result.crawl_dir)
     reason = "finished" if finished else result.summary.get("finish_reason", "shutdown")
     summary = merge_logs(result.crawl_dir, shared.crawl_id, reason)
+    # the shared counters: fetches, leases completed, leases returned by their dead worker
+    workers = sorted(p.name for p in (result.crawl_dir / WORKERS_DIR).iterdir())
+    summary["shared"] = {"workers": workers, **shared.stats()}
+    write_summary(result.crawl_dir, summary)
     if finished:
         shared.forget()
     return replace(result, summary=summary)

@@ -18,6 +18,7 @@ from scrapy.utils.misc import build_from_crawler
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from crawler.crawl_log import CrawlLog
 from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.distributed.state import Unreachable
 from crawler.distributed.worker import LEASE, Worker
@@ -36,6 +37,7 @@ class SharedSpider(NetworkSpider):
         super().__init__(*args, **kwargs)
         self.worker = worker
         self.seeds = seeds
+        self._log: CrawlLog | bool | None = None  # the crawl log extension, once found
 
     async def start(self) -> AsyncIterator[Request]:
         """Only the crawl's first process seeds the frontier; a worker joining, or a crawl
@@ -58,7 +60,16 @@ class SharedSpider(NetworkSpider):
         try:
             super().errback(failure)
         finally:
+            self._flush_log()
             self.worker.complete(failure.request.meta.get(LEASE), [])
+
+    def _flush_log(self) -> None:
+        """What the crawl log holds of a request reaches the OS before its lease completes."""
+        if self._log is None:
+            found = [e for e in self.crawler.extensions.middlewares if isinstance(e, CrawlLog)]
+            self._log = found[0] if found else False
+        if self._log:
+            self._log.flush()
 
     def _completed(self, response: Response, found: Iterator[Request]) -> list[Request]:
         """Queue what a document links to and complete its lease, in one step."""
@@ -66,6 +77,7 @@ class SharedSpider(NetworkSpider):
         try:
             requests = list(found)
         finally:
+            self._flush_log()
             entries = [self.worker.entry(r) for r in requests]
             verdicts = self.worker.complete(response.meta.get(LEASE), entries)
             for request, verdict in zip(requests, verdicts or (), strict=False):
@@ -135,7 +147,9 @@ class SharedRobots(RobotsPolicy):
         if lease is None:
             return
         site = request.meta["site"]
-        worker.send(lambda: worker.shared.release(site, lease))
+        # the slot stays the page's: another request of this site, granted meanwhile, would
+        # wait on this robots.txt while the page waits on its slot
+        worker.send(lambda: worker.shared.pace(site))
         while True:
             try:
                 wait = worker.shared.acquire(site, lease, worker.lease_seconds)

@@ -64,8 +64,8 @@ class SharedCrawl:
         self.crawl_id = crawl_id
         self.prefix = f"palimpsest:{crawl_id}:"
         self._scripts = {name: client.register_script(getattr(lua, name))
-                         for name in ("GRANT", "ACQUIRE", "RELEASE", "PUSH", "RENEW", "REAP",
-                                      "HEARTBEAT", "LEAVE")}
+                         for name in ("GRANT", "ACQUIRE", "RELEASE", "PACE", "PUSH", "RENEW",
+                                      "REAP", "HEARTBEAT", "LEAVE")}
         self.down = False
 
     # reaching Redis
@@ -126,6 +126,9 @@ class SharedCrawl:
 
     def release(self, site: str, lease: str) -> None:
         self.script("RELEASE", site, lease)
+
+    def pace(self, site: str) -> None:
+        self.script("PACE", site)
 
     def push(self, lease: str, entries: list[tuple[bytes, str, int, int, str]]) -> list[str]:
         """Complete `lease` (if any) and queue `entries` (fingerprint, site, counts, page

@@ -1,0 +1,216 @@
+"""A crawl shared through Redis by three processes, one of them killed with -9 midway: every
+page captured, each site's delay kept between any two requests (by the sites' own clock),
+the dead worker's torn WARC cut back, `warcio check` and `palimpsest index` fine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import redis
+
+from index.collection import Collection
+from index.warc_names import PORTABLE_NAME
+from tests.conftest import ROOT, CrawledCrawl, crawl_ids, palimpsest
+
+DELAY = 0.25
+PAGES = 18  # per site, besides its home page
+ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+
+
+def page_links(n: int) -> list[int]:
+    """The pages page n links to: a chain and a few jumps, so the frontier fills as it goes."""
+    return [m for m in (n + 1, 2 * n + 1, 3 * n + 2) if m <= PAGES]
+
+
+class TimedSites:
+    """One small site on each address, each request's arrival noted by the server's clock."""
+
+    def __init__(self, latency: float = 0.03) -> None:
+        self.arrivals: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self.latency = latency
+        self._lock = threading.Lock()
+        self.servers = [self._server(address) for address in ADDRESSES]
+
+    def _server(self, address: str) -> ThreadingHTTPServer:
+        sites = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                with sites._lock:
+                    sites.arrivals[address].append((time.monotonic(), self.path))
+                time.sleep(sites.latency)
+                body, kind, status = sites.answer(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        server = ThreadingHTTPServer((address, 0), Handler)
+        server.daemon_threads = True
+        return server
+
+    def answer(self, path: str) -> tuple[bytes, str, int]:
+        if path == "/robots.txt":
+            return b"User-agent: *\nAllow: /\n", "text/plain", 200
+        n = 0 if path == "/" else int(path[2:]) if path[2:].isdigit() else -1
+        if not 0 <= n <= PAGES:
+            return b"not here", "text/plain", 404
+        links = "".join(f'<a href="/p{m}">page {m}</a>\n' for m in page_links(n))
+        return (f"<html><head><title>page {n}</title></head><body><p>Page {n} of the site."
+                f"</p>{links}</body></html>").encode(), "text/html", 200
+
+    def urls(self) -> dict[str, str]:
+        return {f"site{i}": f"http://{s.server_address[0]}:{s.server_address[1]}/"
+                for i, s in enumerate(self.servers)}
+
+    def pages(self) -> set[str]:
+        return {f"{url}{'' if n == 0 else f'p{n}'}" for url in self.urls().values()
+                for n in range(PAGES + 1)}
+
+    def __enter__(self) -> TimedSites:
+        for server in self.servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "palimpsest.cli", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+@pytest.fixture()
+def sites() -> Iterator[TimedSites]:
+    with TimedSites() as served:
+        yield served
+
+
+def _shared_crawl(root: Path, sites: TimedSites, redis_url: str) -> dict:
+    """`crawl --frontier` and two `worker`s, the first worker killed -9 once it has written
+    part of a WARC; what each process said."""
+    palimpsest("init", "--collection", str(root),
+               *[a for name, url in sites.urls().items() for a in ("--site", f"{name}={url}")])
+    client = redis.Redis.from_url(redis_url)
+    first = _start("crawl", "--collection", str(root), "--frontier", redis_url,
+                   "--delay", str(DELAY), "--concurrency-per-site", "1",
+                   "--lease-seconds", "2")
+    _wait_for(lambda: client.get("palimpsest:current") is not None, 30, "the crawl in Redis")
+    workers = [_start("worker", "--collection", str(root), "--frontier", redis_url)
+               for _ in range(2)]
+    victim = workers[0]
+    total = len(sites.pages())
+
+    def victim_has_written() -> bool:
+        fetched = sum(len(a) for a in sites.arrivals.values())
+        return fetched > total // 3 and any(
+            (root / "crawls").glob(f"*/*-{victim.pid}-*.warc.gz.open"))
+    _wait_for(victim_has_written, 40, "the first worker's WARC")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    return {"crawl": _finish(first), "worker": _finish(workers[1]),
+            "victim": victim.pid}
+
+
+@pytest.fixture()
+def shared(tmp_path: Path, sites: TimedSites, redis_server) -> tuple[CrawledCrawl, dict]:
+    root = tmp_path / "collection"
+    said = _shared_crawl(root, sites, redis_server.url)
+    [crawl] = crawl_ids(Collection(root))
+    return crawl, said
+
+
+def test_three_processes_one_killed_capture_every_page_politely(shared, sites, redis_server):
+    crawl, said = shared
+    code, out, err = said["crawl"]
+    assert code == 0, out + err
+    assert "Traceback" not in err
+    code, out, err = said["worker"]
+    assert code == 0, out + err
+    # every page, whoever fetched it, the dead worker's leases fetched again by another
+    records = crawl.records()
+    captured = {r.url for r in records if r.type in ("response", "revisit") and r.status == 200}
+    assert sites.pages() <= captured
+    # the sites serve the same pages: one worker's payload is another's revisit
+    where = {(r.url, r.headers["WARC-Date"]): r.file for r in records if r.type == "response"}
+    originals = [where[r.headers["WARC-Refers-To-Target-URI"], r.headers["WARC-Refers-To-Date"]]
+                 for r in records if r.type == "revisit"]
+    revisits = [r.file for r in records if r.type == "revisit"]
+    assert any(o != f for o, f in zip(originals, revisits, strict=True))
+    # the delay between any two requests to one site, by the site's own clock, whatever
+    # process made them: robots.txt, pages, the pages fetched again after the kill
+    for address, arrivals in sites.arrivals.items():
+        times = sorted(t for t, _path in arrivals)
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert min(gaps) >= DELAY, (address, min(gaps))
+    # robots.txt fetched once per site for all three processes
+    for arrivals in sites.arrivals.values():
+        assert [p for _t, p in arrivals].count("/robots.txt") == 1
+    # each worker its own files, under its own name, the dead one's torn file cut back
+    names = [w.name for w in crawl.warcs]
+    assert all(PORTABLE_NAME.match(n) for n in names)
+    assert any(f"-{said['victim']}-" in n for n in names)
+    assert len({n.rsplit("-", 2)[-2] for n in names}) == 3
+    assert not list(crawl.dir.glob("*.open"))
+    check = subprocess.run([str(ROOT / ".venv/bin/warcio"), "check", *map(str, crawl.warcs)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # one log and one summary for the whole crawl, every worker's lines in it
+    summary = crawl.summary()
+    assert summary["finish_reason"] == "finished"
+    assert len(summary["shared"]["workers"]) == 3
+    logged = {e["url"] for e in crawl.log() if e.get("status") == 200}
+    assert sites.pages() <= logged
+    # the crawl's keys are gone from Redis but its config, marked finished
+    client = redis.Redis.from_url(redis_server.url)
+    assert client.keys(f"palimpsest:{crawl.crawl_id}:*") == [
+        f"palimpsest:{crawl.crawl_id}:config".encode()]
+    indexed = palimpsest("index", "--collection", str(crawl.dir.parent.parent), "--json")
+    assert json.loads(indexed.stdout)["damaged"] == []
+
+
+def test_a_worker_needs_a_crawl_in_redis(tmp_path, redis_server):
+    done = palimpsest("worker", "--collection", str(tmp_path / "c"), "--frontier",
+                      redis_server.url, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: no crawl in Redis at")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):
+    root = tmp_path / "c"
+    palimpsest("init", "--collection", str(root), "--site", f"a={sites.urls()['site0']}")
+    done = palimpsest("crawl", "--collection", str(root), "--frontier", "http://x/",
+                      check=False)
+    assert done.returncode == 2 and "not a Redis URL" in done.stderr
