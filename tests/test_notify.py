@@ -22,11 +22,12 @@ from index.collection import Collection
 from index.config import Watch, parse_config, render_template
 from index.errors import ConfigError
 from index.notify import LOG_NAME, notify_after_crawl
+from index.warc_import import add_warcs
 from palimpsest.sample_network import SITES as SITES_OF_SAMPLE
 from palimpsest.sample_network import SampleNetwork, manifest
 from tests.conftest import CrawledCrawl, crawl, crawl_ids, new_collection, palimpsest
-from tests.test_monitor import add_history, set_schedule
-from tests.test_schedule import page
+from tests.test_monitor import set_schedule
+from tests.test_schedule import page, write_history
 
 BASE = "https://archive.example.org/"
 SITES = ("--site", "allyvia", "--site", "paxpoint", "--site", "justorium")  # see the fixture
@@ -256,12 +257,12 @@ def test_monitor_crawl_of_the_pages_due_tells_what_those_pages_changed(
         set_schedule(collection, fetches_per_day_per_site=4, min_interval="1h",
                      max_interval="7d")
         now = datetime.now(UTC).replace(microsecond=0)
-        add_history(collection, "old", {u: [page("Allyvia", f"Words. {disclosure}")] * 2
-                                        for u in ALLYVIA},
-                    [now - timedelta(days=10), now - timedelta(days=9)])
-        add_history(collection, "recent", {u: [page("Paxpoint", "Words.")] * 2
-                                           for u in PAXPOINT},
-                    [now - timedelta(minutes=2), now - timedelta(minutes=1)])
+        for name, urls, words, ago in (("old", ALLYVIA, f"Words. {disclosure}", timedelta(days=9)),
+                                       ("recent", PAXPOINT, "Words.", timedelta(minutes=1))):
+            warc = write_history(tmp_path / f"{name}.warc.gz",
+                                 {u: [page(name, words)] * 2 for u in urls},
+                                 [now - 2 * ago, now - ago])
+            add_warcs(collection, [warc], fulltext=False)
         palimpsest("monitor", "--once", "--collection", str(collection.root))
     try:
         (sent,) = receiver.received["/monitor"]
