@@ -5,6 +5,8 @@ Imported by palimpsest/cli.py at its end; each command registers itself on its `
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from palimpsest.cli import _collection, cli, collection_option, json_option, print_json
@@ -69,6 +71,16 @@ def _schedule_lines(shown: dict) -> list[str]:
 def monitor(collection_dir: str, once: bool) -> None:
     """Recrawl the pages that are due, within the [schedule] budget, index, notify; and
     again as pages come due (one monitor per collection; SIGTERM stops it cleanly)."""
-    from palimpsest.monitor import Monitor
+    from index.schedule.state import MonitorLock
 
-    Monitor(_collection(collection_dir), click.echo).run(once=once)
+    collection = _collection(collection_dir)
+    with MonitorLock(collection):  # before the crawler is imported: a refusal is quick
+        from palimpsest.monitor import Monitor
+
+        Monitor(collection, _say).run(once=once)
+
+
+def _say(line: str) -> None:
+    """A line of the monitor's, out at once: its output is a log, often a pipe's."""
+    click.echo(line)
+    sys.stdout.flush()

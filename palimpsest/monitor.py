@@ -36,7 +36,7 @@ from index.errors import PalimpsestError
 from index.notify import FAILED, SENT, notify_after_crawl
 from index.schedule.planner import DAY
 from index.schedule.report import ScheduleReport, schedule_report
-from index.schedule.state import MonitorLock, MonitorState
+from index.schedule.state import MonitorState
 
 MIN_WAIT, MAX_WAIT = 5.0, 3600.0  # seconds between two looks at the schedule
 
@@ -65,7 +65,7 @@ class Cycle:
 
 
 class Monitor:
-    """One collection's monitor; `run` holds the collection's lock while it runs."""
+    """One collection's monitor; whoever runs it holds the collection's MonitorLock."""
 
     def __init__(self, collection: Collection, say: Callable[[str], None]) -> None:
         self.collection = collection
@@ -74,19 +74,20 @@ class Monitor:
         self._child: Any = None
 
     def run(self, once: bool = False) -> None:
-        with MonitorLock(self.collection):
-            previous = {sig: signal.signal(sig, self._stop)
-                        for sig in (signal.SIGTERM, signal.SIGINT)}
-            try:
-                while not self.stopping:
-                    cycle = self.cycle()
-                    self.say(cycle.line())
-                    if once or cycle.stopped:
-                        break
-                    self._sleep(cycle.next_look)
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+        """Cycle until stopped (after one cycle with `once`), sleeping between cycles until
+        something may be due."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM,
+                                                                    signal.SIGINT)}
+        try:
+            while not self.stopping:
+                cycle = self.cycle()
+                self.say(cycle.line())
+                if once or cycle.stopped:
+                    break
+                self._sleep(cycle.next_look)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if self.stopping:
             self.say("monitor stopped")
 

@@ -182,7 +182,7 @@ def test_one_monitor_per_collection_and_sigterm_stops_it_between_crawls(idle: Co
 
 
 def test_sigterm_during_a_crawl_lets_the_crawl_stop_as_crawl_does(tmp_path: Path) -> None:
-    with SampleNetwork(revision=1, latency_ms=1500) as slow:
+    with SampleNetwork(revision=1, latency_ms=800) as slow:
         collection = new_collection(tmp_path / "slow", slow)  # never crawled: seeds are due
         process, lines = start_monitor(collection)
         try:

@@ -1,10 +1,10 @@
 """Each page's visits from the catalog, and at which of them its text had changed.
 
-A page is a URL the catalog holds an HTML capture of; its visits are its captures (response
-and revisit records, of any crawl or imported WARC; several in one second count once). A
-visit found a change when the page's text differs from the visit before, after the noise rules
-(`ignore` of the network and of the page's site, as `palimpsest diff` applies them): its
-fingerprint is compared, not its bytes.
+A page is a URL the catalog holds an HTML capture (or a redirect) of; its visits are its
+captures (response and revisit records, of any crawl or imported WARC; several in one second
+count once). A visit found a change when the page's text differs from the visit before,
+after the noise rules (`ignore` of the network and of the page's site, as `palimpsest diff`
+applies them): its fingerprint is compared, not its bytes.
 
 The fingerprint is the cheapest sound one. For a page no rule applies to, it is the capture's
 `text_key` from the catalog: the digest of its extracted full text that the full-text pass
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from index.errors import UsageError
 from index.extract import HTML_TYPES
 from index.fulltext_pass import text_key
 from index.schedule.estimator import Interval, intervals_of
+from index.schedule.state import write_json_atomically
 from index.timestamps import timestamp_time
 
 CACHE_NAME = "schedule-texts.json"
@@ -76,7 +76,14 @@ def page_histories(collection: Collection, config: NetworkConfig | None, *,
     with _Fingerprints(collection, remember) as fingerprints:
         return [_history(url, captures, fingerprints, rules_for(config, url))
                 for url, captures in sorted(by_url.items())
-                if any(c.mime in HTML_TYPES for c in captures)]
+                if any(_is_page(c) for c in captures)]
+
+
+def _is_page(capture: Capture) -> bool:
+    """An HTML capture, or a redirect (a seed that redirects is visited too: planned as a
+    page, it is never taken for one not visited yet)."""
+    return capture.mime in HTML_TYPES or (capture.status is not None
+                                          and 300 <= capture.status < 400)
 
 
 def _history(url: str, captures: list[Capture], fingerprints: _Fingerprints,
@@ -165,16 +172,3 @@ def _read_json(path: Path) -> dict:
     except (FileNotFoundError, json.JSONDecodeError):
         return {}  # none yet, or torn: what it held is computed again
     return found if isinstance(found, dict) else {}
-
-
-def write_json_atomically(path: Path, value: object) -> None:
-    """Write `value` as JSON at `path` so that a reader (or a kill) sees the old file or the
-    new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(value, out, ensure_ascii=False)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-

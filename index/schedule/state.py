@@ -20,7 +20,6 @@ from typing import IO
 
 from index.collection import Collection
 from index.errors import PalimpsestError
-from index.schedule.history import write_json_atomically
 
 STATE_DIR = "monitor"
 STATE_NAME = "state.json"
@@ -124,3 +123,15 @@ class MonitorLock:
         if self._file is not None:
             self._file.close()  # closing releases the flock
             self._file = None
+
+
+def write_json_atomically(path: Path, value: object) -> None:
+    """Write `value` as JSON at `path` so that a reader (or a kill) sees the old file or the
+    new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(value, out, ensure_ascii=False)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
