@@ -17,7 +17,7 @@ from typing import Any
 
 from index.catalog_export import CatalogExport
 from index.catalog_records import CDX_ONLY_COLUMNS, Capture, CapturedUrl
-from index.catalog_writes import DOM_RANGE, CatalogWrites
+from index.catalog_writes import DOM_RANGE, RENDERINGS_PENDING_SQL, CatalogWrites
 from index.collection import Collection
 from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
@@ -27,7 +27,7 @@ from index.timestamps import pad_timestamp, timestamp_time
 ENGINE_META = "fulltext_engine"
 CATALOG_NAME = "catalog.sqlite"
 # PRAGMA user_version of the catalog's schema; _migrate brings an older one up to it
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 # columns added since the first schema (version 0), in the order they were added
 _ADDED_COLUMNS = (("concurrent_to", "TEXT"), ("dom_file", "TEXT"), ("dom_offset", "INTEGER"),
                   ("dom_length", "INTEGER"), ("dom_digest", "TEXT"))
@@ -57,6 +57,9 @@ CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
 CREATE INDEX IF NOT EXISTS captures_text ON captures (text_key, url, timestamp, status, site);
 CREATE INDEX IF NOT EXISTS captures_record_id ON captures (record_id);
 CREATE INDEX IF NOT EXISTS captures_unresolved ON captures (id) WHERE payload_file IS NULL;
+-- a page's rendered DOM (and screenshots) by the page's record id
+CREATE INDEX IF NOT EXISTS captures_concurrent ON captures (concurrent_to)
+    WHERE concurrent_to IS NOT NULL;
 -- records cdxj-indexer lists that are not captures (metadata other than warc-fields)
 CREATE TABLE IF NOT EXISTS cdx_only (
     surt TEXT NOT NULL, timestamp TEXT NOT NULL, url TEXT NOT NULL, cdx_mime TEXT,
@@ -75,7 +78,7 @@ CREATE TABLE IF NOT EXISTS texts (
     url TEXT NOT NULL, digest TEXT NOT NULL, text_key TEXT, PRIMARY KEY (url, digest)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
+""" + RENDERINGS_PENDING_SQL + ";"
 
 
 def captures_of(collection: Collection, url: str) -> list[Capture]:
@@ -359,7 +362,9 @@ def upgraded(path: Path) -> None:
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring a catalog written by an older version up to CATALOG_VERSION. Version 1 adds
     WARC-Concurrent-To and the rendered DOM's location: the files holding rendered DOMs are
-    read again (their rows are replaced, their texts kept), so that their pages get tied."""
+    read again (their rows are replaced, their texts kept), so that their pages get tied.
+    Version 2 ties pages to their DOMs for the files stored since the last run only
+    (`renderings_pending`): the files holding DOMs are marked pending, once."""
     if db.execute("PRAGMA user_version").fetchone()[0] >= CATALOG_VERSION:
         return
     db.execute("BEGIN IMMEDIATE")
@@ -374,6 +379,9 @@ def _migrate(db: sqlite3.Connection) -> None:
             # a DOM was once a page of its own in search; it no longer is
             db.execute("DELETE FROM texts WHERE url LIKE 'urn:%'")
             db.execute("UPDATE captures SET text_key = NULL WHERE url LIKE 'urn:%'")
+        db.execute(RENDERINGS_PENDING_SQL)
+        db.execute(f"INSERT OR IGNORE INTO renderings_pending SELECT DISTINCT warc_file "
+                   f"FROM captures WHERE {DOM_RANGE}")
         db.execute(f"PRAGMA user_version = {CATALOG_VERSION}")
         db.execute("COMMIT")
     except BaseException:

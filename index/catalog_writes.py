@@ -26,6 +26,23 @@ DOM_PREFIX = "urn:dom:"
 DOM_RANGE = "url >= 'urn:dom:' AND url < 'urn:dom;'"
 # what search, diffs and reports take for pages: no urn: record (a DOM, a screenshot) is one
 _NOT_URN = "url NOT LIKE 'urn:%'"
+# the WARC files stored (or whose pages lost their DOM) since link_renderings last ran: the
+# only ones it reads again
+RENDERINGS_PENDING_SQL = ("CREATE TABLE IF NOT EXISTS renderings_pending "
+                          "(warc_file TEXT PRIMARY KEY) WITHOUT ROWID")
+# the DOM resources link_renderings examines: those in pending files, and those concurrent to
+# an untied page of a pending file (a DOM may be in an earlier or a later file than its page)
+_PENDING_DOMS = f"""
+    SELECT id, url, concurrent_to, warc_file, offset, length, digest FROM captures
+    WHERE warc_file IN (SELECT warc_file FROM renderings_pending)
+    AND {DOM_RANGE} AND record_type = 'resource' AND concurrent_to IS NOT NULL
+    UNION
+    SELECT d.id, d.url, d.concurrent_to, d.warc_file, d.offset, d.length, d.digest
+    FROM renderings_pending AS f
+    JOIN captures AS p ON p.warc_file = f.warc_file
+    JOIN captures AS d ON d.concurrent_to = p.record_id
+    WHERE p.dom_file IS NULL AND p.record_type IN ('response', 'revisit')
+    AND d.url >= 'urn:dom:' AND d.url < 'urn:dom;' AND d.record_type = 'resource'"""
 # the digest a capture's text is read from (docs/catalog-contract.md): its DOM's, else its own
 TEXT_DIGEST = "coalesce(dom_digest, digest)"
 
@@ -58,6 +75,7 @@ class CatalogWrites:
                 f"INSERT INTO cdx_only ({', '.join(CDX_ONLY_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(CDX_ONLY_COLUMNS))})", cdx_only)
             damage = list(damage)
+            self._db.execute("INSERT OR IGNORE INTO renderings_pending VALUES (?)", (path,))
             self._db.executemany("INSERT INTO damage VALUES (?, ?, ?, ?)",
                                 [(path, *d) for d in damage])
             self._db.execute("INSERT INTO warc_files VALUES (?, ?, ?, ?, ?, ?)",
@@ -76,7 +94,11 @@ class CatalogWrites:
         # revisits whose payload was in that file must be resolved again
         self._db.execute("UPDATE captures SET payload_file = NULL, payload_offset = NULL, "
                         "payload_length = NULL WHERE payload_file = ?", (path,))
-        # and pages whose rendered DOM was in it tied again (their text was the DOM's)
+        # and pages whose rendered DOM was in it tied again (their text was the DOM's): their
+        # files are pending again
+        self._db.execute("DELETE FROM renderings_pending WHERE warc_file = ?", (path,))
+        self._db.execute("INSERT OR IGNORE INTO renderings_pending SELECT DISTINCT warc_file "
+                        "FROM captures WHERE dom_file = ?", (path,))
         self._db.execute("UPDATE captures SET dom_file = NULL, dom_offset = NULL, "
                         "dom_length = NULL, dom_digest = NULL, text_key = NULL "
                         "WHERE dom_file = ?", (path,))
@@ -126,22 +148,31 @@ class CatalogWrites:
                     resolved += 1
         return resolved, len(pending) - resolved
 
-    def link_renderings(self) -> int:
-        """Tie every browser capture not yet tied to its rendered DOM: the `urn:dom:<its
-        URL>` resource whose WARC-Concurrent-To is its record id (in whichever file). A page
-        newly tied loses the text link its shell gave it: the full-text pass then reads its
-        text from the DOM. Returns how many were tied."""
+    def link_renderings(self) -> tuple[int, int]:
+        """Tie every browser capture of the files stored since the last call (the pending
+        ones) not yet tied to its rendered DOM: the `urn:dom:<its URL>` resource whose
+        WARC-Concurrent-To is its record id (in whichever file). A page newly tied loses the
+        text link its shell gave it: the full-text pass then reads its text from the DOM.
+        Files stay pending until this has run, so a run killed before it leaves them to the
+        next. Returns (DOM records examined, pages tied): (0, 0) when no file is pending."""
         with self.transaction():
-            return max(self._db.execute(f"""
-                UPDATE captures SET dom_file = d.warc_file, dom_offset = d.offset,
-                    dom_length = d.length, dom_digest = d.digest, text_key = NULL
-                FROM (SELECT url, concurrent_to, warc_file, offset, length, digest
-                      FROM captures WHERE {DOM_RANGE} AND record_type = 'resource'
-                      AND concurrent_to IS NOT NULL) AS d
-                WHERE captures.record_id = d.concurrent_to
-                AND captures.url = substr(d.url, {len(DOM_PREFIX) + 1})
-                AND captures.record_type IN ('response', 'revisit')
-                AND captures.dom_file IS NULL""").rowcount, 0)
+            if self._db.execute("SELECT 1 FROM renderings_pending LIMIT 1").fetchone() is None:
+                return 0, 0
+            self._db.execute(f"CREATE TEMP TABLE pending_doms AS {_PENDING_DOMS}")
+            try:
+                examined = self._db.execute("SELECT COUNT(*) FROM pending_doms").fetchone()[0]
+                tied = max(self._db.execute(f"""
+                    UPDATE captures SET dom_file = d.warc_file, dom_offset = d.offset,
+                        dom_length = d.length, dom_digest = d.digest, text_key = NULL
+                    FROM temp.pending_doms AS d
+                    WHERE captures.record_id = d.concurrent_to
+                    AND captures.url = substr(d.url, {len(DOM_PREFIX) + 1})
+                    AND captures.record_type IN ('response', 'revisit')
+                    AND captures.dom_file IS NULL""").rowcount, 0)
+                self._db.execute("DELETE FROM renderings_pending")
+            finally:
+                self._db.execute("DROP TABLE temp.pending_doms")
+        return examined, tied
 
     def refile_sites(self, site_of: Callable[[str], str | None], *, config_digest: str
                      ) -> None:

@@ -18,6 +18,8 @@ class IndexSummary:
     captures: int = 0  # captures added to the catalog
     revisits_resolved: int = 0
     revisits_unresolved: int = 0  # in the whole catalog, after this run
+    renderings_examined: int = 0  # rendered-DOM records looked at to tie pages to them
+    renderings_tied: int = 0  # browser captures tied to their rendered DOM
     texts: int = 0  # payloads whose text was extracted
     documents: int = 0  # new documents in the full-text index
     files_removed: int = 0  # catalogued files no longer in the collection
@@ -39,6 +41,9 @@ class IndexSummary:
                  f"{self.seconds:.1f}s ({rate:.0f} captures/s)",
                  f"revisits: {self.revisits_resolved} resolved, {self.revisits_unresolved} "
                  "without their original in the collection",
+                 *([f"rendered pages: {self.renderings_tied} tied to their DOM "
+                    f"({self.renderings_examined} DOM records examined)"]
+                   if self.renderings_examined else []),
                  f"full text: {self.texts} payloads extracted, {self.documents} new documents"]
         if self.files_removed:
             lines.append(f"{self.files_removed} WARC files gone from the collection: "

@@ -4,7 +4,8 @@
 each file's size and mtime), several at a time in worker processes when that pays; the main
 process writes each file's captures in one transaction, so a killed run leaves every file
 either wholly catalogued or not at all, and the next run completes it. Revisits are then
-resolved to the records holding their payloads, and (with `fulltext`) the text of every
+resolved to the records holding their payloads, the browser captures of the files read tied to
+their rendered DOMs (of those files only), and (with `fulltext`) the text of every
 (URL, payload) not yet extracted goes into the full-text index (index.fulltext_pass).
 WARC files written by other tools come in through index.warc_import first.
 """
@@ -20,7 +21,6 @@ from index.catalog import Catalog
 from index.catalog_rows import FileJob, FileRows, crawl_of, read_file
 from index.collection import CONFIG_FILE, Collection, ConfigSource
 from index.config import NetworkConfig
-from index.fulltext_pass import claim_engine, index_texts
 from index.index_summary import IndexSummary
 from index.worker_pool import map_jobs
 from index.write_failure import stop_at_write_failure
@@ -43,6 +43,9 @@ def update(collection: Collection, *, config: NetworkConfig | None | ConfigSourc
     started = time.monotonic()
     summary = IndexSummary()
     config = collection.config_if_any(config)
+    if fulltext:
+        # only then: the crawl's catalog-only update never imports the engines (and numpy)
+        from index.fulltext_pass import claim_engine, index_texts
     with stop_at_write_failure(collection), Catalog.open(collection) as catalog:
         if fulltext:
             claim_engine(collection, catalog, config)
@@ -58,7 +61,7 @@ def update(collection: Collection, *, config: NetworkConfig | None | ConfigSourc
                 _store(catalog, result, summary)
                 bar.update(result.job.size)
         summary.revisits_resolved, summary.revisits_unresolved = catalog.resolve_revisits()
-        catalog.link_renderings()
+        summary.renderings_examined, summary.renderings_tied = catalog.link_renderings()
         if fulltext:
             index_texts(collection, catalog, config, summary, workers=workers,
                         progress=progress)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import shutil
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +23,12 @@ from index.indexer import update
 from palimpsest.sample_network import SCRIPT_SITE, SampleNetwork, manifest, rendered_manifest
 from palimpsest.sample_network.prose import plain
 from palimpsest.sample_network.revisions import edition
+from palimpsest.sample_network.snapshot import snapshot
 from palimpsest.setup import write_config
-from tests.conftest import PYWB, crawl, palimpsest, screenshot, serve_pywb
+from tests.conftest import PYWB, ROOT, crawl, crawl_ids, palimpsest, screenshot, serve_pywb
 
 PORT_LEVY = "http://civiscope.test/figures/the-port-levy-in-five-lines/"
+FIGURES = "http://civiscope.test/figures/"
 EDITED_BEFORE = "under four percent in each of the last three years"
 EDITED_AFTER = "just over five percent in the third"
 
@@ -73,6 +78,58 @@ def test_the_catalog_ties_each_browser_capture_to_its_rendered_dom(rendered):
     cdxj = palimpsest("cdxj", "--collection", str(rendered.collection.root)).stdout
     assert cdxj.count(f'"url": "urn:dom:{PORT_LEVY}"') == 2
     assert cdxj.count(f'"url": "urn:fullPage:{PORT_LEVY}"') == 2
+
+
+def test_the_browser_crawl_s_warcs_hold_the_json_as_served_and_a_screenshot_per_page(rendered):
+    first, second = crawl_ids(rendered.collection)
+    for crawl_done in (first, second):
+        done = subprocess.run([str(ROOT / ".venv/bin/warcio"), "check",
+                               *map(str, crawl_done.warcs)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    records = first.records()
+    served = snapshot(1).resources
+    found = rendered_manifest(1)
+    for url in found.endpoints:  # the first fetch of each: a response record, as served
+        record = next(r for r in records if r.url == url and r.type == "response")
+        coding = dict((k.lower(), v) for k, v in record.http_headers).get("content-encoding")
+        assert record.status == 200 and coding in (None, "gzip"), url
+        assert record.body == (served[url].gzipped() if coding else served[url].body), url
+    pages = {r.headers["WARC-Record-ID"]: r.url for r in records
+             if r.type in ("response", "revisit") and r.url in found.pages | found.script_only}
+    assert set(pages.values()) == found.pages | found.script_only
+    for kind in ("fullPage", "thumbnail"):
+        shots = [r for r in records if r.url.startswith(f"urn:{kind}:")]
+        assert all(r.type == "resource" and r.body.startswith(b"\x89PNG") for r in shots)
+        tied = {pages.get(r.headers.get("WARC-Concurrent-To")) for r in shots}
+        assert tied == set(pages.values()) and len(shots) == len(tied), kind  # one a page
+
+
+def _index(collection: Collection) -> dict:
+    return json.loads(palimpsest("index", "--collection", str(collection.root), "--json").stdout)
+
+
+def test_index_ties_pages_to_their_doms_for_the_files_it_reads_only(rendered, tmp_path):
+    # a copy (times kept): the module's collection stays as it is
+    copy = Collection(tmp_path / "copy")
+    shutil.copytree(rendered.collection.root, copy.root)
+    again = _index(copy)
+    assert (again["files"], again["renderings_examined"], again["renderings_tied"]) == (0, 0, 0)
+    # one crawl's WARC file read again: only the DOMs of that file are examined and tied
+    first_warc = next((copy.root / "crawls" / rendered.crawls[0]).glob("*.warc.gz"))
+    stat = first_warc.stat()
+    os.utime(first_warc, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    rel = first_warc.relative_to(copy.root).as_posix()
+    with Catalog.open(copy) as catalog:
+        doms = [c for c in catalog.captures_in_file(rel) if c.url.startswith("urn:dom:")]
+        rendered_pages = sum(c.rendered for c in catalog.all_captures())
+    assert doms and len(doms) < rendered_pages
+    again = _index(copy)
+    assert again["files"] == 1
+    assert again["renderings_examined"] == again["renderings_tied"] == len(doms)
+    with Catalog.open(copy) as catalog:
+        assert sum(c.rendered for c in catalog.all_captures()) == rendered_pages
+        assert catalog.captures(PORT_LEVY)[0].dom_file == rel
+    assert _index(copy)["renderings_examined"] == 0
 
 
 def test_search_finds_the_words_only_the_script_put_on_the_page(rendered):
@@ -161,10 +218,15 @@ def test_the_rendered_view_is_served_with_no_script_allowed(rendered):
     body = answer.get_data(as_text=True)
     assert _words(_article())[0] in " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
     assert "<noscript" not in body  # the browser that rendered it showed none
-    assert f'href="/web/{first.timestamp}dom_/http://civiscope.test/' in body
+    # links open the linked capture's view in the top window; a fragment stays in the frame
+    assert f'href="/web/{first.timestamp}/{FIGURES}" target="_top"' in body
+    assert 'href="#main" target="_self"' in body
+    assert not re.search(r'<a [^>]*href="/web/\d{14}dom_/', body)
     view = client.get(f"/web/{first.timestamp}/{PORT_LEVY}").get_data(as_text=True)
     assert f'src="/web/{first.timestamp}dom_/{PORT_LEVY}"' in view
-    assert 'sandbox="allow-popups"' in view and f"/view/served/{first.timestamp}/" in view
+    assert 'sandbox="allow-popups allow-top-navigation-by-user-activation"' in view
+    assert "allow-top-navigation-by-user-activation;" in policy
+    assert f"/view/served/{first.timestamp}/" in view
     served = client.get(f"/view/served/{first.timestamp}/{PORT_LEVY}").get_data(as_text=True)
     assert f'src="/web/{first.timestamp}mp_/{PORT_LEVY}"' in served
     # the shells are the same bytes, the pages are not: the banner offers the diff
@@ -217,6 +279,94 @@ def test_chromium_shows_the_article_as_rendered_and_runs_no_archived_script(rend
     context.close()
 
 
+def _banner(page) -> dict[str, str | None]:
+    """What the capture banner says the frame shows: the URL, the time and thumbnail it
+    links, the text tab, and the frame's own address."""
+    banner = page.locator("section.banner")
+    shot = banner.locator(".banner-shot img")
+    return {"url": banner.locator(".url-title .url").inner_text(),
+            "time": banner.locator("time").get_attribute("datetime"),
+            "thumbnail": shot.get_attribute("src") if shot.count() else None,
+            "text tab": banner.get_by_role("link", name="Extracted text").get_attribute("href"),
+            "frame": page.locator("iframe.replay").get_attribute("src")}
+
+
+def _banner_of(capture, modifier: str) -> dict[str, str | None]:
+    return {"url": capture.url, "time": capture.to_json()["warc_date"],
+            "thumbnail": f"/screenshot/thumbnail/{capture.timestamp}/{capture.url}",
+            "text tab": f"/view/text/{capture.timestamp}/{capture.url}",
+            "frame": f"/web/{capture.timestamp}{modifier}/{capture.url}"}
+
+
+def test_a_link_followed_in_the_frame_brings_the_banner_of_the_page_it_opens(rendered, ui,
+                                                                             browser):
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+        figures = catalog.nearest(FIGURES, first.timestamp)
+    assert figures.rendered
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    # as rendered: no script runs in the frame, the link itself opens the capture view
+    # (and as served: the archive's frame script asks the capture view to open it)
+    for start in (f"/web/{first.timestamp}/{PORT_LEVY}",
+                  f"/view/served/{first.timestamp}/{PORT_LEVY}"):
+        page.goto(ui + start)
+        assert _banner(page)["url"] == PORT_LEVY
+        frame = page.frame_locator("iframe.replay")
+        with page.expect_navigation(url=f"{ui}/web/{figures.timestamp}/{FIGURES}"):
+            frame.locator("nav a.c-nav-link", has_text="By the Numbers").click()
+        assert _banner(page) == _banner_of(figures, "dom_"), start
+        page.frame_locator("iframe.replay").locator("h1").first.wait_for()
+    context.close()
+
+
+def test_an_archived_page_cannot_make_the_banner_name_another_page(rendered, ui, browser):
+    """Messages from the frame name at most a capture view to open, on a reader's click:
+    the banner is always the server's, of the capture the frame then shows."""
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+        about = catalog.nearest("http://civiscope.test/about/", first.timestamp)
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    forgeries = [{"palimpsest": "open", "path": f"/web/{about.timestamp}/{about.url}"},
+                 {"palimpsest": "open", "path": "https://evil.test/"},
+                 {"palimpsest": "open", "path": "javascript:alert(1)//"},
+                 {"palimpsest": "at", "path": "//evil.test/web/20260101000000/http://x.test/"},
+                 {"palimpsest": "banner", "url": "http://evil.test/", "path": "/"}]
+    post = "forged => forged.forEach(m => window.parent.postMessage(m, '*'))"
+    # an archived script of the page as served posts them unprompted, round after round
+    # once the page has loaded (each round said on the console, which the test reads
+    # without running script in the page: that would count as a reader's action)
+    context.add_init_script(f"""if (window.parent !== window && /mp_\\//.test(location.pathname))
+        addEventListener('load', () => {{ let round = 0; const timer = setInterval(() => {{
+            ({post})({json.dumps(forgeries)});
+            console.log('forged ' + ++round); if (round === 5) clearInterval(timer) }}, 100) }})""")
+    with page.expect_console_message(lambda m: m.text == "forged 5"):
+        page.goto(f"{ui}/view/served/{first.timestamp}/{PORT_LEVY}")
+    assert page.url == f"{ui}/view/served/{first.timestamp}/{PORT_LEVY}"
+    assert _banner(page)["url"] == PORT_LEVY and page.locator("#frame-moved").is_hidden()
+    frame = next(f for f in page.frames if f.url.endswith(f"mp_/{PORT_LEVY}"))
+    # at a reader's click, an archived script may open another capture view: the banner is
+    # that capture's, and so is the frame
+    frame.evaluate("path => document.addEventListener('click', e => { e.preventDefault(); "
+                   "e.stopImmediatePropagation(); window.parent.postMessage("
+                   "{palimpsest: 'open', path: path}, '*') }, true)",
+                   f"/web/{about.timestamp}/{about.url}")
+    with page.expect_navigation(url=f"{ui}/web/{about.timestamp}/{about.url}"):
+        page.frame_locator("iframe.replay").locator("h1").first.click()
+    assert _banner(page) == _banner_of(about, "dom_")
+    # the rendered view runs no script (so no archived one can post); even a message put
+    # there by the browser's own debugger is not taken
+    page.goto(f"{ui}/web/{first.timestamp}/{PORT_LEVY}")
+    frame = next(f for f in page.frames if f.url.endswith(f"dom_/{PORT_LEVY}"))
+    assert frame.evaluate("() => document.scripts.length") > 0  # the archived ones, inert
+    frame.evaluate(post, forgeries)
+    page.wait_for_timeout(300)
+    assert page.url == f"{ui}/web/{first.timestamp}/{PORT_LEVY}"
+    assert _banner(page) == _banner_of(first, "dom_")
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def pywb_server(rendered, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """pywb's own server over the rendered collection's WARC files."""
@@ -241,3 +391,22 @@ def test_pywb_replays_the_browser_captured_page_from_our_warcs(rendered, pywb_se
                                 timeout=30) as answer:
         assert answer.status == 200
         assert _article().title.encode() in answer.read()
+
+
+def test_pywb_replays_the_words_the_script_fetched_in_chromium(rendered, pywb_server, browser):
+    with Catalog.open(rendered.collection) as catalog:
+        first = catalog.captures(PORT_LEVY)[0]
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    answered: dict[str, int] = {}
+    page.on("response", lambda r: answered.__setitem__(r.url, r.status))
+    # in pywb's frame, its client-side rewriting (wombat) answers the archived script's fetch()
+    page.goto(f"{pywb_server}/{first.timestamp}/{PORT_LEVY}")
+    frame = page.frame_locator("iframe#replay_iframe")
+    frame.locator("[data-article][data-rendered]").wait_for(timeout=20000)
+    shown = " ".join(frame.locator("main").inner_text().split())
+    for sentence in _words(_article()):
+        assert sentence in shown, sentence
+    json_url = "civiscope.test/api/articles/the-port-levy-in-five-lines.json"
+    assert [s for u, s in answered.items() if u.endswith(json_url)] == [200], answered
+    context.close()

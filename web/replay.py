@@ -9,6 +9,10 @@ A browser capture is also replayed as rendered (the `dom_` modifier): the DOM th
 browser stored, rewritten into the archive like any page, with no script at all (a sandbox
 without allow-scripts, and `script-src 'none'`): its scripts ran at capture time, and what
 they wrote is in the DOM. Its `<noscript>` elements are dropped, as that browser showed none.
+As no script of ours runs there either (web/static/replay-frame.js does in the other views),
+its links name the linked capture's view and open it in the top window, which the frame's
+sandbox allows on a reader's click only: the banner is then the new page's, rendered by the
+server, and nothing the archived page says can put another URL in it.
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ SANDBOX = "allow-scripts allow-forms allow-popups"
 # and may submit no form (an archived form's action is the live site)
 REPLAY_CSP = (f"sandbox {SANDBOX}; default-src 'self' data: blob: 'unsafe-inline' "
               "'unsafe-eval'; form-action 'none'")
-# the rendered view: no script runs, neither archived nor ours (links load in the frame)
+# the rendered view: no script runs, neither archived nor ours; its links open the linked
+# capture's view in the top window (web/rewrite.py), on a reader's click only
 RENDERED = "dom_"
-RENDERED_SANDBOX = "allow-popups"
+RENDERED_SANDBOX = "allow-popups allow-top-navigation-by-user-activation"
 RENDERED_CSP = (f"sandbox {RENDERED_SANDBOX}; default-src 'self' data: blob: 'unsafe-inline'; "
                 "script-src 'none'; form-action 'none'")
 # requisites load the nearest capture at once; documents redirect to their exact time so
@@ -184,7 +189,8 @@ def replay(capture: Capture, modifier: str, *, asked: str | None = None) -> Resp
             body = rewrite_html(text, capture.url, capture.timestamp,
                                 link_modifier=modifier,
                                 frame_script=modifier == "mp_" and "/static/replay-frame.js",
-                                noscript=not (rendered and capture.rendered))
+                                noscript=not (rendered and capture.rendered),
+                                links_to_top=rendered)
             content_type = "text/html; charset=utf-8"
         elif archived.mime == "text/css":
             body = rewrite_css(decode(body, archived.charset), capture.url,

@@ -3,7 +3,10 @@
 A page at time T links to `/web/T<mod>/<absolute url>`; the archive answers each such URL with
 the capture nearest to T. Requisites load inside the sandboxed frame; links keep the frame's
 own modifier, so following one loads the linked capture in the same frame (the sandbox
-forbids the page to navigate the window around it; see web/static/replay-frame.js).
+forbids the page to navigate the window around it; see web/static/replay-frame.js), except
+in a frame that runs no script (`links_to_top`): there a link names the linked capture's view,
+`/web/T/<url>`, to be opened in the window around the frame (`target="_top"`), so that the
+banner always describes the page shown.
 """
 
 from __future__ import annotations
@@ -70,11 +73,14 @@ def parse_html(text: str) -> lxml.html.HtmlElement | None:
 
 
 def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str = "mp_",
-                 frame_script: str | None = None, noscript: bool = True) -> bytes:
+                 frame_script: str | None = None, noscript: bool = True,
+                 links_to_top: bool = False) -> bytes:
     """The archived HTML `text` (already decoded), every link and requisite pointing into the
-    archive at `timestamp`, as UTF-8 bytes. Links get `link_modifier`; `frame_script`, if
-    given, is the path of a script put first in the head. Without `noscript`, `<noscript>`
-    elements are dropped (a DOM a browser rendered with scripts on, which showed none)."""
+    archive at `timestamp`, as UTF-8 bytes. Links get `link_modifier` (a refresh always
+    does); with `links_to_top`, links (`<a>`, `<area>`) open the linked capture's view in the
+    top window instead (`_aim_at_top`). `frame_script`, if given, is the path of a script put
+    first in the head. Without `noscript`, `<noscript>` elements are dropped (a DOM a browser
+    rendered with scripts on, which showed none)."""
     doc = parse_html(text)
     if doc is None:
         return b""
@@ -102,7 +108,7 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
             if value is None:
                 continue
             if tag in ("a", "area") and attribute == "href":
-                element.set("href", to_archive(value, link_modifier))
+                element.set("href", to_archive(value, "" if links_to_top else link_modifier))
             elif tag == "link" and attribute == "href":
                 rels = set((element.get("rel") or "").lower().split())
                 element.set("href", to_archive(value, "cs_" if rels & _LINK_RELS_CSS else "im_"))
@@ -124,9 +130,25 @@ def rewrite_html(text: str, page_url: str, timestamp: str, *, link_modifier: str
             if link:
                 element.set("content",
                             f"{delay};{name}={to_archive(link.strip(), link_modifier)}")
+        if links_to_top and tag in ("a", "area"):
+            _aim_at_top(element, archive_path(timestamp, ""))
     if frame_script:
         _put_script_first(doc, frame_script)
     return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype="<!DOCTYPE html>")
+
+
+def _aim_at_top(link: etree._Element, views: str) -> None:
+    """Give a link of a page framed without scripts an explicit target (which no archived
+    `<base target>` or `target` overrides): a link into the archive (its href starts with
+    `views`, /web/T/) opens in the top window (`_top`: the frame's sandbox lets only a
+    reader's click do it), or in a new one if the page said `_blank`; any other link (a
+    fragment, mailto:, no URL) stays in the frame, so that no link the archive did not
+    write can take the top window anywhere."""
+    into_archive = (link.get("href") or "").startswith(views)
+    if not into_archive:
+        link.set("target", "_self")
+    elif (link.get("target") or "").strip().lower() != "_blank":
+        link.set("target", "_top")
 
 
 def _drop_base(doc: lxml.html.HtmlElement, page_url: str) -> str:

@@ -1,12 +1,14 @@
 /* The capture view's side of web/static/replay-frame.js. The archived page is hostile and can
    post anything, so only a path of the form /web/<14 digits>/<http(s) URL> is taken, only
    from the frame's window, and it is only ever opened in this window on a reader's action:
-   the archived page can show a reader another capture, never leave the archive. */
+   the archived page can show a reader another capture, never leave the archive. Nothing in a
+   message is ever shown: the banner is the server's, of the capture view opened. The rendered
+   view (dom_) runs no script, so any message from its frame is a forgery: none is taken. */
 (function () {
   "use strict";
   var frame = document.getElementById("replay");
   var moved = document.getElementById("frame-moved");
-  if (!frame) return;
+  if (!frame || /^\/web\/\d{14}dom_\//.test(frame.getAttribute("src"))) return;
   var VIEW = /^\/web\/\d{14}\/https?:\/\/[^\s]+$/;
   function normal(path) {
     var url = new URL(path, window.location.href);
