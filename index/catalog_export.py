@@ -119,13 +119,13 @@ class CatalogExport:
 
     def export_pages(self, *, selected: bool) -> Iterator[PageRow]:
         """The pages of the selection (or, not `selected`, of the whole catalog) that have
-        an extracted text: live captures, no urn: record, oldest first."""
+        an extracted text: live captures, no urn: record, by URL and time."""
         join = "JOIN temp.export_ids AS e ON e.id = c.id AND e.page = 1" if selected else ""
         rows = self._db.execute(f"""
             SELECT c.id, c.url, c.timestamp, c.warc_date, c.text_key FROM captures AS c {join}
             WHERE c.text_key IS NOT NULL AND {_LIVE} AND c.url NOT LIKE 'urn:%'
             AND c.record_type IN ('response', 'revisit', 'resource')
-            ORDER BY c.timestamp, c.id""")
+            ORDER BY c.url, c.timestamp, c.id""")
         for row in rows:
             yield PageRow(*row)
 

@@ -31,9 +31,13 @@ def page_id(url: str, ts: str) -> str:
 
 
 def page_lines(collection: Collection, rows: Iterable[PageRow]) -> Iterator[bytes]:
-    """The header line, then one line per page of `rows` with its title and text."""
+    """The header line, then one line per page of `rows` (by URL and time) with its title,
+    and its text unless the page before is the same URL with the same text (a recrawl of an
+    unchanged page: ReplayWeb.page finds its text in the earlier page; the list would
+    otherwise hold each text once per crawl)."""
     yield _line(PAGES_HEADER)
     rows = iter(rows)
+    before = None
     with open_index(collection, collection.config_if_any()) as engine:
         while batch := list(islice(rows, _BATCH)):
             stored = engine.stored(list(dict.fromkeys(r.text_key for r in batch)),
@@ -41,9 +45,12 @@ def page_lines(collection: Collection, rows: Iterable[PageRow]) -> Iterator[byte
             for row in batch:
                 text = stored.get(row.text_key)
                 ts = iso_date(row.warc_date, row.timestamp)
-                yield _line({"id": page_id(row.url, ts), "url": row.url, "ts": ts,
-                             "title": (text.title if text else "") or row.url,
-                             "text": text.full_text if text else ""})
+                page = {"id": page_id(row.url, ts), "url": row.url, "ts": ts,
+                        "title": (text.title if text else "") or row.url}
+                if (row.url, row.text_key) != before:
+                    page["text"] = text.full_text if text else ""
+                before = (row.url, row.text_key)
+                yield _line(page)
 
 
 def given_page_lines(pages: Iterable[dict[str, Any]]) -> Iterator[bytes]:
