@@ -104,15 +104,11 @@ def test_the_browser_crawl_s_warcs_hold_the_json_as_served_and_a_screenshot_per_
         assert tied == set(pages.values()) and len(shots) == len(tied), kind  # one a page
 
 
-def _index(collection: Collection) -> dict:
-    return json.loads(palimpsest("index", "--collection", str(collection.root), "--json").stdout)
-
-
 def test_index_ties_pages_to_their_doms_for_the_files_it_reads_only(rendered, tmp_path):
     # a copy (times kept): the module's collection stays as it is
     copy = Collection(tmp_path / "copy")
     shutil.copytree(rendered.collection.root, copy.root)
-    again = _index(copy)
+    again = json.loads(palimpsest("index", "--collection", str(copy.root), "--json").stdout)
     assert (again["files"], again["renderings_examined"], again["renderings_tied"]) == (0, 0, 0)
     # one crawl's WARC file read again: only the DOMs of that file are examined and tied
     first_warc = next((copy.root / "crawls" / rendered.crawls[0]).glob("*.warc.gz"))
@@ -123,13 +119,13 @@ def test_index_ties_pages_to_their_doms_for_the_files_it_reads_only(rendered, tm
         doms = [c for c in catalog.captures_in_file(rel) if c.url.startswith("urn:dom:")]
         rendered_pages = sum(c.rendered for c in catalog.all_captures())
     assert doms and len(doms) < rendered_pages
-    again = _index(copy)
-    assert again["files"] == 1
-    assert again["renderings_examined"] == again["renderings_tied"] == len(doms)
+    again = update(copy)
+    assert again.files == 1
+    assert again.renderings_examined == again.renderings_tied == len(doms)
     with Catalog.open(copy) as catalog:
         assert sum(c.rendered for c in catalog.all_captures()) == rendered_pages
         assert catalog.captures(PORT_LEVY)[0].dom_file == rel
-    assert _index(copy)["renderings_examined"] == 0
+    assert update(copy).renderings_examined == 0
 
 
 def test_search_finds_the_words_only_the_script_put_on_the_page(rendered):
@@ -401,7 +397,7 @@ def test_pywb_replays_the_words_the_script_fetched_in_chromium(rendered, pywb_se
     answered: dict[str, int] = {}
     page.on("response", lambda r: answered.__setitem__(r.url, r.status))
     # in pywb's frame, its client-side rewriting (wombat) answers the archived script's fetch()
-    page.goto(f"{pywb_server}/{first.timestamp}/{PORT_LEVY}")
+    page.goto(f"{pywb_server}/{first.timestamp}/{PORT_LEVY}", wait_until="commit")
     frame = page.frame_locator("iframe#replay_iframe")
     frame.locator("[data-article][data-rendered]").wait_for(timeout=20000)
     shown = " ".join(frame.locator("main").inner_text().split())
