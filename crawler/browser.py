@@ -2,10 +2,20 @@
 to go quiet, scroll to the end for lazy loading, then keep the rendered DOM and screenshots.
 
 Playwright's async API runs on the crawl's own asyncio loop (Scrapy's asyncio reactor). One
-browser serves the crawl, launched on first use and launched again after a crash; each page
-gets a browser context of its own, whose proxy is that page's recording proxy. The page's own
-document is not fetched again: the browser is handed the response Scrapy already fetched and
-recorded; everything else it asks for goes through the proxy, on the wire.
+browser serves the crawl, launched on first use and launched again after a crash. Pages are
+rendered in a small pool of tabs, one per page rendered at once: each tab is a browser context
+of its own with one page, whose proxy is the tab's recording proxy, and is kept from one page
+to the next (a new context and renderer per page cost more than the page itself). Between two
+pages the tab goes to about:blank, so that no script of the last page runs on, and its cookies
+and the storage of every origin the last page touched are cleared, so that each capture is
+what a first visit sees; a tab whose page failed (time limit, crash, browser error) is closed
+and opened anew. The browser's HTTP cache is off (Playwright's routing turns it off), so every
+page asks the proxy for all it needs.
+
+The page's own document is not fetched again: the browser is handed the response Scrapy already
+fetched and recorded; everything else it asks for goes through the proxy, on the wire.
+Screenshots: one full-page PNG from Chromium (encoded for speed, not size), and the thumbnail
+cut from its top and scaled down with Pillow, rather than a second capture.
 """
 
 from __future__ import annotations
@@ -13,11 +23,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
+import re
 import time
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, Page, Playwright, async_playwright
+from PIL import Image
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Page,
+    Playwright,
+    Route,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,8 +52,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "MediaRouter,Translate,InterestFeedContentSuggestions",
                  "--disable-client-side-phishing-detection", "--disable-domain-reliability",
                  "--disable-default-apps", "--no-default-browser-check",
-                 "--password-store=basic"]
+                 "--password-store=basic",
+                 # Debian's launcher asks for GPU rasterisation: with no GPU, an emulated one
+                 # (SwiftShader) rasters every tile, which costs more than Skia's own
+                 "--disable-gpu-rasterization"]
 VIEWPORT = {"width": 1280, "height": 960}
+# tallest full-page screenshot (Chromium's own bound for one capture): an endless page is cut
+MAX_SHOT_HEIGHT = 16384
+_CLEAR_STORAGE = "local_storage,indexeddb,websql,cache_storage,file_systems,service_workers"
 
 # scroll one viewport at a time to the end (or `max` times), letting lazy loading start
 _SCROLL = """async (max) => {
@@ -83,11 +112,17 @@ class Rendering:
 
 
 class Chromium:
-    """One headless Chromium, launched on first use."""
+    """One headless Chromium, launched on first use. `trusted_spki`: base64 SHA-256 hashes of
+    the public keys whose certificates the browser accepts without a chain to a root (the
+    crawl's own CA, whose leaf certificates the recording proxy presents for https)."""
 
-    def __init__(self, executable: str, user_agent: str) -> None:
+    def __init__(self, executable: str, user_agent: str, trusted_spki: tuple[str, ...] = ()
+                 ) -> None:
         self.executable = executable
         self.user_agent = user_agent
+        self.args = CHROMIUM_ARGS + ([
+            "--ignore-certificate-errors-spki-list=" + ",".join(trusted_spki)]
+            if trusted_spki else [])
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launching = asyncio.Lock()
@@ -98,7 +133,7 @@ class Chromium:
                 if self._playwright is None:
                     self._playwright = await async_playwright().start()
                 self._browser = await self._playwright.chromium.launch(
-                    executable_path=self.executable, args=CHROMIUM_ARGS)
+                    executable_path=self.executable, args=self.args)
             return self._browser
 
     async def relaunch(self) -> None:
@@ -115,29 +150,27 @@ class Chromium:
                 await self._playwright.stop()
             self._playwright = None
 
-    async def render(self, document: Document, proxy_url: str, bounds: PageBounds
-                     ) -> Rendering:
-        """Visit `document` with every other request through `proxy_url`; BrowserCrashed if
-        the browser or renderer died, PlaywrightError for anything else the browser refused.
-        Not bounded in time itself: the caller cancels it."""
+    async def render(self, document: Document, tab: Tab, bounds: PageBounds) -> Rendering:
+        """Visit `document` in `tab`, every other request through the tab's proxy;
+        BrowserCrashed if the browser or renderer died, PlaywrightError for anything else the
+        browser refused. Not bounded in time itself: the caller cancels it. The tab is made
+        ready for the next page afterwards, or closed if the visit did not end well."""
         browser = await self.browser()
+        done = False
         try:
-            context = await browser.new_context(
-                proxy={"server": proxy_url}, user_agent=self.user_agent, viewport=VIEWPORT,
-                service_workers="block", locale="en")
+            await tab.open(browser, self.user_agent)
+            rendering = await tab.visit(document, bounds)
+            done = True
+            return rendering
         except PlaywrightError as exc:
-            raise _crash_or(exc, browser, None) from exc
-        page = None
-        try:
-            page = await context.new_page()
-            return await _visit(page, context, document, bounds)
-        except PlaywrightError as exc:
-            raise _crash_or(exc, browser, page) from exc
+            raise _crash_or(exc, browser, tab.page) from exc
         finally:
             # a renderer stuck in a script loop can hold up even this: then the browser goes
             try:
-                await asyncio.wait_for(asyncio.shield(context.close()), 10)
+                await asyncio.wait_for(asyncio.shield(tab.clear() if done else tab.close()),
+                                       10)
             except (PlaywrightError, TimeoutError):
+                await tab.close()
                 await self.relaunch()
 
 
@@ -147,59 +180,133 @@ def _crash_or(exc: PlaywrightError, browser: Browser, page: Page | None) -> Exce
     return BrowserCrashed(str(exc).splitlines()[0]) if crashed else exc
 
 
-async def _visit(page: Page, context: Any, document: Document, bounds: PageBounds
-                 ) -> Rendering:
-    network = _NetworkWatch(page)
-    served = False
+class Tab:
+    """One browser context and its page, whose requests all go through `proxy_url`; opened
+    on first use (and again after a failure or in a new browser), kept between pages."""
 
-    async def serve_document(route: Any) -> None:
-        nonlocal served
-        request = route.request
-        if not served and request.is_navigation_request() and request.frame == page.main_frame:
-            served = True
+    def __init__(self, proxy_url: str) -> None:
+        self.proxy_url = proxy_url
+        self.page: Page | None = None
+        self._browser: Browser | None = None
+        self._context: BrowserContext | None = None
+        self._session: CDPSession | None = None
+        self._watch: _NetworkWatch | None = None
+        self._document: Document | None = None  # the page being visited, served from memory
+
+    async def open(self, browser: Browser, user_agent: str) -> None:
+        if self._context is not None and self._browser is browser and browser.is_connected():
+            return
+        await self.close()
+        self._browser = browser
+        self._context = await browser.new_context(
+            proxy={"server": self.proxy_url}, user_agent=user_agent, viewport=VIEWPORT,
+            service_workers="block", locale="en")
+        self.page = await self._context.new_page()
+        self._session = await self._context.new_cdp_session(self.page)
+        self._watch = _NetworkWatch(self.page)
+
+    async def visit(self, document: Document, bounds: PageBounds) -> Rendering:
+        page, watch = self.page, self._watch
+        assert page is not None and watch is not None
+        self._document = document
+        watch.reset(document.url)
+        # the document's URL only, matched in Playwright's driver: no other request of the
+        # page comes here (a callable would bring every one of them over)
+        await page.route(re.compile("^" + re.escape(document.url) + "$"), self._serve_document)
+        await page.goto(document.url, wait_until="domcontentloaded")
+        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
+        scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
+        if scrolls:
+            quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
+        dom = (await page.content()).encode("utf-8")
+        full_page = await self._full_page()
+        thumbnail = await asyncio.to_thread(_thumbnail, full_page, bounds.thumbnail_width)
+        return Rendering(dom, full_page, thumbnail, quiet, scrolls)
+
+    async def _serve_document(self, route: Route) -> None:
+        """The page's own document, from memory, the first time the tab navigates to it; any
+        other request, and the same URL asked again (a script's fetch), on the wire."""
+        request, document = route.request, self._document
+        if (document is not None and request.url == document.url
+                and request.is_navigation_request() and self.page is not None
+                and request.frame == self.page.main_frame):
+            self._document = None
             await route.fulfill(status=document.status, headers=document.headers,
                                 body=document.body)
-        else:  # the same URL asked again (a script's fetch): on the wire, through the proxy
+        else:
             await route.fallback()
 
-    await page.route(lambda url: url == document.url, serve_document)
-    await page.goto(document.url, wait_until="domcontentloaded")
-    quiet = await network.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
-    scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
-    if scrolls:
-        quiet = await network.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
-    dom = (await page.content()).encode("utf-8")
-    full_page = await page.screenshot(full_page=True, type="png")
-    thumbnail = await _thumbnail(page, context, bounds.thumbnail_width)
-    return Rendering(dom, full_page, thumbnail, quiet, scrolls)
+    async def _full_page(self) -> bytes:
+        """The whole page (up to MAX_SHOT_HEIGHT), as PNG encoded for speed."""
+        assert self._session is not None
+        metrics = await self._session.send("Page.getLayoutMetrics")
+        size = metrics["cssContentSize"]
+        width = max(VIEWPORT["width"], math.ceil(size["width"]))
+        height = min(max(VIEWPORT["height"], math.ceil(size["height"])), MAX_SHOT_HEIGHT)
+        shot = await self._session.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+        return base64.b64decode(shot["data"])
+
+    async def clear(self) -> None:
+        """Make the tab as new for the next page: no script of the last page running, no
+        cookie or stored data of any origin it touched."""
+        assert self.page is not None and self._session is not None and self._watch
+        assert self._context is not None
+        self._document = None
+        for frame in self.page.frames:  # sessionStorage lives as long as the tab
+            with contextlib.suppress(PlaywrightError):
+                await frame.evaluate("() => { try { sessionStorage.clear() } catch (e) {} }")
+        await self.page.unroute_all()
+        await self.page.goto("about:blank")
+        await self._context.clear_cookies()
+        for origin in self._watch.origins:
+            await self._session.send("Storage.clearDataForOrigin", {
+                "origin": origin, "storageTypes": _CLEAR_STORAGE})
+
+    async def close(self) -> None:
+        """Close the tab's context (if any): the next page opens a new one."""
+        context, self._context, self.page, self._session = self._context, None, None, None
+        self._document = None
+        if context is not None:
+            with contextlib.suppress(PlaywrightError):
+                await asyncio.wait_for(context.close(), 10)
 
 
-async def _thumbnail(page: Page, context: Any, width: int) -> bytes:
-    """The top of the page, `width` pixels wide, scaled by Chromium itself."""
-    session = await context.new_cdp_session(page)
-    try:
-        shot = await session.send("Page.captureScreenshot", {
-            "format": "png", "clip": {"x": 0, "y": 0, "width": VIEWPORT["width"],
-                                      "height": VIEWPORT["height"],
-                                      "scale": width / VIEWPORT["width"]}})
-    finally:
-        await session.detach()
-    return base64.b64decode(shot["data"])
+def _thumbnail(png: bytes, width: int) -> bytes:
+    """The top of a full-page screenshot, one viewport tall, scaled to `width` pixels wide."""
+    with Image.open(BytesIO(png)) as image:
+        top = image.crop((0, 0, image.width, min(image.height, VIEWPORT["height"])))
+        height = max(1, round(top.height * width / top.width))
+        small = top.convert("RGB").resize((width, height), Image.Resampling.BILINEAR,
+                                          reducing_gap=2.0)
+    out = BytesIO()
+    small.save(out, "PNG", compress_level=6)
+    return out.getvalue()
 
 
 class _NetworkWatch:
-    """Requests of a page in flight, and when the last one began or ended."""
+    """Requests of a page in flight, when the last one began or ended, and the origins they
+    went to (whose storage is cleared after the page)."""
 
     def __init__(self, page: Page) -> None:
         self.in_flight = 0
         self.last_change = time.monotonic()
+        self.origins: set[str] = set()
         page.on("request", self._began)
         page.on("requestfinished", self._ended)
         page.on("requestfailed", self._ended)
 
-    def _began(self, _request: Any) -> None:
+    def reset(self, url: str) -> None:
+        self.in_flight = 0
+        self.last_change = time.monotonic()
+        self.origins = {_origin(url)}
+
+    def _began(self, request: Any) -> None:
         self.in_flight += 1
         self.last_change = time.monotonic()
+        if request.url.startswith(("http://", "https://")):
+            self.origins.add(_origin(request.url))
 
     def _ended(self, _request: Any) -> None:
         self.in_flight = max(0, self.in_flight - 1)
@@ -214,3 +321,8 @@ class _NetworkWatch:
                 return True
             await asyncio.sleep(0.05)
         return False
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

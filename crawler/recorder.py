@@ -45,7 +45,8 @@ WIRE_NOTE = (
     "the browser's requests recorded by Palimpsest's recording proxy: the request as "
     "forwarded, the status line, header names and values as received, lines written as "
     "'Name: value'; bodies as received, still content-encoded, de-chunked (Transfer-Encoding "
-    "left out); https tunnelled, not recorded; the page's own response is the crawler's; the "
+    "left out); https recorded the same way through TLS interception (a CA made for the crawl, "
+    "its certificate in the crawl's tls-ca.pem); the page's own response is the crawler's; the "
     "rendered DOM and screenshots are resource records urn:dom:, urn:fullPage:, "
     "urn:thumbnail: + the page URL, WARC-Concurrent-To the page's response"
 )

@@ -1,9 +1,10 @@
 """The recording proxy: an HTTP forward proxy on 127.0.0.1 that the browser fetches through,
 writing every exchange it forwards as WARC request and response (or revisit) records.
 
-One proxy serves one page's browser context, so that each recorded request knows the page it
-was made for (the crawl log's `via` and hop path). It forwards to the network's upstream proxy
-(the sample network is one) or straight to the origin, and records what it sent and what came
+One proxy serves one tab of the browser (crawler/browser.py), for the whole crawl, and is told
+which page the tab is on (`begin`), so that each recorded request knows the page it was made
+for (the crawl log's `via` and hop path). It forwards to the network's upstream proxy (the
+sample network is one) or straight to the origin, and records what it sent and what came
 back: the request line and headers as forwarded, the server's status line (its reason phrase
 included), its header names and values as received, and its body as received: still
 content-encoded. Chunked bodies are stored de-chunked and the Transfer-Encoding header is left
@@ -11,14 +12,25 @@ out of the record (readers then see a body whose length is the record's); header
 written back as "Name: value". The dedup rule, the WARC files and the crawl log are the plain
 crawler's (`recorder.dedup_of`, the `warc_records` and `crawl_event` signals).
 
-https:// is tunnelled (CONNECT) and not recorded: recording it would need TLS interception,
-which we do not do. The tunnel is logged as such.
+https:// is intercepted: on CONNECT the proxy answers 200, ends the browser's TLS itself with
+a leaf certificate for the host signed by the crawl's own CA (crawler/crawl_ca.py), reads the
+request inside, and sends it to the origin over TLS of its own (through the upstream proxy's
+CONNECT if there is one), origin certificates verified as the plain crawler verifies them
+(Scrapy's DOWNLOAD_VERIFY_CERTIFICATES). The exchange is recorded exactly as an http one is,
+target URI https://..., the request line as sent inside the tunnel (origin-form).
+
+Before anything is sent, each request is asked of `allow` (the site's robots.txt policy, as
+the plain crawler applies it: crawler/browser_capture.py), then counted against the page's
+resource limit; a refused request is answered by the proxy itself (403, 503), never fetched,
+and logged as the plain crawler logs its refusals ("excluded", with why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
@@ -29,12 +41,15 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
+from crawler.crawl_ca import CrawlCA, origin_context
 from crawler.dedup import PayloadHistory
 from crawler.recorder import Dedup, dedup_of, response_or_revisit
 from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
 from index.extract import media_type
 
 Headers = list[tuple[str, str]]
+# why a request may not be fetched ("robots", "robots:unavailable"), or None: it may
+Allow = Callable[[str], Awaitable[str | None]]
 
 # what the browser says to its proxy, not to the server
 _HOP_BY_HOP = {"proxy-connection", "connection", "keep-alive", "proxy-authorization", "te",
@@ -137,8 +152,9 @@ class WireRecorder:
 
 @dataclass
 class RecordingProxy:
-    """The proxy of one page: listens on an ephemeral loopback port from `start` to `close`,
-    records through `recorder`, answers 503 past `max_resources` requests."""
+    """The proxy of one browser tab: listens on an ephemeral loopback port from `start` to
+    `close`, records through `recorder` for the page named by `begin`, answers 503 past
+    `max_resources` requests of a page and 403 to what `allow` refuses."""
 
     recorder: WireRecorder
     page: PageOfRequests
@@ -146,10 +162,14 @@ class RecordingProxy:
     timeout: float
     max_resources: int
     max_bytes: int
+    ca: CrawlCA | None = None  # without one, https is refused (not tunnelled unrecorded)
+    allow: Allow | None = None
+    verify_origins: bool = False
     fetched: list[str] = field(default_factory=list)  # URLs recorded, in order
     refused: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
+    _origin_tls: ssl.SSLContext | None = None
 
     async def start(self) -> str:
         """Start listening; returns the proxy's URL for the browser."""
@@ -158,15 +178,23 @@ class RecordingProxy:
         port = self._server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
-    async def close(self) -> None:
-        """Stop listening and drop every exchange still under way (not recorded)."""
-        if self._server is not None:
-            self._server.close()
+    def begin(self, page: PageOfRequests) -> None:
+        """From now on, requests are the ones of `page`, counted afresh."""
+        self.page, self.fetched, self.refused = page, [], 0
+
+    async def end(self) -> None:
+        """Drop every exchange still under way (not recorded): the page is done."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
+
+    async def close(self) -> None:
+        """Stop listening, and drop every exchange still under way."""
+        if self._server is not None:
+            self._server.close()
+        await self.end()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                       ) -> None:
@@ -187,26 +215,54 @@ class RecordingProxy:
         request_line, headers = _parse_head(head)
         method, target, _version = request_line.split(" ", 2)
         if method == "CONNECT":
-            await self._tunnel(target, reader, writer)
+            await self._intercept(target, reader, writer)
+        elif target.startswith("http://"):
+            await self._exchange(method, target, headers, reader, writer)
+        else:
+            writer.write(_answer(400, "the proxy takes absolute http:// URLs and CONNECT"))
+
+    async def _intercept(self, authority: str, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        """CONNECT: the browser's TLS ended here with a certificate of the crawl's CA, the
+        request inside read and handled as an http one is, to https://`authority`."""
+        host, port = _host_port(authority, 443)
+        origin = f"https://{authority.removesuffix(':443')}"
+        if self.ca is None:
+            self.recorder.event(origin + "/", self.page, "error",
+                                "https: no CA to intercept it with, not fetched")
+            writer.write(_answer(501, "https is not intercepted by this proxy"))
             return
-        if not target.startswith("http://"):
-            writer.write(_answer(400, "the proxy takes absolute http:// URLs"))
+        writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        await writer.drain()
+        await writer.start_tls(self.ca.server_context(host))
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_line, headers = _parse_head(head)
+        method, target, _version = request_line.split(" ", 2)
+        if not target.startswith("/"):
+            writer.write(_answer(400, "origin-form request expected inside the tunnel"))
             return
+        await self._exchange(method, origin + target, headers, reader, writer)
+
+    async def _exchange(self, method: str, url: str, headers: Headers,
+                        reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One request of the browser: refused, or forwarded, recorded and answered."""
         length = int(_header(headers, "content-length") or 0)
         body = await reader.readexactly(length) if length else b""
-        if len(self.fetched) + self.refused >= self.max_resources:
+        refusal = await self._refusal(url)
+        if refusal:
             self.refused += 1
-            self.recorder.event(target, self.page, "excluded", "limit:browser-resources")
-            writer.write(_answer(503, "resource limit of the page reached"))
+            status, why = refusal
+            self.recorder.event(url, self.page, "excluded", why)
+            writer.write(_answer(status, f"refused by the recording proxy: {why}"))
             return
         try:
             exchange, raw = await asyncio.wait_for(
-                self._forward(method, target, headers, body), self.timeout)
+                self._forward(method, url, headers, body), self.timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             why = f"timeout after {self.timeout:g} s" if isinstance(exc, TimeoutError) \
                 else f"{type(exc).__name__}: {exc}"
             self.refused += 1
-            self.recorder.event(target, self.page, "error", why)
+            self.recorder.event(url, self.page, "error", why)
             writer.write(_answer(502, why))
             return
         self.fetched.append(exchange.url)
@@ -214,17 +270,20 @@ class RecordingProxy:
         writer.write(raw)
         await writer.drain()
 
+    async def _refusal(self, url: str) -> tuple[int, str] | None:
+        """(the proxy's status, the crawl log's why) for a request not to fetch, or None."""
+        if self.allow is not None:
+            why = await self.allow(url)
+            if why:
+                return 403, why
+        if len(self.fetched) + self.refused >= self.max_resources:
+            return 503, "limit:browser-resources"
+        return None
+
     async def _forward(self, method: str, url: str, headers: Headers, body: bytes
                        ) -> tuple[Exchange, bytes]:
         """Send the request on, read the whole response; the exchange, and the response's
         bytes for the browser (its Connection header set to close)."""
-        parts = urlsplit(url)
-        if self.upstream:
-            proxy = urlsplit(self.upstream)
-            host, port, target = proxy.hostname, proxy.port or 80, url
-        else:
-            host, port = parts.hostname, parts.port or 80
-            target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         sent = [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
         # the plain crawler asks for what archives replay; brotli and zstd are not read by
         # warcio and pywb (for http:// Chromium asks for gzip and deflate anyway)
@@ -232,9 +291,8 @@ class RecordingProxy:
                 for k, v in sent]
         sent.append(("Connection", "close"))
         started = datetime.now(UTC)
+        upstream_reader, upstream_writer, target = await self._connect(url)
         line = f"{method} {target} HTTP/1.1"
-        upstream_reader, upstream_writer = await asyncio.open_connection(
-            host, port, limit=_HEAD_LIMIT)
         try:
             upstream_writer.write(_serialize(line, sent) + body)
             await upstream_writer.drain()
@@ -252,25 +310,49 @@ class RecordingProxy:
         to_browser.append(("Connection", "close"))
         return exchange, _serialize(status_line, to_browser) + raw_body
 
-    async def _tunnel(self, target: str, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
-        """CONNECT: bytes relayed both ways, unrecorded (TLS we do not intercept)."""
-        self.recorder.event("https://" + target + "/", self.page, "tunnelled",
-                            "https: tunnelled, not recorded (no TLS interception)")
+    async def _connect(self, url: str
+                       ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str]:
+        """A connection on which to send the request for `url`, and the request target to
+        send on it: absolute to the upstream proxy for http, origin-form to the origin (or
+        inside the upstream proxy's CONNECT tunnel, over TLS) for https."""
+        parts = urlsplit(url)
+        origin_form = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        secure = parts.scheme == "https"
+        host, port = parts.hostname or "", parts.port or (443 if secure else 80)
         if self.upstream:
             proxy = urlsplit(self.upstream)
-            up_reader, up_writer = await asyncio.open_connection(proxy.hostname,
-                                                                 proxy.port or 80)
-            up_writer.write(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            reader, writer = await asyncio.open_connection(
+                proxy.hostname, proxy.port or 80, limit=_HEAD_LIMIT)
+            if not secure:
+                return reader, writer, url
+            await _tunnel_through(reader, writer, parts.netloc if parts.port
+                                  else f"{parts.netloc}:443")
         else:
-            host, _, port = target.rpartition(":")
-            up_reader, up_writer = await asyncio.open_connection(host.strip("[]"),
-                                                                 int(port or 443))
-            writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
+            reader, writer = await asyncio.open_connection(host, port, limit=_HEAD_LIMIT)
+        if secure:
+            if self._origin_tls is None:
+                self._origin_tls = origin_context(self.verify_origins)
+            await writer.start_tls(self._origin_tls, server_hostname=host)
+        return reader, writer, origin_form
+
+
+async def _tunnel_through(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          authority: str) -> None:
+    """Ask the upstream proxy for a tunnel to `authority`; OSError if it does not give one."""
+    writer.write(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+    await writer.drain()
+    status_line, _headers = _parse_head(await reader.readuntil(b"\r\n\r\n"))
+    if status_line.split(" ", 2)[1:2] != ["200"]:
+        writer.close()
+        raise OSError(f"the upstream proxy refused the tunnel: {status_line[:80]}")
+
+
+def _host_port(authority: str, default: int) -> tuple[str, int]:
+    """("127.0.0.1", 8443) of "127.0.0.1:8443"; IPv6 brackets dropped."""
+    host, sep, port = authority.rpartition(":")
+    if not sep or "]" in port:
+        host, port = authority, ""
+    return host.strip("[]"), int(port) if port.isdigit() else default
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: Headers, status: int, method: str,
@@ -310,15 +392,6 @@ async def _read_body(reader: asyncio.StreamReader, headers: Headers, status: int
     body = await reader.read(limit)  # the body ends where the connection does
     cut = "length" if len(body) == limit and await reader.read(1) else None
     return body, body, cut
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        while data := await reader.read(1 << 16):
-            writer.write(data)
-            await writer.drain()
-    with contextlib.suppress(OSError):
-        writer.close()
 
 
 def _parse_head(head: bytes) -> tuple[str, Headers]:
