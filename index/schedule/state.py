@@ -26,7 +26,6 @@ STATE_NAME = "state.json"
 LOCK_NAME = "lock"
 MAX_CANDIDATES = 100_000  # new links waiting: the oldest are dropped past this
 MAX_TRIED = 100_000
-MAX_CRAWLS = 100
 
 
 class MonitorRunning(PalimpsestError):
@@ -37,8 +36,10 @@ class MonitorRunning(PalimpsestError):
 class MonitorState:
     """`fetches`: [days since the epoch, site, URL] of the last 24 hours; `candidates`: new
     links (URL -> site) for the next crawl; `tried`: new links a crawl asked for and did not
-    capture (refused by robots.txt, say), not asked for again; `crawls`: the crawls run;
-    `notify`: crawls indexed whose notifications have not gone out yet."""
+    capture (refused by robots.txt, say), not asked for again; `crawls`: every crawl the
+    monitor ran, all kept (index.notify reads them: such a crawl fetched the pages due, not
+    whole sites, and is compared page by page); `notify`: crawls indexed whose
+    notifications have not gone out yet."""
 
     fetches: list[list] = field(default_factory=list)
     candidates: dict[str, str] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class MonitorState:
     def save(self, collection: Collection) -> None:
         write_json_atomically(state_path(collection), {
             "fetches": self.fetches, "candidates": self.candidates,
-            "tried": self.tried[-MAX_TRIED:], "crawls": self.crawls[-MAX_CRAWLS:],
+            "tried": self.tried[-MAX_TRIED:], "crawls": self.crawls,
             "notify": self.notify})
 
     def recent(self, now: float) -> list[tuple[float, str]]:
