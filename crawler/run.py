@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# imported here, near the bottom of the stack, not when the engine loads its download handler:
+# Scrapy's deprecated-class shims in these modules call inspect.stack(), which reads the
+# source of every frame on the stack (0.2-0.4 s of start-up from deep inside the engine)
+import scrapy.core.downloader.contextfactory  # noqa: F401
 from scrapy.crawler import CrawlerProcess
 
 from crawler.dedup import PayloadHistory
