@@ -201,36 +201,46 @@ _LEAN: dict[str, Any] = {
     # only http and https: the other handlers cost start-up time and are never used
     "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
     "LOGSTATS_INTERVAL": 0,
+    # Scrapy imports every component its *_BASE settings name, even one switched off with
+    # None (to resolve the names): the bases are only what a crawl of ours runs, so nothing
+    # else is imported (RemoteControl alone pulls in aiohttp: a third of a second of
+    # start-up). Left out of Scrapy's: robots.txt, decompression and depth are ours (robots.py,
+    # decompression.py, the Frontier); DownloaderStats builds the bytes of every request and
+    # response again to count them, for figures the crawl log already has; HTTP auth, the
+    # HTTP cache, the stats and log extensions, telnet, memory checks, feeds and spider state
+    # are unused
+    "DOWNLOADER_MIDDLEWARES_BASE": {
+        "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": 50,
+        "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": 350,
+        "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": 400,
+        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": 500,
+        "scrapy.downloadermiddlewares.retry.RetryMiddleware": 550,
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": 580,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": 600,
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": 700,
+        "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": 750,
+    },
+    "SPIDER_MIDDLEWARES_BASE": {
+        "scrapy.spidermiddlewares.start.StartSpiderMiddleware": 25,
+        "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": 50,
+        "scrapy.spidermiddlewares.referer.RefererMiddleware": 700,
+        "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": 800,
+    },
+    "EXTENSIONS_BASE": {"scrapy.extensions.throttle.AutoThrottle": 0},
 }
 
 _DOWNLOADER_MIDDLEWARES = {
-    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     # robots.txt as RFC 9309 reads a 5xx or unreachable one (robots.py)
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.RobotsPolicy": 100,
-    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "crawler.decompression.BoundedDecompression": 590,
     "crawler.proxy.NetworkProxy": 740,
     "crawler.recorder.WarcRecorder": 950,
 }
 
-_SPIDER_MIDDLEWARES = {
-    # depth is the Frontier's business (it counts link hops, not requisites)
-    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
-}
+# depth is the Frontier's business (it counts link hops, not requisites): not in the base
+_SPIDER_MIDDLEWARES: dict[str, int] = {}
 
-# extensions a crawl does not use are not even imported (RemoteControl alone pulls in
-# aiohttp: a third of a second of start-up)
 _EXTENSIONS = {
-    "scrapy.extensions.memusage.MemoryUsage": None,
-    "scrapy.extensions.logstats.LogStats": None,
-    "scrapy.extensions.remote_control.RemoteControl": None,
-    "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.memdebug.MemoryDebugger": None,
-    "scrapy.extensions.feedexport.FeedExporter": None,
-    "scrapy.extensions.spiderstate.SpiderState": None,
-    "scrapy.extensions.closespider.CloseSpider": None,
     "crawler.warc_files.WarcFiles": 100,
     "crawler.crawl_log.CrawlLog": 110,
     "crawler.size_limit.SizeLimit": 120,
