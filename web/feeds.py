@@ -167,7 +167,7 @@ def _base() -> str:
 def _uuid(*parts: str) -> str:
     """A stable id for what `parts` name, within this network (its name, its UI's address)."""
     config = network_config()
-    scope = config.web.base_url or config.name if config else str(collection().root)
+    scope = (config.web.base_url or config.name) if config else str(collection().root)
     return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "\n".join(
         ("palimpsest", scope, *parts))))
 
