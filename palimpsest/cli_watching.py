@@ -74,6 +74,7 @@ def monitor(collection_dir: str, once: bool) -> None:
     from index.schedule.state import MonitorLock
 
     collection = _collection(collection_dir)
+    collection.load_config()  # a collection without a sound config: one line, nothing made
     with MonitorLock(collection):  # before the crawler is imported: a refusal is quick
         from palimpsest.monitor import Monitor
 

@@ -23,21 +23,11 @@ from index.collection import Collection
 from index.config import render_template
 from palimpsest.sample_network import SITES, SampleNetwork
 from tests.conftest import ROOT, crawl_ids, new_collection, palimpsest, read_records
-from tests.test_schedule import page, write_history
+from tests.test_schedule import page, with_schedule, write_history
 
 PER_SITE = 4  # fetches a day for each site
 OLD = ("http://cognitura.test/", "http://cognitura.test/about/")
 RECENT = ("http://paxpoint.test/", "http://paxpoint.test/about/")
-
-
-def set_schedule(collection: Collection, **values: object) -> None:
-    """Set `[schedule]` keys in the collection's config (the template writes every key)."""
-    text = collection.config_path.read_text(encoding="utf-8")
-    for key, value in values.items():
-        start = text.index(f"\n{key} = ", text.index("[schedule]"))
-        end = text.index("\n", start + 1)
-        text = text[:start] + f"\n{key} = {json.dumps(value)}" + text[end:]
-    collection.config_path.write_text(text, encoding="utf-8")
 
 
 def monitor_once(collection: Collection) -> subprocess.CompletedProcess:
@@ -74,10 +64,11 @@ def first_run(network: SampleNetwork, tmp_path_factory: pytest.TempPathFactory) 
     """Two sites of the sample network: two paxpoint pages captured a minute ago, two
     cognitura pages last captured 9 days ago (by another tool); then one `monitor --once`."""
     collection = Collection(tmp_path_factory.mktemp("monitor"))
-    collection.config_path.write_text(render_template(
-        [s for s in SITES if s[0] in ("paxpoint", "cognitura")], proxy=network.url))
-    set_schedule(collection, fetches_per_day_per_site=PER_SITE, min_interval="1h",
-                 max_interval="7d")
+    config = render_template([s for s in SITES if s[0] in ("paxpoint", "cognitura")],
+                             proxy=network.url)
+    collection.config_path.write_text(with_schedule(
+        config, fetches_per_day_per_site=str(PER_SITE), min_interval='"1h"',
+        max_interval='"7d"'))
     now = datetime.now(UTC).replace(microsecond=0)
     history = {url: [page("Old", f"{url} as it was"), page("Old", "and later")]
                for url in (*OLD, *RECENT)}

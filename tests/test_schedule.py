@@ -27,6 +27,15 @@ ODD = SITE + "find?q=<b>\"x\"</b>&n=1"  # a URL the page must escape
 VISITS = (0, 0.7, 2.5, 3.1, 6, 8.4, 9, 13.2, 15, 19.5, 21, 24.8)
 
 
+def with_schedule(config: str, **values: str) -> str:
+    """A config's text with these `[schedule]` keys set to these TOML values (the template
+    writes every key)."""
+    for key, value in values.items():
+        start = config.index(f"\n{key} = ", config.index("[schedule]"))
+        config = config[:start] + f"\n{key} = {value}" + config[config.index("\n", start + 1):]
+    return config
+
+
 def page(title: str, words: str, noise: str = "") -> bytes:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
             f"<body><main><h1>{title}</h1><p>{words}</p></main>{noise}"
@@ -161,3 +170,17 @@ def test_schedule_page_shows_the_same_rows_escaped(history: Collection) -> None:
     assert client.get("/schedule?page=x").status_code == 400
     empty = client.get("/api/schedule?page=2").get_json()
     assert empty["urls"] == [] and empty["total"] == 6
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("min_interval", '"soon"', "schedule.min_interval: 'soon' is not a duration"),
+    ("max_interval", '"30m"', "min_interval must be above 0 and at most max_interval"),
+    ("fetches_per_day", "0", "the fetch budgets must be at least 1 a day"),
+])
+def test_a_bad_schedule_is_one_line_naming_the_key(tmp_path: Path, key: str, value: str,
+                                                   says: str) -> None:
+    text = with_schedule(render_template([("history", SITE)]), **{key: value})
+    (tmp_path / "palimpsest.toml").write_text(text)
+    done = palimpsest("schedule", "--collection", str(tmp_path), check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and says in done.stderr
