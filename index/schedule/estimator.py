@@ -10,13 +10,16 @@ estimate for irregular intervals: the root of
 
 which does not exist for a page seen changing at every visit (lambda = infinity) or never
 (lambda = 0). So we take the maximum a posteriori estimate under a gamma prior
-Gamma(1 + PRIOR.changes, PRIOR.days): as if, before any visit, the page had been watched for
-PRIOR.days days and seen to change PRIOR.changes times. Its log-density adds
-PRIOR.changes / lambda - PRIOR.days to the left side, which makes the root exist and be unique
-(the left side falls strictly from +infinity to -(PRIOR.days + unchanged days)), keeps a page
-with one visit near the prior's mode (PRIOR.changes / PRIOR.days: one change a week) and
-weighs as half a change once there are many. The root is found by Newton's method on
-log(lambda), kept inside a bisection bracket so it always converges.
+Gamma(1 + a, b), a = PRIOR.changes (0.5) and b = PRIOR.visits (1) times the page's mean
+interval: as if the page had been watched for one more of its own intervals and seen half a
+change in it. Its log-density adds a / lambda - b to the left side, which makes the root exist
+and be unique (the left side falls strictly from +infinity to -(b + unchanged days)). Measured
+in the page's own intervals, the prior is scale-free: it pulls a page visited hourly no more
+than one visited weekly (a prior in days would swamp the fast pages or be nothing to the slow
+ones). A page seen changed at each of 20 visits gets about 3 changes an interval, not
+infinity; one interval of a day gives 1.06 a day if the page changed in it, 0.25 if not. A
+page never visited twice gets PRIOR.rate (one change a week). The root is found by Newton's
+method on log(lambda), kept inside a bisection bracket so it always converges.
 
 Only the last MAX_INTERVALS intervals count: a page whose habits change is followed, and an
 estimate costs the same for a page visited for years.
