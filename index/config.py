@@ -504,11 +504,15 @@ def render_template(
     if not watch:
         lines += ["# [[watch]]", '# name = "disclosure"', '# phrase = "distributed on behalf of"',
                   ""]
-    return "\n".join(lines + _NOTIFY_TEMPLATE)
+    return "\n".join(lines + _notify_template(sites[0][0] if sites else "example"))
 
 
-# the commented [[notify]] example every config `palimpsest init` writes carries
-_NOTIFY_TEMPLATE = [
+def _notify_template(site: str) -> list[str]:
+    """The commented [[notify]] example every config `palimpsest init` writes carries."""
+    return [*_NOTIFY_HELP, f"# sites = [{_toml(site)}]", "# min_change = 5", ""]
+
+
+_NOTIFY_HELP = [
     "# Notifications after each crawl (`palimpsest crawl` or `palimpsest monitor`) that changed",
     "# something a target covers: one message per target and crawl, with the watched phrases",
     "# that appeared or disappeared, the pages changed, added and removed, and links to their",
@@ -520,9 +524,6 @@ _NOTIFY_TEMPLATE = [
     "# [[notify]]",
     '# url = "mailtos://user:password@mail.example.org?to=desk@example.org"',
     '# watch = ["disclosure"]',
-    '# sites = ["allyvia"]',
-    "# min_change = 5",
-    "",
 ]
 
 

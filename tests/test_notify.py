@@ -25,8 +25,8 @@ from index.notify import LOG_NAME, notify_after_crawl
 from index.warc_import import add_warcs
 from palimpsest.sample_network import SITES as SITES_OF_SAMPLE
 from palimpsest.sample_network import SampleNetwork, manifest
+from palimpsest.setup import write_config
 from tests.conftest import CrawledCrawl, crawl, crawl_ids, new_collection, palimpsest
-from tests.test_monitor import set_schedule
 from tests.test_schedule import page, write_history
 
 BASE = "https://archive.example.org/"
@@ -254,8 +254,7 @@ def test_monitor_crawl_of_the_pages_due_tells_what_those_pages_changed(
             [s for s in SITES_OF_SAMPLE if s[0] in ("allyvia", "paxpoint")], proxy=network.url,
             watch=[Watch("disclosure", phrase=disclosure)])
             + f'\n[[notify]]\nurl = "{receiver.base}/monitor"\n')
-        set_schedule(collection, fetches_per_day_per_site=4, min_interval="1h",
-                     max_interval="7d")
+        # the default [schedule]: due past max_interval = 7 days, not within min_interval = 1 h
         now = datetime.now(UTC).replace(microsecond=0)
         for name, urls, words, ago in (("old", ALLYVIA, f"Words. {disclosure}", timedelta(days=9)),
                                        ("recent", PAXPOINT, "Words.", timedelta(minutes=1))):
@@ -273,3 +272,15 @@ def test_monitor_crawl_of_the_pages_due_tells_what_those_pages_changed(
     assert all(f"_full/{url}\n" in message + "\n" for url in ALLYVIA)
     assert "of the pages due, each compared with its last capture" in message
     assert "Removed pages" not in message and "paxpoint" not in message
+
+
+def test_the_notify_example_init_writes_loads_once_uncommented(tmp_path: Path) -> None:
+    collection = Collection(tmp_path)
+    write_config(collection, (), "http://127.0.0.1:9/")
+    text = collection.config_path.read_text()
+    start = text.index("# [[notify]]")
+    example = [line.removeprefix("# ") for line in text[start:].splitlines() if line]
+    collection.config_path.write_text(text[:start] + "\n".join(example) + "\n")
+    (target,) = collection.load_config().notify
+    assert target.url.startswith("mailtos://") and target.watch == ("disclosure",)
+    assert target.sites == ("paxpoint",) and target.min_change == 5
