@@ -199,7 +199,10 @@ _LEAN: dict[str, Any] = {
     # default), created afresh for every response; ours yields requests, not items
     "CONCURRENT_ITEMS": 1,
     # only http and https: the other handlers cost start-up time and are never used
-    "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None},
+    "DOWNLOAD_HANDLERS": {"ftp": None, "s3": None, "file": None, "data": None,
+                          # idle connections kept for the whole crawl, not one site's share
+                          "http": "crawler.http_pool.PooledHTTPDownloadHandler",
+                          "https": "crawler.http_pool.PooledHTTPDownloadHandler"},
     "LOGSTATS_INTERVAL": 0,
     # Scrapy imports every component its *_BASE settings name, even one switched off with
     # None (to resolve the names): the bases are only what a crawl of ours runs, so nothing
