@@ -23,6 +23,7 @@ from index.collection import Collection
 from index.config import render_template
 from palimpsest.sample_network import SITES, SampleNetwork
 from tests.conftest import ROOT, crawl_ids, new_collection, palimpsest, read_records
+from tests.test_notify import Receiver
 from tests.test_schedule import page, with_schedule, write_history
 
 PER_SITE = 4  # fetches a day for each site
@@ -60,7 +61,17 @@ def network() -> SampleNetwork:
 
 
 @pytest.fixture(scope="module")
-def first_run(network: SampleNetwork, tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+def receiver() -> Receiver:
+    """A json:// webhook endpoint the monitor's notifications go to."""
+    listening = Receiver()
+    threading.Thread(target=listening.serve_forever, daemon=True).start()
+    yield listening
+    listening.shutdown()
+
+
+@pytest.fixture(scope="module")
+def first_run(network: SampleNetwork, receiver: Receiver,
+              tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     """Two sites of the sample network: two paxpoint pages captured a minute ago, two
     cognitura pages last captured 9 days ago (by another tool); then one `monitor --once`."""
     collection = Collection(tmp_path_factory.mktemp("monitor"))
@@ -68,7 +79,7 @@ def first_run(network: SampleNetwork, tmp_path_factory: pytest.TempPathFactory) 
                              proxy=network.url)
     collection.config_path.write_text(with_schedule(
         config, fetches_per_day_per_site=str(PER_SITE), min_interval='"1h"',
-        max_interval='"7d"'))
+        max_interval='"7d"') + f'\n[[notify]]\nurl = "{receiver.base}/all"\n')
     now = datetime.now(UTC).replace(microsecond=0)
     history = {url: [page("Old", f"{url} as it was"), page("Old", "and later")]
                for url in (*OLD, *RECENT)}
@@ -99,6 +110,17 @@ def test_monitor_once_recrawls_only_what_is_due(first_run: FirstRun) -> None:
     assert "http://cognitura.test/contact/" in candidates
     assert not set(RECENT) & set(candidates)  # known pages are no candidates
     assert sorted(f[2] for f in first_run.state["fetches"]) == list(OLD)
+
+
+def test_a_monitor_crawl_is_notified_page_by_page(first_run: FirstRun,
+                                                  receiver: Receiver) -> None:
+    # the two pages fetched changed since their own last capture (9 days ago, in another
+    # tool's WARC); the pages the crawl was not asked for are not gone
+    (message,) = receiver.received["/all"]
+    assert "1 notification sent" in first_run.stdout
+    text = message["title"] + message["message"]
+    assert "http://cognitura.test/about/" in text
+    assert not any(url in text for url in RECENT)
 
 
 def test_a_restarted_monitor_goes_on_where_it_was(first_run: FirstRun) -> None:
