@@ -71,7 +71,7 @@ for _, site in ipairs(sites) do
 end
 local soonest = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
 if soonest[2] then return {tostring(math.max(tonumber(soonest[2]) - now, 0))} end
-return {'1'}
+return {'0.05'}  -- nothing queued: look again soon (another worker may queue some)
 """
 
 # ARGV: site, lease id, lease seconds. A leased request fetches once more (a redirect, a

@@ -53,6 +53,7 @@ class Worker:
         self.outbox: deque[Callable[[], Any]] = deque()
         self.finished = False
         self._renewed = 0.0
+        self.wake: Callable[[], None] = lambda: None  # the scheduler asks the engine again
 
     def __deepcopy__(self, memo: dict) -> Worker:
         """One worker per process: Scrapy's settings copy their values, not this."""
@@ -97,7 +98,9 @@ class Worker:
         """The leased request is done: its lease ends and `entries` are queued, at once."""
         if lease:
             self.held.pop(lease, None)
-        return self.send(lambda: self.shared.push(lease or "", entries))
+        verdicts = self.send(lambda: self.shared.push(lease or "", entries))
+        self.wake()  # what it queued, and the slot it freed, may be fetched at once
+        return verdicts
 
     def tick(self) -> None:
         """Renew this worker's leases, return dead workers' to the frontier, see whether the
@@ -136,6 +139,7 @@ class SharedScheduler(BaseScheduler):
 
     def open(self, spider: Any) -> None:
         self.spider = spider
+        self.worker.wake = self._wake
         self._loop.start(TICK, now=False)
 
     def close(self, reason: str) -> None:
@@ -209,11 +213,14 @@ class SharedScheduler(BaseScheduler):
     def _wake_in(self, seconds: float) -> None:
         """Ask the engine for requests again in `seconds` (it only asks on its own when a
         download ends, or every five seconds)."""
-        if self._poll is not None and self._poll.active():
-            return
         from twisted.internet import reactor  # the one Scrapy installed
 
-        self._poll = reactor.callLater(max(seconds, 0.005), self._wake)
+        seconds = max(seconds, 0.005)
+        if self._poll is not None and self._poll.active():
+            if self._poll.getTime() <= reactor.seconds() + seconds:
+                return
+            self._poll.cancel()
+        self._poll = reactor.callLater(seconds, self._wake)
 
     def _wake(self) -> None:
         engine = self.crawler.engine

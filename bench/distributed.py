@@ -1,0 +1,326 @@
+"""Distributed crawl bench (issue 16): 1, 2 and 4 workers sharing a crawl through Redis,
+against one plain `palimpsest crawl` and `wget --recursive --warc-file` over the same sites,
+run side by side.
+
+The sites: SITES small sites, one per loopback address (127.0.0.2, 127.0.0.3, ...), PAGES
+pages of 4 KB with six links each, served without latency by one asyncio server in this
+process that notes each request's arrival by its own clock; a small delay per site keeps the
+gaps worth measuring while the crawl stays CPU-bound (SITES / DELAY pages/s at most, far
+above what two cores crawl). A redis-server of the bench's own on a free loopback port.
+
+For each run: wall time, pages/s, CPU per page of the crawling processes (user + system, the
+children's rusage) and of redis-server (/proc), same-site gaps shorter than the delay, pages
+fetched twice, pages never captured; then one run of 2 workers + the first process with a
+worker killed -9 midway (pages lost: goal 0). Prints figures and ratios; never asserts.
+
+    .venv/bin/python bench/distributed.py [--sites 16] [--pages 150] [--delay 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from warcio.archiveiterator import ArchiveIterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PALIMPSEST = [sys.executable, "-m", "palimpsest.cli"]
+
+
+class Sites:
+    """`sites` sites of `pages` pages on 127.0.0.2 onwards, every arrival noted."""
+
+    def __init__(self, sites: int, pages: int) -> None:
+        self.pages = pages
+        self.addresses = [f"127.0.0.{2 + i}" for i in range(sites)]
+        self.port = _free_port(self.addresses[0])
+        self.arrivals: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self._bodies = [self._body(n) for n in range(pages)]
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+
+    def _body(self, n: int) -> bytes:
+        links = "".join(f'<p><a href="/p{(n + k) % self.pages}">page {(n + k) % self.pages}'
+                        "</a></p>" for k in range(1, 7))
+        filler = ("<p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 6
+                  + "</p>") * 9
+        html = (f"<html><head><title>page {n}</title></head><body><h1>Page {n}</h1>{links}"
+                f"{filler}</body></html>")
+        return (f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {len(html)}"
+                "\r\nConnection: keep-alive\r\n\r\n" + html).encode()
+
+    def seeds(self) -> dict[str, str]:
+        return {f"s{i:02d}": f"http://{a}:{self.port}/p0" for i, a in enumerate(self.addresses)}
+
+    def all_pages(self) -> set[str]:
+        return {f"http://{a}:{self.port}/p{n}" for a in self.addresses
+                for n in range(self.pages)}
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                     ) -> None:
+        address = writer.get_extra_info("sockname")[0]
+        try:
+            while line := await reader.readline():
+                path = line.split(b" ")[1].decode()
+                self.arrivals[address].append((time.monotonic(), path))
+                while (await reader.readline()) not in (b"\r\n", b""):
+                    pass
+                n = path[2:]
+                if path.startswith("/p") and n.isdigit() and int(n) < self.pages:
+                    writer.write(self._bodies[int(n)])
+                else:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    def start(self) -> None:
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            for address in self.addresses:
+                self._loop.run_until_complete(
+                    asyncio.start_server(self._serve, address, self.port))
+            self._ready.set()
+            self._loop.run_forever()
+        threading.Thread(target=run, daemon=True).start()
+        self._ready.wait(10)
+
+    def reset(self) -> None:
+        self.arrivals.clear()
+
+    def span_s(self) -> float:
+        """From the first request of the run to the last, by the sites' clock: the crawl
+        itself, without the processes' start-up and close."""
+        times = [t for arrivals in self.arrivals.values() for t, _ in arrivals]
+        return max(times) - min(times) if times else 0.0
+
+    def short_gaps(self, delay: float) -> int:
+        """Same-site gaps between two requests' arrivals shorter than `delay`."""
+        short = 0
+        for arrivals in self.arrivals.values():
+            times = sorted(t for t, _ in arrivals)
+            short += sum(1 for a, b in zip(times, times[1:], strict=False) if b - a < delay)
+        return short
+
+    def fetched_twice(self) -> int:
+        counts = Counter((a, p) for a, arrivals in self.arrivals.items() for _, p in arrivals)
+        return sum(1 for (_, path), n in counts.items() if n > 1 and path.startswith("/p"))
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, work: Path) -> None:
+        self.port = _free_port("127.0.0.1")
+        self.process = subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(work)],
+            stdout=subprocess.DEVNULL)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.client = redis.Redis.from_url(self.url)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@dataclass
+class Run:
+    name: str
+    wall_s: float
+    span_s: float  # first request to last
+    cpu_s: float
+    redis_cpu_s: float
+    pages: int
+    short_gaps: int
+    twice: int
+    lost: int
+
+    def line(self) -> str:
+        per = 1000 / max(self.pages, 1)
+        return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
+                f"{self.span_s:>7.1f}{self.rate:>9.0f}"
+                f"{self.cpu_s * per:>10.2f}{self.redis_cpu_s * per:>10.3f}"
+                f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}")
+
+
+    @property
+    def rate(self) -> float:
+        """Pages/s while crawling (first request to last)."""
+        return self.pages / max(self.span_s, 1e-6)
+
+
+HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
+          f"{'cpu ms/p':>10}{'redis ms':>10}"
+          f"{'short':>8}{'twice':>7}{'lost':>6}")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _collection(work: Path, sites: Sites, name: str) -> Path:
+    root = work / name
+    args = [a for site, seed in sites.seeds().items() for a in ("--site", f"{site}={seed}")]
+    subprocess.run([*PALIMPSEST, "init", "--collection", str(root), *args], cwd=ROOT,
+                   check=True, capture_output=True)
+    return root
+
+
+def _captured(root: Path) -> set[str]:
+    urls = set()
+    for path in (root / "crawls").glob("*/*.warc.gz"):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type in ("response", "revisit"):
+                    urls.add(record.rec_headers.get_header("WARC-Target-URI"))
+    return urls
+
+
+def _crawl_options(delay: float) -> list[str]:
+    return ["--delay", str(delay), "--concurrency-per-site", "1", "--no-robots"]
+
+
+def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, delay: float,
+               kill: bool = False) -> Run:
+    """The first process and `workers - 1` workers (one of them killed -9 midway)."""
+    root = _collection(work, sites, f"shared-{workers}{'-kill' if kill else ''}")
+    sites.reset()
+    cpu0, redis0, start = _children_cpu(), server.cpu_s(), time.monotonic()
+    before = server.client.get("palimpsest:current")
+    said = open(work / f"{root.name}.log", "w")  # noqa: SIM115 (closed below)
+    procs = [subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root), "--frontier",
+                               server.url, *_crawl_options(delay), "--lease-seconds", "3"],
+                              cwd=ROOT, stdout=said, stderr=said)]
+    _wait_for_new_crawl(server, before)
+    procs += [subprocess.Popen([*PALIMPSEST, "worker", "--collection", str(root), "--frontier",
+                                server.url], cwd=ROOT, stdout=said, stderr=said)
+              for _ in range(workers - 1)]
+    if kill:
+        total = len(sites.all_pages())
+        while sum(len(a) for a in sites.arrivals.values()) < total // 3:
+            time.sleep(0.05)
+        os.kill(procs[1].pid, signal.SIGKILL)
+    for proc in procs:
+        proc.wait(600)
+    wall = time.monotonic() - start
+    said.close()
+    if any(proc.returncode not in (0, -signal.SIGKILL) for proc in procs):
+        print((work / f"{root.name}.log").read_text()[-3000:], file=sys.stderr)
+    captured = _captured(root) & sites.all_pages()
+    name = f"{workers} process{'es' if workers > 1 else ''} --frontier"
+    return Run(name + (", one killed -9" if kill else ""), wall, sites.span_s(),
+               _children_cpu() - cpu0,
+               server.cpu_s() - redis0, len(captured), sites.short_gaps(delay),
+               sites.fetched_twice(), len(sites.all_pages() - captured))
+
+
+def _wait_for_new_crawl(server: RedisServer, before: bytes | None) -> None:
+    """Workers join the crawl Redis holds: start them once the first process put it there."""
+    while server.client.get("palimpsest:current") in (before, None):
+        time.sleep(0.02)
+
+
+def run_plain(work: Path, sites: Sites, delay: float) -> Run:
+    """One `palimpsest crawl`, no Redis: the single-process crawl the workers replace."""
+    root = _collection(work, sites, "plain")
+    sites.reset()
+    cpu0, start = _children_cpu(), time.monotonic()
+    subprocess.run([*PALIMPSEST, "crawl", "--collection", str(root), *_crawl_options(delay)],
+                   cwd=ROOT, capture_output=True)
+    wall = time.monotonic() - start
+    captured = _captured(root) & sites.all_pages()
+    return Run("1 process, no Redis", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
+               len(captured),
+               sites.short_gaps(delay), sites.fetched_twice(),
+               len(sites.all_pages() - captured))
+
+
+def run_wget(work: Path, sites: Sites, delay: float) -> Run:
+    """wget mirroring the sites one after the other (one connection, --wait = the delay)."""
+    out = work / "wget"
+    out.mkdir()
+    sites.reset()
+    cpu0, start = _children_cpu(), time.monotonic()
+    for n, seed in enumerate(sites.seeds().values()):
+        subprocess.run(["wget", "--recursive", "--level=inf", "--no-verbose",
+                        f"--wait={delay}", "--warc-file", str(out / f"site{n}"),
+                        "--no-warc-compression", "--directory-prefix", str(out / "files"),
+                        "-e", "robots=off", seed], capture_output=True, cwd=out)
+    wall = time.monotonic() - start
+    pages = sum(1 for a in sites.arrivals.values() for _, p in a if p.startswith("/p"))
+    return Run("wget, site after site", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
+               pages,
+               sites.short_gaps(delay), sites.fetched_twice(), len(sites.all_pages()) - pages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=16)
+    parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument("--delay", type=float, default=0.02)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    sites = Sites(args.sites, args.pages)
+    sites.start()
+    total = args.sites * args.pages
+    print(f"{args.sites} sites x {args.pages} pages ({total} pages of 4 KB, six links each), "
+          f"delay {args.delay} s, one connection per site, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
+        work = Path(tmp)
+        server = RedisServer(work)
+        try:
+            runs = [run_wget(work, sites, args.delay), run_plain(work, sites, args.delay)]
+            print(HEADER)
+            for run in runs:
+                print(run.line(), flush=True)
+            by_workers = {}
+            for n in (int(w) for w in args.workers.split(",")):
+                by_workers[n] = run_shared(work, sites, server, n, args.delay)
+                print(by_workers[n].line(), flush=True)
+            killed = run_shared(work, sites, server, 3, args.delay, kill=True)
+            print(killed.line())
+        finally:
+            server.stop()
+    rate = {n: r.rate for n, r in by_workers.items()}
+    if 1 in rate:
+        for n in sorted(rate):
+            print(f"{n} workers: {rate[n] / rate[1]:.2f}x one worker's pages/s (crawling, "
+                  "first request to last)")
+        print(f"one worker: {rate[1] / runs[1].rate:.2f}x the plain crawl's pages/s")
+    print(f"pages lost after the kill: {killed.lost} (goal 0); fetched twice: {killed.twice}")
+
+
+if __name__ == "__main__":
+    main()
