@@ -18,7 +18,10 @@
 
   window.addEventListener("message", function (event) {
     var data = event.data;
-    if (event.source !== frame.contentWindow || !data || typeof data.path !== "string" ||
+    // the frame is sandboxed: whatever it shows, its origin is opaque ("null"); a message
+    // from anywhere else (a window this one opened, another frame) is not the frame's
+    if (event.source !== frame.contentWindow || event.origin !== "null" || !data ||
+        typeof data !== "object" || typeof data.path !== "string" ||
         !VIEW.test(data.path)) return;
     if (data.palimpsest === "open") {
       // a link followed by the reader: without a recent click or key press it is the
