@@ -120,8 +120,7 @@ def sites() -> Iterator[TimedSites]:
 def _shared_crawl(root: Path, sites: TimedSites, redis_url: str) -> dict:
     """`crawl --frontier` and two `worker`s, the first worker killed -9 once it has written
     part of a WARC; what each process said."""
-    palimpsest("init", "--collection", str(root),
-               *[a for name, url in sites.urls().items() for a in ("--site", f"{name}={url}")])
+    _init(root, sites)
     client = redis.Redis.from_url(redis_url)
     first = _start("crawl", "--collection", str(root), "--frontier", redis_url,
                    "--delay", str(DELAY), "--concurrency-per-site", "1",
@@ -133,8 +132,7 @@ def _shared_crawl(root: Path, sites: TimedSites, redis_url: str) -> dict:
     total = len(sites.pages())
 
     def victim_has_written() -> bool:
-        fetched = sum(len(a) for a in sites.arrivals.values())
-        return fetched > total // 3 and any(
+        return _fetched(sites) > total // 3 and any(
             (root / "crawls").glob(f"*/*-{victim.pid}-*.warc.gz.open"))
     _wait_for(victim_has_written, 40, "the first worker's WARC")
     os.kill(victim.pid, signal.SIGKILL)
@@ -198,6 +196,49 @@ def test_three_processes_one_killed_capture_every_page_politely(shared, sites, r
         f"palimpsest:{crawl.crawl_id}:config".encode()]
     indexed = palimpsest("index", "--collection", str(crawl.dir.parent.parent), "--json")
     assert json.loads(indexed.stdout)["damaged"] == []
+
+
+def _init(root: Path, sites: TimedSites) -> None:
+    palimpsest("init", "--collection", str(root),
+               *[a for name, url in sites.urls().items() for a in ("--site", f"{name}={url}")])
+
+
+def _fetched(sites: TimedSites) -> int:
+    return sum(len(a) for a in sites.arrivals.values())
+
+
+def test_a_stopped_shared_crawl_resumes_and_redis_going_away_pauses_it(
+        tmp_path, sites, redis_server):
+    """The crawl's only process killed -9: `crawl --resume --frontier` finishes it, the dead
+    process's leases returned and its torn file cut back. Redis stopped (SIGSTOP) for longer
+    than a request's timeout: the worker says so once, waits, and carries on."""
+    root = tmp_path / "collection"
+    _init(root, sites)
+    args = ("--collection", str(root), "--frontier", redis_server.url, "--delay", str(DELAY),
+            "--concurrency-per-site", "1", "--lease-seconds", "2")
+    first = _start("crawl", *args)
+    _wait_for(lambda: _fetched(sites) > len(sites.pages()) // 4, 40, "a quarter fetched")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+    resumed = _start("crawl", "--resume", *args)
+    _wait_for(lambda: _fetched(sites) > len(sites.pages()) // 2, 40, "half fetched")
+    os.kill(redis_server.process.pid, signal.SIGSTOP)
+    time.sleep(4)  # the worker's calls time out after 2 s
+    os.kill(redis_server.process.pid, signal.SIGCONT)
+    code, out, err = _finish(resumed)
+    assert code == 0, out + err
+    assert err.count("unreachable") == 1 and err.count("answers again") == 1, err
+    [crawl] = crawl_ids(Collection(root))
+    captured = {r.url for r in crawl.records() if r.type in ("response", "revisit")}
+    assert sites.pages() <= captured
+    assert not list(crawl.dir.glob("*.open"))
+    assert any(f"-{first.pid}-" in w.name for w in crawl.warcs)  # cut back, kept
+    check = subprocess.run([str(ROOT / ".venv/bin/warcio"), "check", *map(str, crawl.warcs)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert crawl.summary()["finish_reason"] == "finished"
+    again = palimpsest("crawl", "--resume", *args, check=False)
+    assert again.returncode == 2 and "nothing to resume" in again.stderr
 
 
 def test_a_worker_needs_a_crawl_in_redis(tmp_path, redis_server):

@@ -49,7 +49,7 @@ def connect(url: str) -> redis.Redis:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise UsageError(f"--frontier {url}: not a Redis URL (redis://HOST:PORT/DB)")
     try:
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
                                     health_check_interval=0)
     except ValueError as exc:
         raise UsageError(f"--frontier {url}: {exc}") from None
