@@ -117,6 +117,9 @@ class Site:
     # how its HTML pages are captured: "plain" (as fetched) or "browser" (rendered in headless
     # Chromium, recorded on the wire; `palimpsest crawl --browser` does so for every site)
     capture: str = "plain"
+    # pages `palimpsest monitor` fetches from this site a day, at most (None: the
+    # [schedule] section's fetches_per_day_per_site)
+    fetches_per_day: int | None = None
     # not a config key: whether `hosts` was given in the config (else it is the seeds' hosts)
     whole_hosts: bool = field(default=False, metadata={"derived": True})
 
@@ -209,13 +212,14 @@ class Notify:
     """A target of the notifications sent after each crawl that changed something it covers
     (index/notify.py): an apprise URL, and filters. `watch`: only these watched phrases'
     appearances and disappearances (none: every change); `sites`: only pages of these sites;
-    `min_change`: of the changed pages, only those with at least this percent of their words
-    changed (a watched phrase moving, a page added or removed always counts)."""
+    `min_ratio`: of the changed pages, only those with at least this share of their words
+    changed, from 0 to 1 as the change report's `ratio` (a watched phrase moving, a page added
+    or removed always counts). DESIGN.md names the filter."""
 
     url: str
     watch: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
-    min_change: float = 0.0
+    min_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -344,7 +348,15 @@ def _site(raw: Any, i: int) -> Site:
         delay=_optional(raw, "delay", (int, float), where),
         ignore=tuple(_typed_list(raw.get("ignore", []), str, where + ".ignore")),
         capture=_capture(raw, where),
+        fetches_per_day=_site_budget(raw, where),
     )
+
+
+def _site_budget(raw: dict, where: str) -> int | None:
+    budget = _optional(raw, "fetches_per_day", int, where)
+    if budget is not None and budget < 1:
+        raise ConfigError(f"{where}.fetches_per_day: must be at least 1")
+    return budget
 
 
 CAPTURES = ("plain", "browser")
@@ -384,11 +396,11 @@ def _notify(raw: dict, i: int, sites: list[str], watches: list[str]) -> Notify:
             if name not in known:
                 raise ConfigError(f"{where}.{key}: no {kind} named {name!r} "
                                   f"(known: {', '.join(known) or 'none'})")
-    min_change = _typed(raw.get("min_change", 0), (int, float), where + ".min_change")
-    if not 0 <= min_change <= 100:
-        raise ConfigError(f"{where}.min_change: a percent of the words, from 0 to 100")
+    min_ratio = _typed(raw.get("min_ratio", 0), (int, float), where + ".min_ratio")
+    if not 0 <= min_ratio <= 1:
+        raise ConfigError(f"{where}.min_ratio: a share of the words, from 0 to 1")
     return Notify(url=url, watch=tuple(raw.get("watch", [])), sites=tuple(raw.get("sites", [])),
-                  min_change=float(min_change))
+                  min_ratio=float(min_ratio))
 
 
 def _check_apprise_url(url: str, where: str) -> None:
@@ -492,7 +504,8 @@ def render_template(
             "# in scope: URLs under a seed (its scheme, host, port, and path up to the last /);",
             "# naming hosts takes in every URL of those hosts and their subdomains too",
             f"# hosts = {_toml([host])}",
-            "# per-site overrides: obey_robots, max_pages, delay, ignore, capture",
+            "# per-site overrides: obey_robots, max_pages, delay, ignore, capture,",
+            "# fetches_per_day (`palimpsest monitor`'s budget for the site)",
             "# (capture = \"browser\": pages rendered in headless Chromium, recorded on the wire)",
             *([f"capture = {_toml(capture)}"] if capture != "plain" else []),
             "",
@@ -509,7 +522,7 @@ def render_template(
 
 def _notify_template(site: str) -> list[str]:
     """The commented [[notify]] example every config `palimpsest init` writes carries."""
-    return [*_NOTIFY_HELP, f"# sites = [{_toml(site)}]", "# min_change = 5", ""]
+    return [*_NOTIFY_HELP, f"# sites = [{_toml(site)}]", "# min_ratio = 0.05", ""]
 
 
 _NOTIFY_HELP = [
@@ -518,8 +531,8 @@ _NOTIFY_HELP = [
     "# that appeared or disappeared, the pages changed, added and removed, and links to their",
     "# diffs (absolute with [web] base_url). `url` is an apprise URL: mailto://, matrix://,",
     "# slack://, tgram://, json:// or jsons:// (a webhook), ... Optional filters: `watch` (only",
-    "# these phrases' moves), `sites` (only these sites' pages), `min_change` (changed pages",
-    "# with at least this percent of their words changed). A failure is retried, logged in the",
+    "# these phrases' moves), `sites` (only these sites' pages), `min_ratio` (changed pages",
+    "# with at least this share of their words changed, 0 to 1). A failure is retried, logged in the",
     "# crawl's notify-log.jsonl, and never fails the crawl.",
     "# [[notify]]",
     '# url = "mailtos://user:password@mail.example.org?to=desk@example.org"',

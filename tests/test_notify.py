@@ -88,7 +88,7 @@ sites = ["paxpoint"]
 
 [[notify]]
 url = "{base}/whole-pages"
-min_change = 100
+min_ratio = 1
 
 [[notify]]
 url = "{closed}"
@@ -162,7 +162,7 @@ def test_filters_exclude_what_they_do_not_cover(notified: Notified) -> None:
     assert notified.receiver.received["/disclosure-paxpoint"] == []  # it kept its line
     outcomes = {e["url"].split("/")[3]: e["outcome"] for e in _log(notified.crawls[1])}
     assert outcomes["disclosure-paxpoint"] == "nothing"
-    # min_change = 100: no page changed whole, so no changed page; the phrase's moves and
+    # min_ratio = 1: no page changed whole, so no changed page; the phrase's moves and
     # the pages added and removed still count
     whole = notified.receiver.received["/whole-pages"]
     assert len(whole) == 1
@@ -220,7 +220,7 @@ def test_bad_notify_config_is_one_line_error(tmp_path: Path) -> None:
                       ({"url": "json://h/", "every": 1}, "notify[0].every: unknown key"),
                       ({"url": "json://h/", "watch": ["v"]}, "no watched phrase named 'v'"),
                       ({"url": "json://h/", "sites": ["b"]}, "no site named 'b'"),
-                      ({"url": "json://h/", "min_change": 101}, "percent")):
+                      ({"url": "json://h/", "min_ratio": 1.5}, "a share of the words")):
         with pytest.raises(ConfigError, match=said.replace("[", r"\[").replace("]", r"\]")):
             parse_config({**base, "notify": [bad]})
     collection = Collection(tmp_path)
@@ -283,4 +283,4 @@ def test_the_notify_example_init_writes_loads_once_uncommented(tmp_path: Path) -
     collection.config_path.write_text(text[:start] + "\n".join(example) + "\n")
     (target,) = collection.load_config().notify
     assert target.url.startswith("mailtos://") and target.watch == ("disclosure",)
-    assert target.sites == ("paxpoint",) and target.min_change == 5
+    assert target.sites == ("paxpoint",) and target.min_ratio == 0.05

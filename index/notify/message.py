@@ -43,7 +43,7 @@ class _Covered:
 def covered(report: dict[str, Any], target: Notify) -> _Covered:
     """The watched phrases' moves and the pages changed, added and removed that `target`
     covers: with `watch`, only those phrases' moves; with `sites`, only those sites' pages;
-    of the changed pages, only those with at least `min_change` percent of words changed."""
+    of the changed pages, only those with at least `min_ratio` of their words changed."""
     def of_sites(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [e for e in entries if not target.sites or e.get("site") in target.sites]
 
@@ -53,7 +53,7 @@ def covered(report: dict[str, Any], target: Notify) -> _Covered:
     if target.watch:  # a target of watched phrases only
         return _Covered(moves, [], [], [])
     changed = [e for e in of_sites(report["changed"])
-               if 100 * e["ratio"] >= target.min_change]
+               if e["ratio"] >= target.min_ratio]
     return _Covered(moves, changed, of_sites(report["added"]), of_sites(report["removed"]))
 
 
