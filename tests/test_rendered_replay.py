@@ -10,9 +10,11 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import pytest
@@ -125,6 +127,14 @@ def test_index_ties_pages_to_their_doms_for_the_files_it_reads_only(rendered, tm
     with Catalog.open(copy) as catalog:
         assert sum(c.rendered for c in catalog.all_captures()) == rendered_pages
         assert catalog.captures(PORT_LEVY)[0].dom_file == rel
+        all_doms = len(catalog.query("urn:dom:", "prefix"))
+    assert all_doms > len(doms)
+    assert update(copy).renderings_examined == 0
+    # a catalog of the version before (no pending files kept) looks at all its DOMs once
+    with closing(sqlite3.connect(copy.derived_dir / "catalog.sqlite")) as db:
+        db.executescript("DROP TABLE renderings_pending; PRAGMA user_version = 1")
+    again = update(copy)
+    assert (again.renderings_examined, again.renderings_tied) == (all_doms, 0)
     assert update(copy).renderings_examined == 0
 
 
