@@ -26,7 +26,7 @@ from tests.conftest import ROOT, crawl_ids, new_collection, palimpsest, read_rec
 from tests.test_notify import Receiver
 from tests.test_schedule import page, with_schedule, write_history
 
-PER_SITE = 4  # fetches a day for each site
+PER_SITE = 4  # fetches a day for cognitura
 OLD = ("http://cognitura.test/", "http://cognitura.test/about/")
 RECENT = ("http://paxpoint.test/", "http://paxpoint.test/about/")
 
@@ -77,9 +77,12 @@ def first_run(network: SampleNetwork, receiver: Receiver,
     collection = Collection(tmp_path_factory.mktemp("monitor"))
     config = render_template([s for s in SITES if s[0] in ("paxpoint", "cognitura")],
                              proxy=network.url)
+    # cognitura's own budget: PER_SITE a day; the other site's, [schedule]'s default
+    seeds = 'seeds = ["http://cognitura.test/"]\n'
+    config = config.replace(seeds, seeds + f"fetches_per_day = {PER_SITE}\n")
     collection.config_path.write_text(with_schedule(
-        config, fetches_per_day_per_site=str(PER_SITE), min_interval='"1h"',
-        max_interval='"7d"') + f'\n[[notify]]\nurl = "{receiver.base}/all"\n')
+        config, fetches_per_day_per_site="500", min_interval='"1h"', max_interval='"7d"')
+        + f'\n[[notify]]\nurl = "{receiver.base}/all"\n')
     now = datetime.now(UTC).replace(microsecond=0)
     history = {url: [page("Old", f"{url} as it was"), page("Old", "and later")]
                for url in (*OLD, *RECENT)}
@@ -144,6 +147,8 @@ def test_a_restarted_monitor_goes_on_where_it_was(first_run: FirstRun) -> None:
     schedule = json.loads(done.stdout)
     assert schedule["waiting"] > 0 and schedule["chosen"] == 0
     assert schedule["fetched_last_24h"] == PER_SITE
+    budgets = {site["site"]: site["fetches_per_day"] for site in schedule["sites"]}
+    assert budgets == {"cognitura": PER_SITE, "paxpoint": 500}
 
 
 @pytest.fixture()

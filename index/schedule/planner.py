@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.config import Schedule, duration_seconds
+from index.config import Schedule, Site, duration_seconds
 
 DAY = 86400.0
 _BISECTIONS = 50  # halvings of the log-bracket of x: 2**-50 of 55 decades
@@ -31,18 +31,25 @@ _BISECTIONS = 50  # halvings of the log-bracket of x: 2**-50 of 55 decades
 
 @dataclass(frozen=True)
 class Limits:
-    """The `[schedule]` section, in fetches per day and days."""
+    """The `[schedule]` section, in fetches per day and days, with the sites' own budgets
+    (`fetches_per_day` of a [[sites]] entry) in `sites`."""
 
     fetches_per_day: int
     fetches_per_day_per_site: int
     min_interval: float
     max_interval: float
+    sites: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, schedule: Schedule) -> Limits:
+    def from_config(cls, schedule: Schedule, sites: Iterable[Site] = ()) -> Limits:
         return cls(schedule.fetches_per_day, schedule.fetches_per_day_per_site,
                    duration_seconds(schedule.min_interval) / DAY,
-                   duration_seconds(schedule.max_interval) / DAY)
+                   duration_seconds(schedule.max_interval) / DAY,
+                   {s.name: s.fetches_per_day for s in sites if s.fetches_per_day})
+
+    def site_budget(self, site: str) -> int:
+        """The fetches a day `site` may have."""
+        return self.sites.get(site, self.fetches_per_day_per_site)
 
 
 @dataclass
@@ -93,7 +100,7 @@ def allocate(pages: Pages, limits: Limits) -> tuple[np.ndarray, bool]:
     for code in range(len(pages.site_names)):
         mine = pages.sites == code
         x, ok = _solve(rates[mine], np.zeros(mine.sum()), low, high,
-                       limits.fetches_per_day_per_site)
+                       limits.site_budget(pages.site_names[code]))
         floor[mine] = x
         feasible &= ok
     x, ok = _solve(rates, floor, low, high, limits.fetches_per_day)
@@ -145,8 +152,7 @@ def _within_budget(order: np.ndarray, pages: Pages, limits: Limits, now: float,
     last 24 hours leave room for."""
     used = Counter(site for t, site in recent if now - t < 1.0)
     left = limits.fetches_per_day - sum(used.values())
-    site_left = {name: limits.fetches_per_day_per_site - used[name]
-                 for name in pages.site_names}
+    site_left = {name: limits.site_budget(name) - used[name] for name in pages.site_names}
     chosen: list[int] = []
     for i in order:
         if left <= 0:

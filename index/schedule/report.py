@@ -59,6 +59,7 @@ class ScheduleReport:
     planned_per_day: float
     fetched_last_day: int
     waiting: int
+    budgets: dict[str, int]  # each configured site's fetches a day
 
     @property
     def chosen(self) -> list[PageRow]:
@@ -71,7 +72,7 @@ class ScheduleReport:
         by_site: dict[str | None, list[PageRow]] = {}
         for row in self.rows:
             by_site.setdefault(row.site, []).append(row)
-        return [_site_json(site, rows) for site, rows in
+        return [_site_json(site, rows, self.budgets.get(site or "")) for site, rows in
                 sorted(by_site.items(), key=lambda item: item[0] or "")]
 
     def to_json(self, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
@@ -108,7 +109,8 @@ def schedule_report(collection: Collection, config: NetworkConfig | None,
     pages = Pages.of([h.site for h in planned], rates,
                      [h.times[-1] if h.times else None for h in planned])
     recent = state.recent(now)
-    result = plan(pages, Limits.from_config(schedule), now, recent)
+    limits = Limits.from_config(schedule, config.sites if config else ())
+    result = plan(pages, limits, now, recent)
     chosen = set(result.due)
     rows = [_row(h, rates[i], result.intervals[i], result.next_due[i], i in chosen, now)
             for i, h in enumerate(planned)]
@@ -117,7 +119,8 @@ def schedule_report(collection: Collection, config: NetworkConfig | None,
     rank = {planned[i].url: k for k, i in enumerate(result.due)}
     rows.sort(key=lambda r: (rank.get(r.url, len(rank)), -r.estimate, r.url))
     return ScheduleReport(now, schedule, rows, result.feasible, result.planned_per_day,
-                          len(recent), result.waiting)
+                          len(recent), result.waiting, {name: limits.site_budget(name)
+                                                        for name in sites})
 
 
 def _row(history: PageHistory, rate: float, interval: float | None, next_due: float | None,
@@ -131,7 +134,7 @@ def _row(history: PageHistory, rate: float, interval: float | None, next_due: fl
                    planned and bool(next_due <= now), chosen)
 
 
-def _site_json(site: str | None, rows: list[PageRow]) -> dict[str, Any]:
+def _site_json(site: str | None, rows: list[PageRow], budget: int | None) -> dict[str, Any]:
     changes = [r.last_change for r in rows if r.last_change is not None]
     due = [r.next_due for r in rows if r.next_due is not None]
     planned = [1 / r.interval for r in rows if r.interval]
@@ -140,7 +143,8 @@ def _site_json(site: str | None, rows: list[PageRow]) -> dict[str, Any]:
             "last_change": iso(max(changes) if changes else None),
             "next_due": iso(min(due) if due else None),
             "due": sum(r.due for r in rows), "chosen": sum(r.chosen for r in rows),
-            "planned_fetches_per_day": round(sum(planned), 2) if planned else None}
+            "planned_fetches_per_day": round(sum(planned), 2) if planned else None,
+            "fetches_per_day": budget}
 
 
 def iso(days: float | None) -> str | None:
