@@ -54,8 +54,9 @@ class Sites:
         self._ready = threading.Event()
 
     def _body(self, n: int) -> bytes:
-        links = "".join(f'<p><a href="/p{(n + k) % self.pages}">page {(n + k) % self.pages}'
-                        "</a></p>" for k in range(1, 7))
+        # a tree of six children a page (three hops to 150 pages), wrapping round at the end
+        links = "".join(f'<p><a href="/p{(6 * n + k) % self.pages}">page '
+                        f'{(6 * n + k) % self.pages}</a></p>' for k in range(1, 7))
         filler = ("<p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 6
                   + "</p>") * 9
         html = (f"<html><head><title>page {n}</title></head><body><h1>Page {n}</h1>{links}"

@@ -247,4 +247,5 @@ _EXTENSIONS = {
     "crawler.warc_files.WarcFiles": 100,
     "crawler.crawl_log.CrawlLog": 110,
     "crawler.size_limit.SizeLimit": 120,
+    "crawler.politeness.MinimumGap": 130,
 }

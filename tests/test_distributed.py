@@ -241,6 +241,19 @@ def test_a_stopped_shared_crawl_resumes_and_redis_going_away_pauses_it(
     assert again.returncode == 2 and "nothing to resume" in again.stderr
 
 
+def test_a_single_process_crawl_keeps_the_delay_as_a_minimum_gap(tmp_path, sites):
+    """Without Redis too: Scrapy counts the delay from one request's start to the next and
+    jitters it (0.5 to 1.5 times); we count it from the end of the previous response."""
+    root = tmp_path / "collection"
+    _init(root, sites)
+    palimpsest("crawl", "--collection", str(root), "--delay", "0.05",
+               "--concurrency-per-site", "1")
+    for address, arrivals in sites.arrivals.items():
+        times = sorted(t for t, _path in arrivals)
+        assert len(times) > PAGES
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.05, address
+
+
 def test_a_worker_needs_a_crawl_in_redis(tmp_path, redis_server):
     done = palimpsest("worker", "--collection", str(tmp_path / "c"), "--frontier",
                       redis_server.url, check=False)
