@@ -43,11 +43,13 @@ MIN_WAIT, MAX_WAIT = 5.0, 3600.0  # seconds between two looks at the schedule
 
 @dataclass
 class Cycle:
-    """What one cycle did: the crawl (None if nothing was due), the pages asked for, how many
-    new links it found, the notifications sent, and whether a stop cut the crawl short."""
+    """What one cycle did: the crawl (None if nothing was due), the pages asked for (those
+    never fetched before, new links, with their sites), how many new links it found, the
+    notifications sent, and whether a stop cut the crawl short."""
 
     crawl_id: str | None = None
     fetched: list[str] = field(default_factory=list)
+    first_fetches: dict[str, str] = field(default_factory=dict)  # candidates among them
     new_links: int = 0
     notified: int = 0
     stopped: bool = False
@@ -103,16 +105,18 @@ class Monitor:
             return Cycle(next_look=_next_look(report, state))
         now = time.time() / DAY
         state.record_fetches(now, [(r.url, r.site or "") for r in chosen])
-        for row in chosen:
-            state.candidates.pop(row.url, None)
+        cycle = Cycle(fetched=[r.url for r in chosen],
+                      first_fetches={u: state.candidates.pop(u) for u in
+                                     [r.url for r in chosen] if u in state.candidates})
         state.save(self.collection)  # counted before the crawl: a kill cannot overrun it
-        cycle = Cycle(fetched=[r.url for r in chosen])
         options = CrawlOptions(sites=tuple(sorted({r.site for r in chosen if r.site})),
                                urls=tuple(cycle.fetched))
         cycle.crawl_id, finish_reason = self._crawl(options)
         cycle.stopped = finish_reason != "finished" and self.stopping
         indexer.update(self.collection, config=config, fulltext=not cycle.stopped)
         if cycle.crawl_id is None:  # stopped before the crawl had begun
+            state.add_candidates(cycle.first_fetches)
+            state.save(self.collection)
             return cycle
         cycle.new_links = self._keep_new_links(state, config, cycle)
         state.crawls.append(cycle.crawl_id)
@@ -158,7 +162,11 @@ class Monitor:
                     found.setdefault(link.url, site.name)
         with Catalog.open(self.collection) as catalog:
             captured = {u for u in [*found, *cycle.fetched] if catalog.captures(u)}
-        state.tried += [u for u in cycle.fetched if u not in captured]
+        missed = {u: s for u, s in cycle.first_fetches.items() if u not in captured}
+        if cycle.stopped:  # not refused: the crawl stopped before them; asked for next time
+            found.update(missed)
+        else:
+            state.tried += list(missed)
         return state.add_candidates({u: s for u, s in found.items() if u not in captured})
 
     def _notify_pending(self, state: MonitorState, config: NetworkConfig) -> int:

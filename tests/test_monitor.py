@@ -216,3 +216,5 @@ def test_sigterm_during_a_crawl_lets_the_crawl_stop_as_crawl_does(tmp_path: Path
     assert not list(stopped.dir.glob("*.open"))  # every WARC file closed
     wait_for(lambda: any("monitor stopped" in line for line in lines), "the last line", 5)
     assert any("(stopped)" in line for line in lines)
+    # what the stop kept it from fetching is not taken as refused: it is asked for again
+    assert state(collection)["tried"] == []
