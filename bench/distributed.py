@@ -255,7 +255,7 @@ def _wait_for_new_crawl(server: RedisServer, before: bytes | None) -> None:
 
 def run_plain(work: Path, sites: Sites, delay: float) -> Run:
     """One `palimpsest crawl`, no Redis: the single-process crawl the workers replace."""
-    root = _collection(work, sites, "plain")
+    root = _collection(work, sites, f"plain-{delay}")
     sites.reset()
     cpu0, start = _children_cpu(), time.monotonic()
     subprocess.run([*PALIMPSEST, "crawl", "--collection", str(root), *_crawl_options(delay)],
@@ -297,30 +297,44 @@ def main() -> None:
     sites.start()
     total = args.sites * args.pages
     print(f"{args.sites} sites x {args.pages} pages ({total} pages of 4 KB, six links each), "
-          f"delay {args.delay} s, one connection per site, {os.cpu_count()} CPUs")
+          f"one connection per site, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         work = Path(tmp)
         server = RedisServer(work)
         try:
-            runs = [run_wget(work, sites, args.delay), run_plain(work, sites, args.delay)]
-            print(HEADER)
-            for run in runs:
+            print(f"CPU-bound: no delay, no latency\n{HEADER}")
+            peers = [run_wget(work, sites, 0.0), run_plain(work, sites, 0.0)]
+            for run in peers:
                 print(run.line(), flush=True)
             by_workers = {}
             for n in (int(w) for w in args.workers.split(",")):
-                by_workers[n] = run_shared(work, sites, server, n, args.delay)
+                by_workers[n] = run_shared(work, sites, server, n, 0.0)
                 print(by_workers[n].line(), flush=True)
+            print(f"politeness: delay {args.delay} s\n{HEADER}")
+            polite = run_plain(work, sites, args.delay)
+            print(polite.line(), flush=True)
             killed = run_shared(work, sites, server, 3, args.delay, kill=True)
             print(killed.line())
         finally:
             server.stop()
-    rate = {n: r.rate for n, r in by_workers.items()}
-    if 1 in rate:
-        for n in sorted(rate):
-            print(f"{n} workers: {rate[n] / rate[1]:.2f}x one worker's pages/s (crawling, "
-                  "first request to last)")
-        print(f"one worker: {rate[1] / runs[1].rate:.2f}x the plain crawl's pages/s")
-    print(f"pages lost after the kill: {killed.lost} (goal 0); fetched twice: {killed.twice}")
+    _ratios(by_workers, peers)
+    print(f"same-site gaps under the delay: {polite.short_gaps} (1 process), "
+          f"{killed.short_gaps} (3 processes) (goal 0); pages lost after the kill: "
+          f"{killed.lost} (goal 0); fetched twice: {killed.twice}; load average now "
+          f"{os.getloadavg()[0]:.1f}")
+
+
+def _ratios(by_workers: dict[int, Run], peers: list[Run]) -> None:
+    if 1 not in by_workers:
+        return
+    one = by_workers[1]
+    for n, run in sorted(by_workers.items()):
+        print(f"{n} workers: {run.rate / one.rate:.2f}x one worker's pages/s while crawling "
+              f"(goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU")
+    print(f"one worker: {one.rate / peers[1].rate:.2f}x the plain crawl's pages/s, "
+          f"{one.cpu_s / max(peers[1].cpu_s, 1e-6):.2f}x its CPU; wget "
+          f"{peers[0].cpu_s / max(peers[0].pages, 1) * 1000:.2f} ms CPU a page")
 
 
 if __name__ == "__main__":

@@ -193,9 +193,11 @@ class SharedHistory(PayloadHistory):
         shared = self.worker.shared
         original = json.dumps([url, warc_date])
 
-        def write() -> None:
-            shared.hset("hurl", url, digest)
-            shared.hset("hdig", digest, original, only_new=True)
+        def write() -> None:  # one round trip
+            pipe = shared.client.pipeline(transaction=False)
+            pipe.hset(shared.key("hurl"), url, digest)
+            pipe.hsetnx(shared.key("hdig"), digest, original)
+            shared.call(pipe.execute)
         self.worker.send(write)
 
 

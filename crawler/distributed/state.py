@@ -157,9 +157,8 @@ class SharedCrawl:
     def hget(self, name: str, field: str) -> bytes | None:
         return self.call(self.client.hget, self.key(name), field)
 
-    def hset(self, name: str, field: str, value: str | bytes, only_new: bool = False) -> None:
-        fn = self.client.hsetnx if only_new else self.client.hset
-        self.call(fn, self.key(name), field, value)
+    def hset(self, name: str, field: str, value: str | bytes) -> None:
+        self.call(self.client.hset, self.key(name), field, value)
 
     def count(self, counter: str, n: int = 1) -> None:
         self.call(self.client.hincrby, self.key("stats"), counter, n)
