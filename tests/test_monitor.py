@@ -21,6 +21,7 @@ import pytest
 
 from index.collection import Collection
 from index.config import render_template
+from index.warc_import import add_warcs
 from palimpsest.sample_network import SITES, SampleNetwork
 from tests.conftest import ROOT, crawl_ids, new_collection, palimpsest, read_records
 from tests.test_notify import Receiver
@@ -98,8 +99,8 @@ def first_run(network: SampleNetwork, receiver: Receiver,
 
 def add_history(collection: Collection, name: str, pages: dict[str, list[bytes]],
                 times: list[datetime]) -> None:
-    warc = write_history(collection.root.parent / f"{name}.warc.gz", pages, times)
-    palimpsest("add", "--collection", str(collection.root), str(warc))
+    add_warcs(collection, [write_history(collection.root.parent / f"{name}.warc.gz", pages,
+                                         times)])
 
 
 def test_monitor_once_recrawls_only_what_is_due(first_run: FirstRun) -> None:
@@ -160,7 +161,7 @@ def idle(tmp_path: Path) -> Collection:
     now = datetime.now(UTC).replace(microsecond=0)
     warc = write_history(tmp_path / "quiet.warc.gz", {"http://quiet.test/": [page("Q", "q")] * 2},
                          [now - timedelta(minutes=2), now - timedelta(minutes=1)])
-    palimpsest("add", "--collection", str(collection.root), str(warc))
+    add_warcs(collection, [warc])
     return collection
 
 
