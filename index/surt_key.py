@@ -6,13 +6,15 @@ agree with a CDXJ file made by cdxj-indexer and with pywb's CDX server.
 
 from __future__ import annotations
 
-import surt
-
 MATCH_TYPES = ("exact", "prefix", "host", "domain")
 
 
 def surt_key(url: str) -> str:
     """The SURT key cdxj-indexer writes for `url` (the URL itself if it cannot be SURT-ed)."""
+    # imported on first use: surt imports tldextract (0.1 s), which a crawl that has no
+    # new WARC file to catalogue never needs
+    import surt
+
     try:
         return surt.surt(url)
     except Exception:  # cdxj-indexer falls back to the URL on any failure, so do we
