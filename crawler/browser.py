@@ -9,11 +9,13 @@ to the next (a new context and renderer per page cost more than the page itself)
 pages the tab goes to about:blank, so that no script of the last page runs on, and its cookies
 and the storage of every origin the last page touched are cleared, so that each capture is
 what a first visit sees; a tab whose page failed (time limit, crash, browser error) is closed
-and opened anew. The browser's HTTP cache is off (Playwright's routing turns it off), so every
-page asks the proxy for all it needs.
+and opened anew. The browser's HTTP cache is off, so every page asks the proxy for all it
+needs.
 
-The page's own document is not fetched again: the browser is handed the response Scrapy already
-fetched and recorded; everything else it asks for goes through the proxy, on the wire.
+The page's own document is not fetched again: the tab's proxy hands the browser the response
+Scrapy already fetched and recorded (no Playwright routing: a route makes Playwright's driver
+hold and release every request of the page); everything else the browser asks for goes
+through the proxy, on the wire.
 Screenshots: one full-page PNG from Chromium (encoded for speed, not size), and the thumbnail
 cut from its top and scaled down with Pillow, rather than a second capture.
 """
@@ -24,7 +26,6 @@ import asyncio
 import base64
 import contextlib
 import math
-import re
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -38,7 +39,6 @@ from playwright.async_api import (
     CDPSession,
     Page,
     Playwright,
-    Route,
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
@@ -191,7 +191,6 @@ class Tab:
         self._context: BrowserContext | None = None
         self._session: CDPSession | None = None
         self._watch: _NetworkWatch | None = None
-        self._document: Document | None = None  # the page being visited, served from memory
 
     async def open(self, browser: Browser, user_agent: str) -> None:
         if self._context is not None and self._browser is browser and browser.is_connected():
@@ -203,16 +202,17 @@ class Tab:
             service_workers="block", locale="en")
         self.page = await self._context.new_page()
         self._session = await self._context.new_cdp_session(self.page)
+        # no HTTP cache: every page asks the proxy for all it needs, so each capture is whole
+        await self._session.send("Network.enable")
+        await self._session.send("Network.setCacheDisabled", {"cacheDisabled": True})
         self._watch = _NetworkWatch(self.page)
 
     async def visit(self, document: Document, bounds: PageBounds) -> Rendering:
+        """Load `document` (which the tab's proxy serves, see RecordingProxy.begin), wait,
+        scroll, wait, and take what the page became."""
         page, watch = self.page, self._watch
         assert page is not None and watch is not None
-        self._document = document
         watch.reset(document.url)
-        # the document's URL only, matched in Playwright's driver: no other request of the
-        # page comes here (a callable would bring every one of them over)
-        await page.route(re.compile("^" + re.escape(document.url) + "$"), self._serve_document)
         await page.goto(document.url, wait_until="domcontentloaded")
         quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
         scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
@@ -222,19 +222,6 @@ class Tab:
         full_page = await self._full_page()
         thumbnail = await asyncio.to_thread(_thumbnail, full_page, bounds.thumbnail_width)
         return Rendering(dom, full_page, thumbnail, quiet, scrolls)
-
-    async def _serve_document(self, route: Route) -> None:
-        """The page's own document, from memory, the first time the tab navigates to it; any
-        other request, and the same URL asked again (a script's fetch), on the wire."""
-        request, document = route.request, self._document
-        if (document is not None and request.url == document.url
-                and request.is_navigation_request() and self.page is not None
-                and request.frame == self.page.main_frame):
-            self._document = None
-            await route.fulfill(status=document.status, headers=document.headers,
-                                body=document.body)
-        else:
-            await route.fallback()
 
     async def _full_page(self) -> bytes:
         """The whole page (up to MAX_SHOT_HEIGHT), as PNG encoded for speed."""
@@ -253,11 +240,9 @@ class Tab:
         cookie or stored data of any origin it touched."""
         assert self.page is not None and self._session is not None and self._watch
         assert self._context is not None
-        self._document = None
         for frame in self.page.frames:  # sessionStorage lives as long as the tab
             with contextlib.suppress(PlaywrightError):
                 await frame.evaluate("() => { try { sessionStorage.clear() } catch (e) {} }")
-        await self.page.unroute_all()
         await self.page.goto("about:blank")
         await self._context.clear_cookies()
         for origin in self._watch.origins:
@@ -267,7 +252,6 @@ class Tab:
     async def close(self) -> None:
         """Close the tab's context (if any): the next page opens a new one."""
         context, self._context, self.page, self._session = self._context, None, None, None
-        self._document = None
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(context.close(), 10)

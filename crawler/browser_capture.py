@@ -170,7 +170,7 @@ class BrowserCapture:
             attempts = attempt
             if why := await self._launch():
                 break
-            proxy.begin(page)
+            proxy.begin(page, document)
             try:
                 rendering = await asyncio.wait_for(
                     self.chromium.render(document, slot.tab, self.bounds), self.page_seconds)

@@ -33,6 +33,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from io import BytesIO
 from urllib.parse import urlsplit
 
@@ -41,6 +42,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
+from crawler.browser import Document
 from crawler.crawl_ca import CrawlCA, origin_context
 from crawler.dedup import PayloadHistory
 from crawler.recorder import Dedup, dedup_of, response_or_revisit
@@ -170,6 +172,7 @@ class RecordingProxy:
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _origin_tls: ssl.SSLContext | None = None
+    _document: Document | None = None
 
     async def start(self) -> str:
         """Start listening; returns the proxy's URL for the browser."""
@@ -178,9 +181,12 @@ class RecordingProxy:
         port = self._server.sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 
-    def begin(self, page: PageOfRequests) -> None:
-        """From now on, requests are the ones of `page`, counted afresh."""
+    def begin(self, page: PageOfRequests, document: Document | None = None) -> None:
+        """From now on, requests are the ones of `page`, counted afresh; the first request
+        for `document`'s URL is answered with it (the page as the crawler fetched and
+        recorded it: not fetched again, not recorded twice)."""
         self.page, self.fetched, self.refused = page, [], 0
+        self._document = document
 
     async def end(self) -> None:
         """Drop every exchange still under way (not recorded): the page is done."""
@@ -248,6 +254,12 @@ class RecordingProxy:
         """One request of the browser: refused, or forwarded, recorded and answered."""
         length = int(_header(headers, "content-length") or 0)
         body = await reader.readexactly(length) if length else b""
+        document = self._document
+        if document is not None and url == document.url and method == "GET":
+            self._document = None
+            writer.write(_document_answer(document))
+            await writer.drain()
+            return
         refusal = await self._refusal(url)
         if refusal:
             self.refused += 1
@@ -415,6 +427,17 @@ def _serialize(first_line: str, headers: Headers) -> bytes:
 
 def _header(headers: Headers, name: str) -> str:
     return next((v for k, v in headers if k.lower() == name), "")
+
+
+def _document_answer(document: Document) -> bytes:
+    """The page's response for the browser, body whole and decoded (never recorded)."""
+    headers = [(k, line) for k, v in document.headers.items() for line in v.split("\n")]
+    headers += [("Content-Length", str(len(document.body))), ("Connection", "close")]
+    try:
+        reason = HTTPStatus(document.status).phrase
+    except ValueError:
+        reason = "Status"
+    return _serialize(f"HTTP/1.1 {document.status} {reason}", headers) + document.body
 
 
 def _answer(status: int, why: str) -> bytes:
