@@ -28,6 +28,11 @@ TICK = 0.2  # seconds between two looks at the shared state (leases, finish)
 # the longest a worker waits before asking Redis again: another worker may free a site or
 # queue requests at any time (a poll is one short script, ~0.1 ms of Redis)
 POLL = 0.05
+# a worker with this many fetched pages still to parse takes no new grant: it is the CPU that
+# holds it back, and another worker may fetch them sooner (without this the first worker
+# grabs every site's slot as soon as it frees, fetching faster than it parses, and the
+# others find every site busy)
+BACKLOG = 2
 # the request meta that travels with a queued request (all plain JSON)
 _META = ("site", "reason", "hops", "via", "download_slot", "dont_obey_robotstxt",
          "dont_retry", "allow_offsite")
@@ -53,6 +58,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.page_limits = page_limits
         self.held: dict[str, str] = {}  # lease id -> site
+        self.parsing: set[str] = set()  # leases fetched, their document not yet parsed
         self.outbox: deque[Callable[[], Any]] = deque()
         self.finished = False
         self._renewed = 0.0
@@ -101,6 +107,7 @@ class Worker:
         """The leased request is done: its lease ends and `entries` are queued, at once."""
         if lease:
             self.held.pop(lease, None)
+            self.parsing.discard(lease)
         verdicts = self.send(lambda: self.shared.push(lease or "", entries))
         self.wake()  # what it queued, and the slot it freed, may be fetched at once
         return verdicts
@@ -176,6 +183,8 @@ class SharedScheduler(BaseScheduler):
             request = self._followup()
             if request is not None:
                 return request
+            if len(self.worker.parsing) >= BACKLOG:
+                return None  # asked again when it completes one (Worker.complete wakes it)
             grant = self.worker.shared.grant(self.worker.lease_seconds)
         except Unreachable:
             self._wake_in(0.5)
@@ -211,6 +220,8 @@ class SharedScheduler(BaseScheduler):
         lease = request.meta.get(LEASE)
         if lease is not None:
             site = request.meta["site"]
+            if lease in self.worker.held:
+                self.worker.parsing.add(lease)
             self.worker.send(lambda: self.worker.shared.release(site, lease))
 
     def _wake_in(self, seconds: float) -> None:
