@@ -85,7 +85,7 @@ def _crawl_to_run(collection: Collection, options: CrawlOptions
     """The id of the crawl to run, and with `--resume` what the interrupted one had done
     (its torn files repaired, its old summary dropped)."""
     if not options.resume:
-        return collection.new_crawl_id(), None
+        return options.crawl_id or collection.new_crawl_id(), None
     crawl_id = _interrupted_crawl(collection)
     crawl_dir = collection.crawl_dir(crawl_id)
     (crawl_dir / SUMMARY_NAME).unlink(missing_ok=True)

@@ -33,6 +33,9 @@ class CrawlOptions:
     # only these URLs, none of the links they hold (`palimpsest monitor`'s recrawl of the
     # pages due): the links are in each page's metadata record, for the next crawl to choose
     urls: tuple[str, ...] = ()
+    # the new crawl's id, when the caller chose it (the monitor, to find a crawl it was
+    # killed during); None: the start time's
+    crawl_id: str | None = None
     frontier: str | None = None  # redis://HOST:PORT/DB: the crawl's state lives there
     lease_seconds: float = 30.0  # a shared crawl's lease on a URL in flight, renewed
 

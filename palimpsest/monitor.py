@@ -16,6 +16,7 @@ is not resumed: the schedule, read from the catalog, still has whatever it did n
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -28,6 +29,7 @@ from typing import Any
 from crawler.frontier import Frontier
 from crawler.resume import ResumePlan
 from crawler.settings import CrawlOptions
+from crawler.warc_writer import OPEN_SUFFIX, repair_open_file
 from index import indexer
 from index.catalog import Catalog
 from index.collection import Collection
@@ -96,8 +98,9 @@ class Monitor:
     def cycle(self) -> Cycle:
         """Index, plan, crawl what is due, index, notify: once."""
         config = self.collection.load_config()
-        indexer.update(self.collection, config=config)
         state = MonitorState.load(self.collection)
+        self._repair_killed_crawl(state)
+        indexer.update(self.collection, config=config)
         self._notify_pending(state, config)
         report = schedule_report(self.collection, config, state)
         chosen = report.chosen
@@ -108,10 +111,12 @@ class Monitor:
         cycle = Cycle(fetched=[r.url for r in chosen],
                       first_fetches={u: state.candidates.pop(u) for u in
                                      [r.url for r in chosen] if u in state.candidates})
+        state.running = self.collection.new_crawl_id()
         state.save(self.collection)  # counted before the crawl: a kill cannot overrun it
         options = CrawlOptions(sites=tuple(sorted({r.site for r in chosen if r.site})),
-                               urls=tuple(cycle.fetched))
+                               urls=tuple(cycle.fetched), crawl_id=state.running)
         cycle.crawl_id, finish_reason = self._crawl(options)
+        state.running = None
         cycle.stopped = finish_reason != "finished" and self.stopping
         indexer.update(self.collection, config=config, fulltext=not cycle.stopped)
         if cycle.crawl_id is None:  # stopped before the crawl had begun
@@ -127,13 +132,31 @@ class Monitor:
         cycle.next_look = MIN_WAIT
         return cycle
 
+    def _repair_killed_crawl(self, state: MonitorState) -> None:
+        """A crawl the last monitor was killed during (its child killed too, or it would
+        have stopped the crawl cleanly, see _crawl_in_child): its torn WARC files cut back to
+        their last whole record and closed, so what it captured is catalogued. The crawl stays
+        incomplete (no summary); what it did not fetch is due again."""
+        if state.running is None:
+            return
+        crawl_dir = self.collection.crawl_dir(state.running)
+        torn = sorted(crawl_dir.glob("*.warc.gz" + OPEN_SUFFIX))
+        for path in torn:
+            repair_open_file(path)
+        if torn:
+            self.say(f"crawl {state.running} was cut short by a kill: {len(torn)} WARC file"
+                     f"{'s' if len(torn) != 1 else ''} repaired")
+        state.running = None
+        state.save(self.collection)
+
     def _crawl(self, options: CrawlOptions) -> tuple[str | None, str]:
         """Run the crawl in a child process: its id and finish reason (no id for a crawl
         stopped by SIGTERM before Scrapy could stop it gracefully: before it began)."""
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
         self._child = context.Process(target=_crawl_in_child,
-                                      args=(str(self.collection.root), options, send))
+                                      args=(str(self.collection.root), options, send,
+                                            os.getpid()))
         self._child.start()
         send.close()
         try:
@@ -209,11 +232,12 @@ def _next_look(report: ScheduleReport, state: MonitorState) -> float:
     return min(max(wait, MIN_WAIT), MAX_WAIT)
 
 
-def _crawl_in_child(root: str, options: CrawlOptions, send: Any) -> None:
+def _crawl_in_child(root: str, options: CrawlOptions, send: Any, parent: int) -> None:
     """The crawl, in a child process of its own: sends back ("ok", crawl id, finish reason) or
     ("error", message, exit code)."""
     from crawler.run import run_crawl
 
+    _stop_with_parent(parent)
     try:
         result = run_crawl(Collection(Path(root)), options)
         send.send(("ok", result.crawl_id, str(result.summary.get("finish_reason"))))
@@ -222,3 +246,15 @@ def _crawl_in_child(root: str, options: CrawlOptions, send: Any) -> None:
     finally:
         send.close()
 
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send this crawl SIGTERM should the monitor (pid `parent`) die (kill -9,
+    OOM): it then stops as on any SIGTERM, every WARC closed, instead of crawling on
+    unwatched."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the monitor died before the call
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -7,6 +7,7 @@ monitor per collection; SIGTERM stops it cleanly, between crawls and during one.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from index.catalog import Catalog
 from index.collection import Collection
 from index.config import render_template
 from index.warc_import import add_warcs
-from palimpsest.sample_network import SITES, SampleNetwork
+from palimpsest.sample_network import SITES, SampleNetwork, manifest
 from tests.conftest import ROOT, crawl_ids, new_collection, palimpsest, read_records
 from tests.test_notify import Receiver
 from tests.test_schedule import page, with_schedule, write_history
@@ -166,10 +168,12 @@ def idle(tmp_path: Path) -> Collection:
 
 
 def start_monitor(collection: Collection) -> tuple[subprocess.Popen, list[str]]:
-    """`palimpsest monitor` running, and the lines it prints as they come."""
+    """`palimpsest monitor` running (in a process group of its own), and the lines it prints
+    as they come."""
     process = subprocess.Popen([sys.executable, "-m", "palimpsest.cli", "monitor",
                                 "--collection", str(collection.root)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
     return process, lines
@@ -219,3 +223,38 @@ def test_sigterm_during_a_crawl_lets_the_crawl_stop_as_crawl_does(tmp_path: Path
     assert any("(stopped)" in line for line in lines)
     # what the stop kept it from fetching is not taken as refused: it is asked for again
     assert state(collection)["tried"] == []
+
+
+def test_a_monitor_killed_during_a_crawl_has_its_torn_files_repaired_at_restart(
+        tmp_path: Path) -> None:
+    with SampleNetwork(revision=1, latency_ms=500) as slow:
+        # one site, twelve of its pages last captured 9 days ago: one crawl of twelve
+        collection = Collection(tmp_path / "killed")
+        collection.root.mkdir()
+        collection.config_path.write_text(render_template(SITES[:1], proxy=slow.url))
+        pages = sorted(u for u in manifest(1).pages if u.startswith(SITES[0][1]))[:12]
+        now = datetime.now(UTC).replace(microsecond=0)
+        add_history(collection, "old", {u: [page("Old", u)] for u in pages},
+                    [now - timedelta(days=9)])
+        process, _lines = start_monitor(collection)
+        try:
+            # records past the warcinfo in the crawl's open WARC file: pages captured
+            wait_for(lambda: any(p.stat().st_size > 6000 for p in
+                                 collection.crawls_dir.glob("*/*.warc.gz.open")),
+                     "the crawl's first captures")
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)  # the monitor and its crawl, at once
+            process.wait(10)
+        (killed,) = crawl_ids(collection)
+        assert list(killed.dir.glob("*.warc.gz.open")), "a kill -9 leaves the file torn"
+        done = monitor_once(collection)
+    assert f"crawl {killed.crawl_id} was cut short by a kill" in done.stdout
+    assert not list(killed.dir.glob("*.open"))
+    with Catalog.open(collection) as catalog:
+        repaired = next(killed.dir.glob("*.warc.gz")).relative_to(collection.root)
+        assert catalog.captures_in_file(str(repaired))
+    assert state(collection)["running"] is None
+    # what the killed crawl captured is not fetched again; the rest of the twelve is
+    again = crawl_ids(collection)[-1].crawl_id
+    before, after = fetched_pages(collection, killed.crawl_id), fetched_pages(collection, again)
+    assert before and not set(before) & set(after) and set(before) | set(after) == set(pages)

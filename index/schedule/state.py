@@ -39,13 +39,15 @@ class MonitorState:
     capture (refused by robots.txt, say), not asked for again; `crawls`: every crawl the
     monitor ran, all kept (index.notify reads them: such a crawl fetched the pages due, not
     whole sites, and is compared page by page); `notify`: crawls indexed whose
-    notifications have not gone out yet."""
+    notifications have not gone out yet; `running`: the crawl under way, still set after a
+    kill."""
 
     fetches: list[list] = field(default_factory=list)
     candidates: dict[str, str] = field(default_factory=dict)
     tried: list[str] = field(default_factory=list)
     crawls: list[str] = field(default_factory=list)
     notify: list[str] = field(default_factory=list)
+    running: str | None = None  # the crawl under way (left set: the monitor was killed)
 
     @classmethod
     def load(cls, collection: Collection) -> MonitorState:
@@ -60,13 +62,13 @@ class MonitorState:
         return cls(fetches=list(raw.get("fetches", [])),
                    candidates=dict(raw.get("candidates", {})),
                    tried=list(raw.get("tried", [])), crawls=list(raw.get("crawls", [])),
-                   notify=list(raw.get("notify", [])))
+                   notify=list(raw.get("notify", [])), running=raw.get("running"))
 
     def save(self, collection: Collection) -> None:
         write_json_atomically(state_path(collection), {
             "fetches": self.fetches, "candidates": self.candidates,
             "tried": self.tried[-MAX_TRIED:], "crawls": self.crawls,
-            "notify": self.notify})
+            "notify": self.notify, "running": self.running})
 
     def recent(self, now: float) -> list[tuple[float, str]]:
         """(time, site) of each fetch in the 24 hours before `now` (days)."""
