@@ -99,12 +99,15 @@ def schedule_report(collection: Collection, config: NetworkConfig | None,
         histories = page_histories(collection, config)
     sites = {s.name for s in config.sites} if config else set()
     known = {h.url for h in histories}
-    planned = [h for h in histories if h.site in sites]
+    # a page filed under a site by its host alone (outside every seed's prefix) is not one
+    # a crawl may fetch: estimated, not planned
+    planned = [h for h in histories if h.site in sites and config.site_for_url(h.url)]
     never = {seed: site.name for site in (config.sites if config else ()) for seed in site.seeds}
     never.update(state.candidates)  # the seeds, and the new links the monitor found
     planned += [PageHistory(url, site, (), ()) for url, site in never.items()
                 if url not in known and site in sites]
-    others = [h for h in histories if h.site not in sites]
+    planned_urls = {h.url for h in planned}
+    others = [h for h in histories if h.url not in planned_urls]
     rates = [estimate_rate(h.intervals) for h in planned]
     pages = Pages.of([h.site for h in planned], rates,
                      [h.times[-1] if h.times else None for h in planned])
