@@ -8,6 +8,7 @@ a collection without a config (imported WARCs only) takes $PALIMPSEST_ENGINE or 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -83,6 +84,14 @@ def open_index(collection: Collection, config: NetworkConfig | None, *,
 
         return TantivyIndex(directory)
     raise UsageError(f"unknown search engine {engine!r}")
+
+
+def let_go_of_indexes() -> None:
+    """Close what an engine keeps open between searches in this process, for a reader of
+    every document (an export) that would otherwise keep all it read mapped in memory."""
+    tantivy_engine = sys.modules.get("index.search.tantivy_engine")
+    if tantivy_engine is not None:
+        tantivy_engine.forget_open()
 
 
 # -- where an engine's index is ------------------------------------------------------------

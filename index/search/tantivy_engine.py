@@ -78,6 +78,12 @@ SCHEMA = _schema()
 _OPEN: dict[Path, tuple[Path, tuple, tantivy.Index]] = {}
 
 
+def forget_open() -> None:
+    """Let go of the indexes kept open between searches (their files stay mapped, and what
+    was read of them resident, while they are kept)."""
+    _OPEN.clear()
+
+
 def _open(directory: Path) -> tantivy.Index:
     meta = directory / "meta.json"
     stamp = file_stamp(meta)

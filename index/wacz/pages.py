@@ -15,14 +15,16 @@ from typing import Any
 
 from index.catalog_export import PageRow
 from index.collection import Collection
-from index.search.engines import open_index
+from index.config import NetworkConfig
+from index.search.engine import StoredText
+from index.search.engines import let_go_of_indexes, open_index
 from index.search.query_cost import Budget
 from index.timestamps import iso_date
 
 PAGES_PATH = "pages/pages.jsonl"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages",
                 "hasText": True}
-_BATCH = 256
+_BATCH = 2000
 
 
 def page_id(url: str, ts: str) -> str:
@@ -38,19 +40,31 @@ def page_lines(collection: Collection, rows: Iterable[PageRow]) -> Iterator[byte
     yield _line(PAGES_HEADER)
     rows = iter(rows)
     before = None
-    with open_index(collection, collection.config_if_any()) as engine:
-        while batch := list(islice(rows, _BATCH)):
-            stored = engine.stored(list(dict.fromkeys(r.text_key for r in batch)),
-                                   Budget(seconds=600))
-            for row in batch:
-                text = stored.get(row.text_key)
-                ts = iso_date(row.warc_date, row.timestamp)
-                page = {"id": page_id(row.url, ts), "url": row.url, "ts": ts,
-                        "title": (text.title if text else "") or row.url}
-                if (row.url, row.text_key) != before:
-                    page["text"] = text.full_text if text else ""
-                before = (row.url, row.text_key)
-                yield _line(page)
+    config = collection.config_if_any()
+    while batch := list(islice(rows, _BATCH)):
+        stored = _stored_texts(collection, config, batch)
+        for row in batch:
+            text = stored.get(row.text_key)
+            ts = iso_date(row.warc_date, row.timestamp)
+            page = {"id": page_id(row.url, ts), "url": row.url, "ts": ts,
+                    "title": (text.title if text else "") or row.url}
+            if (row.url, row.text_key) != before:
+                page["text"] = text.full_text if text else ""
+            before = (row.url, row.text_key)
+            yield _line(page)
+
+
+def _stored_texts(collection: Collection, config: NetworkConfig | None,
+                  batch: list[PageRow]) -> dict[str, StoredText]:
+    """The stored texts of a batch of pages, from the engine opened for this batch alone:
+    an engine maps its files into memory, and what a read touched stays resident while it is
+    open, so reading every text through one would hold the whole index in memory."""
+    try:
+        with open_index(collection, config) as engine:
+            return engine.stored(list(dict.fromkeys(r.text_key for r in batch)),
+                                 Budget(seconds=600))
+    finally:
+        let_go_of_indexes()
 
 
 def given_page_lines(pages: Iterable[dict[str, Any]]) -> Iterator[bytes]:

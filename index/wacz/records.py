@@ -59,10 +59,10 @@ class CopyPlan:
 
 class SelectionCopier:
     """Copies `records` (in file and offset order) into new WARC files opened through
-    `open_warc(name)`, adding each catalogued record's CDXJ line (`add_line`) with its new
-    file name and offset."""
+    `open_warc(name, big)` (`big`: it may pass 4 GB), adding each catalogued record's CDXJ
+    line (`add_line`) with its new file name and offset."""
 
-    def __init__(self, collection: Collection, open_warc: Callable[[str], OutFile],
+    def __init__(self, collection: Collection, open_warc: Callable[[str, bool], OutFile],
                  close_warc: Callable[[], None], add_line: Callable[[str], None], *,
                  max_bytes: int = MAX_WARC_BYTES) -> None:
         self.collection = collection
@@ -93,6 +93,11 @@ class SelectionCopier:
     def _copy_one(self, record: ExportRecord) -> None:
         handle = self._handle(record.warc_file)
         before, after = self._neighbours(handle, record)
+        group = record.length + sum(g.length for g in before + after)
+        if self._out is not None and self._out.tell() + group > self.max_bytes:
+            self._rotate()  # a file never passes max_bytes by more than one group
+        if self._out is None:
+            self._start(big=group > self.max_bytes)
         for gap in before:
             self._copy_bytes(handle, record.warc_file, gap.offset, gap.length)
         out = self._current_out()
@@ -103,8 +108,11 @@ class SelectionCopier:
         for gap in after:
             self._copy_bytes(handle, record.warc_file, gap.offset, gap.length)
         if out.tell() >= self.max_bytes:
-            self._close_warc()
-            self._out = None
+            self._rotate()
+
+    def _rotate(self) -> None:
+        self._close_warc()
+        self._out = None
 
     def _neighbours(self, handle: BinaryIO, record: ExportRecord
                     ) -> tuple[list[GapRecord], list[GapRecord]]:
@@ -142,12 +150,16 @@ class SelectionCopier:
         return handle
 
     def _current_out(self) -> OutFile:
-        if self._out is None:
-            self._name = new_warc_name(self._stamp, self.plan.warc_files)
-            self._out = self._open_warc(self._name)
-            self._out.write(warcinfo_member(self._name))
-            self.plan.warc_files += 1
+        assert self._out is not None
         return self._out
+
+    def _start(self, *, big: bool) -> None:
+        """A new WARC file; `big` when the record group going into it is past max_bytes,
+        so that its zip entry is opened with room for a size past 4 GB."""
+        self._name = new_warc_name(self._stamp, self.plan.warc_files)
+        self._out = self._open_warc(self._name, big)
+        self._out.write(warcinfo_member(self._name))
+        self.plan.warc_files += 1
 
 
 def new_warc_name(stamp: datetime, serial: int) -> str:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import tempfile
+import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +135,11 @@ def _copy_selection(package: _Package, collection: Collection, catalog: Catalog,
     whole), and their CDXJ lines."""
     member: list[_Member] = []
 
-    def open_warc(name: str) -> _Member:
-        member.append(package.open(f"archive/{name}"))
+    def open_warc(name: str, big: bool) -> _Member:
+        # its size is known only once written; SelectionCopier keeps a file under 1 GiB
+        # unless one record group is larger: only then are its headers given room for
+        # zip64 sizes (ReplayWeb.page misreads a member with zip64 local headers)
+        member.append(package.open(f"archive/{name}", force_zip64=big))
         return member[-1]
 
     copier = SelectionCopier(collection, open_warc, lambda: member.pop().close(), lines.add)
@@ -163,17 +168,42 @@ def _write_index(package: _Package, lines: SortedLines, work: Path) -> None:
 def _write_pages(package: _Package, collection: Collection, catalog: Catalog,
                  selection: Selection, pages: Iterable[dict[str, Any]] | None,
                  work: Path) -> int:
+    """pages/pages.jsonl; returns how many pages it lists."""
     if pages is not None:
-        source = given_page_lines(pages)
+        lines = given_page_lines(pages)
     else:
-        source = page_lines(collection,
-                            catalog.export_pages(selected=not selection.is_everything))
-    path, count = work / "pages.jsonl", -1
+        lines = page_lines(collection,
+                           catalog.export_pages(selected=not selection.is_everything))
+    counted = [-1]  # the header is no page
+
+    def counting() -> Iterator[bytes]:
+        for line in lines:
+            counted[0] += 1
+            yield line
+
+    # written to a scratch file first: a member's size must be known when it is opened for
+    # zipfile to write zip64 headers only where needed (ReplayWeb.page misreads a deflated
+    # member whose local header has zip64 sizes)
+    path = work / "pages.jsonl"
     with open(path, "wb") as out:
-        for count, line in enumerate(source):  # noqa: B007 (the count is the last one)
-            out.write(line)
+        for chunk in _chunks(counting()):
+            out.write(chunk)
     package.add_file(PAGES_PATH, path, stored=False)
-    return count
+    return counted[0]
+
+
+def _chunks(pieces: Iterable[bytes], size: int = _CHUNK) -> Iterator[bytes]:
+    """`pieces` joined into chunks of about `size` bytes."""
+    held: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        held.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield b"".join(held)
+            held, length = [], 0
+    if held:
+        yield b"".join(held)
 
 
 def archive_names(warc_files: Iterable[str]) -> dict[str, str]:
@@ -263,6 +293,36 @@ class _Member:
     def tell(self) -> int:
         return self.size
 
+    def write_all(self, chunks: Iterable[bytes]) -> None:
+        """Write `chunks`, the zip's part of the work (CRC, deflate, the disk) in a thread of
+        its own while the next chunk is made and hashed: zlib and hashlib let go of the GIL,
+        so the two overlap on a second core."""
+        pending: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        failed: list[BaseException] = []
+
+        def drain() -> None:
+            while (data := pending.get()) is not None:
+                if not failed:
+                    try:
+                        self.handle.write(data)
+                    except BaseException as exc:  # raised below, in the caller's thread
+                        failed.append(exc)
+
+        thread = threading.Thread(target=drain, name="wacz-member", daemon=True)
+        thread.start()
+        try:
+            for data in chunks:
+                if failed:
+                    break
+                self.sha.update(data)
+                self.size += len(data)
+                pending.put(data)
+        finally:
+            pending.put(None)
+            thread.join()
+        if failed:
+            raise failed[0]
+
     def close(self, listed: bool = True) -> None:
         self.handle.close()
         if listed:
@@ -286,19 +346,19 @@ class _Package:
     def __exit__(self, *exc: object) -> None:
         self.zip.close()
 
-    def open(self, path: str, *, stored: bool = True, size: int | None = None) -> _Member:
+    def open(self, path: str, *, stored: bool = True, size: int | None = None,
+             force_zip64: bool = False) -> _Member:
         info = zipfile.ZipInfo(path, self._moment)
         info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
         if size is not None:
             info.file_size = size  # zipfile then writes zip64 headers if it needs them
-        return _Member(self, path, self.zip.open(info, "w"))
+        return _Member(self, path, self.zip.open(info, "w", force_zip64=force_zip64))
 
     def add_file(self, path: str, source: Path, *, stored: bool = True) -> None:
         member = self.open(path, stored=stored, size=source.stat().st_size)
         with open(source, "rb") as stream:
-            while data := stream.read(_CHUNK):
-                member.write(data)
+            member.write_all(iter(lambda: stream.read(_CHUNK), b""))
         member.close()
 
     def add_bytes(self, path: str, data: bytes, *, listed: bool = True) -> None:
