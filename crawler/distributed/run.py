@@ -134,8 +134,10 @@ def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress
     _lock = hold_lock(crawl_dir, name)  # noqa: F841 (held until the process ends)
     repair_dead_workers(crawl_dir)
     frontier = Frontier(config, sites, options.max_pages)
+    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
     worker = Worker(shared, name, options.lease_seconds,
-                    {s.name: frontier.page_limit(s.name) for s in sites})
+                    {s.name: frontier.page_limit(s.name) for s in sites},
+                    slots=per_site * len(sites))
     settings = _worker_settings(config, sites, options, shared, crawl_dir, worker)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(SharedSpider)

@@ -52,8 +52,10 @@ class Worker:
     """What this process holds of the shared crawl."""
 
     def __init__(self, shared: SharedCrawl, name: str, lease_seconds: float,
-                 page_limits: dict[str, int]) -> None:
+                 page_limits: dict[str, int], slots: int) -> None:
         self.shared = shared
+        self.slots = slots  # every site's concurrency, summed
+        self.alive = 1  # workers of the crawl alive, as the last heartbeat said
         self.name = name
         self.lease_seconds = lease_seconds
         self.page_limits = page_limits
@@ -112,6 +114,12 @@ class Worker:
         self.wake()  # what it queued, and the slot it freed, may be fetched at once
         return verdicts
 
+    def has_share(self) -> bool:
+        """Whether this worker holds fewer leases than its share of the crawl's slots (every
+        site's concurrency, shared among the workers alive), so that one worker does not
+        hold every site while the others find them all busy."""
+        return len(self.held) < max(1, -(-self.slots // max(self.alive, 1)))
+
     def tick(self) -> None:
         """Renew this worker's leases, return dead workers' to the frontier, see whether the
         crawl is over."""
@@ -124,7 +132,7 @@ class Worker:
                 self.shared.renew(self.lease_seconds, list(self.held))
                 self._renewed = now
             self.shared.reap()
-            self.finished, _alive = self.shared.heartbeat(self.name, self.lease_seconds)
+            self.finished, self.alive = self.shared.heartbeat(self.name, self.lease_seconds)
         except Unreachable:
             self._renewed = 0.0  # renew first thing once Redis answers again
 
@@ -183,7 +191,7 @@ class SharedScheduler(BaseScheduler):
             request = self._followup()
             if request is not None:
                 return request
-            if len(self.worker.parsing) >= BACKLOG:
+            if len(self.worker.parsing) >= BACKLOG or not self.worker.has_share():
                 return None  # asked again when it completes one (Worker.complete wakes it)
             grant = self.worker.shared.grant(self.worker.lease_seconds)
         except Unreachable:
