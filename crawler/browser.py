@@ -193,8 +193,8 @@ class Tab:
         self._watch: _NetworkWatch | None = None
 
     async def open(self, browser: Browser, user_agent: str) -> None:
-        if self._context is not None and self._browser is browser and browser.is_connected():
-            return
+        if self._watch is not None and self._browser is browser and browser.is_connected():
+            return  # opened whole (the watch comes last), in this browser
         await self.close()
         self._browser = browser
         self._context = await browser.new_context(
@@ -240,18 +240,20 @@ class Tab:
         cookie or stored data of any origin it touched."""
         assert self.page is not None and self._session is not None and self._watch
         assert self._context is not None
-        for frame in self.page.frames:  # sessionStorage lives as long as the tab
-            with contextlib.suppress(PlaywrightError):
-                await frame.evaluate("() => { try { sessionStorage.clear() } catch (e) {} }")
+        # sessionStorage lives as long as the tab: each frame's, from inside
+        await asyncio.gather(*(
+            frame.evaluate("() => { try { sessionStorage.clear() } catch (e) {} }")
+            for frame in self.page.frames), return_exceptions=True)
         await self.page.goto("about:blank")
-        await self._context.clear_cookies()
-        for origin in self._watch.origins:
-            await self._session.send("Storage.clearDataForOrigin", {
+        await asyncio.gather(self._context.clear_cookies(), *(
+            self._session.send("Storage.clearDataForOrigin", {
                 "origin": origin, "storageTypes": _CLEAR_STORAGE})
+            for origin in self._watch.origins))
 
     async def close(self) -> None:
         """Close the tab's context (if any): the next page opens a new one."""
         context, self._context, self.page, self._session = self._context, None, None, None
+        self._watch = None
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(context.close(), 10)

@@ -32,6 +32,7 @@ line (outcome "rendered" or "render-failed"), and what was recorded before stays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from io import BytesIO
@@ -98,6 +99,8 @@ class BrowserCapture:
         self._free: asyncio.Queue[_Slot] | None = None
         self._slots: list[_Slot] = []
         self._robots: RobotsPolicy | None = None
+        self._warming: asyncio.Future | None = None
+        crawler.signals.connect(self.spider_opened, signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signals.spider_closed)
 
     @classmethod
@@ -254,7 +257,32 @@ class BrowserCapture:
             warc_headers_dict={"WARC-Record-ID": new_record_id(), "WARC-Date": date,
                                "WARC-Concurrent-To": concurrent_to})
 
+    def spider_opened(self, spider: Any) -> None:
+        self._warming = asyncio.ensure_future(self._warm_up())
+
+    async def _warm_up(self) -> None:
+        """Start Chromium and open the tabs while the crawler fetches robots.txt and the first
+        pages, not on the first page's clock. What fails here fails again, and is logged, on
+        the page that meets it."""
+        taken: list[_Slot] = []
+        try:
+            browser = await asyncio.wait_for(self.chromium.browser(), LAUNCH_SECONDS)
+            for _ in range(self.pages):
+                taken.append(await self._take())
+            await asyncio.gather(*(slot.tab.open(browser, self.chromium.user_agent)
+                                   for slot in taken))
+        except (PlaywrightError, TimeoutError, OSError):
+            pass
+        finally:
+            for slot in taken:
+                assert self._free is not None
+                self._free.put_nowait(slot)
+
     async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+            with contextlib.suppress(BaseException):
+                await self._warming
         for slot in self._slots:
             await slot.proxy.close()
         await self.chromium.close()

@@ -161,7 +161,7 @@ def _browser(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptio
         # a page's whole visit, load to screenshots; a page still busy then is given up
         "PALIMPSEST_BROWSER_PAGE_SECONDS": max(config.politeness.timeout, 5.0),
         # the network counts as quiet after this long without a request in flight
-        "PALIMPSEST_BROWSER_QUIET_SECONDS": 0.3,
+        "PALIMPSEST_BROWSER_QUIET_SECONDS": 0.2,
         "PALIMPSEST_BROWSER_QUIET_CAP_SECONDS": 5.0,  # wait no longer for quiet
         "PALIMPSEST_BROWSER_MAX_SCROLLS": 20,  # viewport heights scrolled, at most
         "PALIMPSEST_BROWSER_MAX_RESOURCES": 300,  # requests of one page recorded, at most

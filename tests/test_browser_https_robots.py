@@ -41,7 +41,11 @@ def _shell(other: str) -> str:
     return f"""<!doctype html><html><head><title>tls shell</title></head>
 <body><main id="words">loading</main>
 <a href="/private/linked.html">a link robots.txt disallows</a>
+<a href="/second.html">the next page, in the same tab</a>
 <script>
+document.cookie = 'left=behind; path=/';
+localStorage.setItem('left', 'behind');
+sessionStorage.setItem('left', 'behind');
 fetch('/api/words.json').then(r => r.json()).then(data => {{
   document.getElementById('words').textContent = data.words;
 }});
@@ -51,6 +55,13 @@ for (const path of ['/open.png', '/blocked/pic.png']) {{
   img.src = '{other}' + path;
   document.body.appendChild(img);
 }}
+</script></body></html>"""
+
+
+# what the next page in the tab sees of what the first one stored
+SECOND = """<!doctype html><html><body><p id="seen">?</p><script>
+document.getElementById('seen').textContent = 'seen: [' + document.cookie + '|'
+  + localStorage.getItem('left') + '|' + sessionStorage.getItem('left') + ']';
 </script></body></html>"""
 
 
@@ -102,6 +113,7 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> Crawls:
     context = _self_signed(tmp_path_factory.mktemp("certs"))
     with TLSServer(context) as site, TLSServer(context) as other:
         site.route("/", page(_shell(other.url("").rstrip("/"))))
+        site.route("/second.html", page(SECOND))
         site.route("/robots.txt", page("User-agent: *\nDisallow: /private/\n",
                                        content_type="text/plain"))
         site.route("/api/words.json", lambda ex: ex.send(
@@ -112,7 +124,9 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> Crawls:
                                         content_type="text/plain"))
         for path in ("/open.png", "/blocked/pic.png"):
             other.route(path, lambda ex: ex.send(200, PNG, "image/png"))
-        obeyed, _ = crawl_sites(root, {"app": site.url("/")}, "--browser", timeout=10)
+        # one page at a time: both pages in the one tab, one after the other
+        obeyed, _ = crawl_sites(root, {"app": site.url("/")}, "--browser",
+                                "--concurrency-per-site", "1", timeout=10)
         hits = Counter({("site", path): n for (_, path), n in site.hits.items()}
                        | {("other", path): n for (_, path), n in other.hits.items()})
         ignored, _ = crawl_sites(root, {}, "--browser", "--no-robots", timeout=10,
@@ -203,3 +217,11 @@ def test_no_robots_lets_the_browser_fetch_what_robots_disallows(crawls):
     blocked = crawls.other.url("/blocked/pic.png")
     assert _of(records, blocked, "revisit")  # the same bytes as /open.png
     assert not [e for e in crawls.ignored.log() if e.get("why") == "robots"]
+
+
+def test_a_page_sees_nothing_the_tabs_last_page_stored(crawls):
+    records = crawls.obeyed.records()
+    (dom,) = _of(records, "urn:dom:" + crawls.site.url("/second.html"), "resource")
+    assert b"seen: [|null|null]" in dom.body  # no cookie, localStorage, sessionStorage left
+    rendered = [e["url"] for e in crawls.obeyed.log() if e["outcome"] == "rendered"]
+    assert rendered == [crawls.site.url("/"), crawls.site.url("/second.html")]
