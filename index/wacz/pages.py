@@ -24,7 +24,7 @@ from index.timestamps import iso_date
 PAGES_PATH = "pages/pages.jsonl"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages",
                 "hasText": True}
-_BATCH = 2000
+_BATCH = 500  # pages, and so at most as many texts (~30 kB each as Python strings) at once
 
 
 def page_id(url: str, ts: str) -> str:
