@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -268,3 +269,10 @@ def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):
     done = palimpsest("crawl", "--collection", str(root), "--frontier", "http://x/",
                       check=False)
     assert done.returncode == 2 and "not a Redis URL" in done.stderr
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    done = palimpsest("crawl", "--collection", str(root), "--frontier",
+                      f"redis://127.0.0.1:{port}/0", check=False)
+    assert done.returncode == 2 and "Redis unreachable" in done.stderr
+    assert "Traceback" not in done.stderr

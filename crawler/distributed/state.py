@@ -45,14 +45,19 @@ class Grant:
 
 
 def connect(url: str) -> redis.Redis:
-    """A client for `url` (redis://HOST:PORT/DB); UsageError for a malformed one."""
+    """A client for `url` (redis://HOST:PORT/DB); UsageError for a malformed one or a Redis
+    that does not answer."""
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise UsageError(f"--frontier {url}: not a Redis URL (redis://HOST:PORT/DB)")
     try:
-        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
-                                    health_check_interval=0)
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                      health_check_interval=0)
+        client.ping()
     except ValueError as exc:
         raise UsageError(f"--frontier {url}: {exc}") from None
+    except redis.RedisError as exc:  # a crawl cannot start (or join) without it
+        raise UsageError(f"--frontier {url}: Redis unreachable ({exc})") from None
+    return client
 
 
 class SharedCrawl:
@@ -189,10 +194,7 @@ class SharedCrawl:
 
 def current_crawl(client: redis.Redis, url: str) -> SharedCrawl:
     """The crawl this Redis database holds; UsageError if none."""
-    try:
-        crawl_id = client.get(CURRENT)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise UsageError(f"--frontier {url}: Redis unreachable ({exc})") from None
+    crawl_id = client.get(CURRENT)
     if crawl_id is None:
         raise UsageError(f"no crawl in Redis at {url}: start one with "
                          f"`palimpsest crawl --frontier {url}`")
