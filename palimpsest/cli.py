@@ -111,7 +111,9 @@ def crawl(collection_dir: str, sites: tuple[str, ...], concurrency_per_site: int
     click.echo(format_summary(result.summary))
     click.echo(f"crawl log and WARCs in {result.crawl_dir}")
     if not result.finished:
-        click.echo("crawl interrupted: finish it with `palimpsest crawl --resume`", err=True)
+        again = f" --frontier {frontier}" if frontier else ""
+        click.echo(f"crawl interrupted: finish it with `palimpsest crawl --resume{again}`",
+                   err=True)
         raise click.exceptions.Exit(1)
     if not result.unreached:
         _notify_after(collection, result.crawl_id, result.crawl_dir)
