@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from dateutil import parser as dateparser
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 from resiliparse.parse.html import HTMLParserException, HTMLTree
@@ -308,6 +307,10 @@ def _parse_date(value: str) -> datetime | None:
     value = (value or "").strip()
     if not value or len(value) > 64 or not any(c.isdigit() for c in value):
         return None
+    # imported on first use: dateutil's parser and time zones take ~25 ms to import, paid
+    # by every crawl (which imports this module for media_type and charset_of) otherwise
+    from dateutil import parser as dateparser
+
     try:
         parsed = dateparser.parse(value)
     except (ValueError, OverflowError):
