@@ -40,7 +40,7 @@ DISCLOSURE = "on behalf of a foreign principal"
 def exports(indexed_history, tmp_path_factory):
     """The history exported whole, by crawl (the second: revisits of the first) and by query,
     with blocks of 40 lines so that the index has many; and by URL prefix and date by the
-    command."""
+    command, signed."""
     out = tmp_path_factory.mktemp("wacz")
     collection = indexed_history.collection
     second = indexed_history.crawls[1].crawl_id
@@ -49,7 +49,7 @@ def exports(indexed_history, tmp_path_factory):
         export_wacz(collection, out / "all.wacz", title="Sample network")
         export_wacz(collection, out / "crawl.wacz", Selection(crawl=second))
     palimpsest("export", "--collection", str(collection.root), str(out / "prefix.wacz"),
-               "--url-prefix", "http://allyvia.test/", "--from", "2000-01")
+               "--url-prefix", "http://allyvia.test/", "--from", "2000-01", "--sign")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(zipnum, "LINES_PER_BLOCK", 40)
         export_wacz(collection, out / "query.wacz", Selection(query=f'"{DISCLOSURE}"'))
@@ -198,6 +198,14 @@ def test_cdxj_of_a_selection_points_at_its_records(exports, indexed_history):
     hosts = {h["WARC-Target-URI"].split("/")[2] for kind, _, h in records
              if kind in ("response", "revisit")}
     assert "allyvia.test" in hosts and len(hosts) < 5  # of the five sites' shared assets
+
+
+def test_a_signed_export_verifies(exports, indexed_history):
+    digest = json.loads(_members(exports / "prefix.wacz")["datapackage-digest.json"])
+    assert digest["path"] == "datapackage.json" and digest["signedData"]["signature"]
+    done = palimpsest("verify", "--collection", str(indexed_history.collection.root),
+                      str(exports / "prefix.wacz"))
+    assert "intact" in done.stdout
 
 
 @pytest.mark.skipif(not PYWB.exists(), reason="pywb venv not installed")
