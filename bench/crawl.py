@@ -140,7 +140,7 @@ def run_wget(network: Network, work: Path, name: str = "wget", one_page: bool = 
 
 
 def run_wget_startup(network: Network, work: Path) -> Run:
-    """wget's fixed cost: one page (and robots.txt) of the first site."""
+    """wget's fixed cost: the first site's seed page and its requisites, not recursive."""
     return run_wget(network, work, "wget start-up", one_page=True)
 
 
