@@ -225,3 +225,70 @@ def test_a_page_sees_nothing_the_tabs_last_page_stored(crawls):
     assert b"seen: [|null|null]" in dom.body  # no cookie, localStorage, sessionStorage left
     rendered = [e["url"] for e in crawls.obeyed.log() if e["outcome"] == "rendered"]
     assert rendered == [crawls.site.url("/"), crawls.site.url("/second.html")]
+
+
+def test_https_through_an_upstream_proxy_is_recorded_inside_its_connect_tunnel(tmp_path):
+    """The network's proxy, when there is one, is asked for a CONNECT tunnel to the origin,
+    and the exchange inside it is recorded as a direct one is."""
+    import asyncio
+
+    from scrapy.signalmanager import SignalManager
+
+    from crawler import signals as our_signals
+    from crawler.crawl_ca import CrawlCA
+    from crawler.dedup import PayloadHistory
+    from crawler.recording_proxy import PageOfRequests, RecordingProxy, WireRecorder
+
+    written, tunnels = [], []
+    signals = SignalManager()
+    signals.connect(lambda records: written.extend(records), our_signals.warc_records,
+                    weak=False)
+
+    async def pipe(reader, writer):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def upstream(reader, writer):  # a bare CONNECT proxy
+        line = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0].decode()
+        tunnels.append(line)
+        host, port = line.split()[1].rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def session(url: str) -> bytes:
+        parts = url.removeprefix("https://").split("/", 1)[0]
+        server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+        ca = CrawlCA()
+        proxy = RecordingProxy(
+            WireRecorder(signals, PayloadHistory(), proxied=True), PageOfRequests(url, "a", ""),
+            f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout=5,
+            max_resources=10, max_bytes=10_000, ca=ca)
+        host, port = (await proxy.start()).removeprefix("http://").split(":")
+        try:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"CONNECT {parts} HTTP/1.1\r\nHost: {parts}\r\n\r\n".encode())
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            trusting = ssl.create_default_context(cadata=ca.pem.decode())
+            await writer.start_tls(trusting, server_hostname="127.0.0.1")  # our CA's leaf
+            writer.write(f"GET /api/words.json HTTP/1.1\r\nHost: {parts}\r\n\r\n".encode())
+            answer = await reader.read()
+            writer.close()
+            return answer
+        finally:
+            await proxy.close()
+            server.close()
+
+    with TLSServer(_self_signed(tmp_path)) as origin:
+        origin.route("/api/words.json", lambda ex: ex.send(200, WORDS_JSON, "application/json"))
+        url = origin.url("/api/words.json")
+        answer = asyncio.run(session(url))
+    assert answer.endswith(WORDS_JSON)
+    assert tunnels == [f"CONNECT {url.split('/')[2]} HTTP/1.1"]
+    request, response = written
+    assert response.rec_headers.get_header("WARC-Target-URI") == url
+    assert (request.http_headers.protocol, request.http_headers.statusline) == (
+        "GET", "/api/words.json HTTP/1.1")  # origin-form, inside the tunnel
+    assert response.raw_stream.read() == WORDS_JSON
