@@ -35,8 +35,10 @@ class PayloadHistory:
         CatalogOutOfDate if the catalog is not up to date with them."""
         history = cls()
         with Catalog.open(collection) as catalog:
-            for url, digest, date in catalog.payload_history():
-                history.remember(url, digest, date)
+            for url, digest, original_url, original_date in catalog.payload_history():
+                history._by_url[url] = digest
+                if original_url:
+                    history._by_digest.setdefault(digest, PayloadRef(original_url, original_date))
         return history
 
     def previous_digest(self, url: str) -> str | None:
@@ -47,8 +49,8 @@ class PayloadHistory:
         """The record that first held the payload `digest`, None if it is new."""
         return self._by_digest.get(digest)
 
-    def remember(self, url: str, digest: str, warc_date: str) -> None:
-        """Note a payload written (or revisited) at `url`; the first record of a digest stays
-        the one revisits refer to."""
+    def remember(self, url: str, digest: str, original: PayloadRef) -> None:
+        """Note a payload written (or revisited) at `url`, `original` being the response
+        record that holds it; the first record of a digest stays the one revisits refer to."""
         self._by_url[url] = digest
-        self._by_digest.setdefault(digest, PayloadRef(url, warc_date))
+        self._by_digest.setdefault(digest, original)

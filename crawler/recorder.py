@@ -150,8 +150,8 @@ class WarcRecorder:
         records = self._records(request, response, date, response_id, dedup, truncated)
         self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
         if 200 <= response.status < 300 and not truncated:
-            first = dedup.original.warc_date if dedup.original else date
-            self.history.remember(response.url, dedup.digest, first)
+            self.history.remember(response.url, dedup.digest,
+                                  dedup.original or PayloadRef(response.url, date))
         request.meta["warc_record"] = (response_id, date)
         self._log(request, response, now, dedup, truncated)
         return response

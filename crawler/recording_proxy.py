@@ -44,7 +44,7 @@ from warcio.warcwriter import WARCWriter
 from crawler import signals as our_signals
 from crawler.browser import Document
 from crawler.crawl_ca import CrawlCA, origin_context
-from crawler.dedup import PayloadHistory
+from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.recorder import Dedup, dedup_of, response_or_revisit
 from crawler.warc_writer import WARC_VERSION, new_record_id, warc_date
 from index.extract import media_type
@@ -111,8 +111,8 @@ class WireRecorder:
                    self._response_record(exchange, date, response_id, dedup)]
         self.signals.send_catch_log(our_signals.warc_records, records=records)
         if 200 <= exchange.status < 300 and not exchange.truncated:
-            first = dedup.original.warc_date if dedup.original else date
-            self.history.remember(exchange.url, dedup.digest, first)
+            self.history.remember(exchange.url, dedup.digest,
+                                  dedup.original or PayloadRef(exchange.url, date))
         self.signals.send_catch_log(our_signals.crawl_event, entry={
             "time": exchange.started.isoformat().replace("+00:00", "Z"), "url": exchange.url,
             "status": exchange.status, "bytes": len(exchange.body), "digest": dedup.digest,

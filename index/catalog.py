@@ -215,18 +215,20 @@ class Catalog(CatalogWrites, CatalogExport):
                                "ORDER BY MIN(timestamp), crawl")
         return [crawl for (crawl,) in rows]
 
-    def latest_payloads(self) -> Iterator[tuple[str, str, str]]:
-        """(url, payload digest, WARC-Date) of the latest 2xx response or revisit of every
-        URL. For a revisit of the same URL the date is that of the record holding the
-        payload, so a new revisit can refer to it directly."""
+    def latest_payloads(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """(url, payload digest, URL and WARC-Date of the record holding that payload) of
+        the latest 2xx response or revisit of every URL. For a revisit the record named is
+        the response it resolved to, whichever URL that was captured at, so that a new
+        revisit refers to the payload directly, never to another revisit; (None, None) for
+        a revisit whose payload the collection does not hold."""
         rows = self._db.execute("""
-            SELECT c.url, c.digest, COALESCE(p.warc_date, c.warc_date) FROM (
-                SELECT url, digest, warc_date, payload_file, payload_offset, ROW_NUMBER()
+            SELECT c.url, c.digest, p.url, p.warc_date FROM (
+                SELECT url, digest, payload_file, payload_offset, ROW_NUMBER()
                     OVER (PARTITION BY url ORDER BY timestamp DESC, id DESC) AS newest
                 FROM captures WHERE record_type IN ('response', 'revisit')
                 AND status BETWEEN 200 AND 299 AND digest IS NOT NULL) AS c
             LEFT JOIN captures AS p ON p.warc_file = c.payload_file
-                AND p.offset = c.payload_offset AND p.url = c.url
+                AND p.offset = c.payload_offset AND p.record_type = 'response'
             WHERE c.newest = 1 ORDER BY c.url""")
         yield from rows
 

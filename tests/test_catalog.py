@@ -136,9 +136,9 @@ def test_lookups_by_crawl_digest_and_match_type(tmp_path):
 
 def test_latest_payloads_give_the_latest_2xx_capture_of_every_url(sample):
     with Catalog.open(sample) as catalog:
-        latest = {url: (digest, date) for url, digest, date in catalog.latest_payloads()}
+        latest = {url: rest for url, *rest in catalog.latest_payloads()}
     # the latest capture of the home page is a revisit: it names the record with the payload
-    assert latest[HOME] == (HOME_DIGEST, "2024-01-01T12:00:03.000000Z")
+    assert latest[HOME] == [HOME_DIGEST, HOME, "2024-01-01T12:00:03.000000Z"]
     assert "http://site-a.test/missing" not in latest  # 404
     assert "http://site-b.test/old" not in latest  # 301
     assert set(latest) == {HOME, "http://site-a.test/news.txt", "https://www.site-b.test/",

@@ -111,6 +111,21 @@ def test_second_crawl_of_unchanged_revision_writes_revisits_at_most_15_percent(n
     assert size <= 0.15 * sum(p.stat().st_size for p in first.warcs)
 
 
+def test_every_revisit_of_every_crawl_refers_to_a_response_record(network_history):
+    # pages that share a payload across URLs (the sister sites' common files) make one
+    # URL's latest capture a revisit of another URL: a later crawl must still name the
+    # response holding the payload, never that revisit (tools resolve one hop only)
+    records = [r for crawl in network_history.crawls for r in crawl.records()]
+    responses = {(r.url, r.headers["WARC-Date"]) for r in records if r.type == "response"}
+    revisits = [r for r in records if r.type == "revisit"]
+    across = [r for r in revisits if r.headers["WARC-Refers-To-Target-URI"] != r.url]
+    assert across, "the sample network has no payload shared across URLs"
+    wrong = [(r.url, r.headers["WARC-Refers-To-Target-URI"], r.headers["WARC-Refers-To-Date"])
+             for r in revisits if (r.headers["WARC-Refers-To-Target-URI"],
+                                   r.headers["WARC-Refers-To-Date"]) not in responses]
+    assert not wrong, f"{len(wrong)} of {len(revisits)} revisits name no response: {wrong[:3]}"
+
+
 def test_crawl_of_changed_revision_logs_changed_and_new(network_history):
     third = network_history.crawls[2]
     by_url = {e["url"]: e for e in third.log() if "status" in e}

@@ -109,9 +109,11 @@ def _share_history(shared: SharedCrawl, collection: Collection) -> None:
     """The catalog's payload history into Redis, in batches."""
     pipe = shared.client.pipeline(transaction=False)
     with Catalog.open(collection) as catalog:
-        for n, (url, digest, date) in enumerate(catalog.payload_history(), 1):
+        for n, (url, digest, original_url, original_date) in enumerate(
+                catalog.payload_history(), 1):
             pipe.hset(shared.key("hurl"), url, digest)
-            pipe.hsetnx(shared.key("hdig"), digest, json.dumps([url, date]))
+            if original_url:
+                pipe.hsetnx(shared.key("hdig"), digest, json.dumps([original_url, original_date]))
             if n % 5000 == 0:
                 shared.call(pipe.execute)
     shared.call(pipe.execute)

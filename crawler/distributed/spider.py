@@ -189,14 +189,14 @@ class SharedHistory(PayloadHistory):
             return None
         return PayloadRef(*json.loads(found)) if found else None
 
-    def remember(self, url: str, digest: str, warc_date: str) -> None:
+    def remember(self, url: str, digest: str, original: PayloadRef) -> None:
         shared = self.worker.shared
-        original = json.dumps([url, warc_date])
+        first = json.dumps([original.url, original.warc_date])
 
         def write() -> None:  # one round trip
             pipe = shared.client.pipeline(transaction=False)
             pipe.hset(shared.key("hurl"), url, digest)
-            pipe.hsetnx(shared.key("hdig"), digest, original)
+            pipe.hsetnx(shared.key("hdig"), digest, first)
             shared.call(pipe.execute)
         self.worker.send(write)
 
