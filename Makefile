@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 PYWB   := .venv-pywb/.installed
 WACZ   := .venv-wacz/.installed
+RWP    := .venv-wacz/replaywebpage/.installed
+RWP_VERSION := 2.5.3
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 PORT   ?= 8080
 
@@ -13,7 +15,7 @@ PORT   ?= 8080
 demo: $(STAMP) system
 	$(BIN)/palimpsest demo --port $(PORT)
 
-test: $(STAMP) system $(PYWB) $(WACZ)
+test: $(STAMP) system $(PYWB) $(WACZ) $(RWP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -49,6 +51,14 @@ $(WACZ):
 	$(PYTHON) -m venv .venv-wacz
 	.venv-wacz/bin/pip install -q --upgrade pip
 	.venv-wacz/bin/pip install -q wacz 'frictionless<5'
+	touch $@
+
+# ReplayWeb.page, the viewer our users open WACZ files in: its npm package holds the built app
+# (index.html, ui.js, sw.js), which the tests serve on loopback and drive in Chromium.
+$(RWP):
+	rm -rf .venv-wacz/replaywebpage && mkdir -p .venv-wacz/replaywebpage
+	cd .venv-wacz/replaywebpage && npm pack --silent replaywebpage@$(RWP_VERSION) >/dev/null \
+	  && tar xzf replaywebpage-$(RWP_VERSION).tgz && rm replaywebpage-$(RWP_VERSION).tgz
 	touch $@
 
 # Debian's chromium for the demo's browser crawl and the browser tests, wget as the crawl bench's

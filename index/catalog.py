@@ -21,7 +21,7 @@ from index.catalog_writes import DOM_RANGE, RENDERINGS_PENDING_SQL, CatalogWrite
 from index.collection import Collection
 from index.errors import CaptureNotFound, CatalogOutOfDate, UsageError
 from index.surt_key import MATCH_TYPES, match_range, surt_key
-from index.timestamps import pad_timestamp, timestamp_time
+from index.timestamps import pad_timestamp, precise_timestamp, timestamp_time
 
 # the meta key naming the full-text engine that holds the catalog's texts
 ENGINE_META = "fulltext_engine"
@@ -118,6 +118,7 @@ class Catalog(CatalogWrites, CatalogExport):
             db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(_SCHEMA)
         _migrate(db)
+        db.create_function("precise_timestamp", 2, precise_timestamp, deterministic=True)
         return cls(db, collection)
 
     def close(self) -> None:
@@ -270,13 +271,20 @@ class Catalog(CatalogWrites, CatalogExport):
         for row in cursor:
             yield Capture(*row)
 
-    def cdx_entries(self) -> Iterator[tuple]:
+    def cdx_entries(self, *, precise: bool = False) -> Iterator[tuple]:
         """(surt, timestamp, url, mime, status, digest, length, offset, warc_file) of every
-        record cdxj-indexer would list, ordered by `surt timestamp` as text."""
+        record cdxj-indexer would list, ordered by `surt timestamp` as text; with `precise`
+        the timestamps have 17 digits (index.timestamps.precise_timestamp), as a WACZ's
+        index needs them."""
+        columns = ", ".join(CDX_ONLY_COLUMNS)
+        captures, others = columns, columns
+        if precise:
+            captures = columns.replace(
+                "timestamp", "precise_timestamp(timestamp, warc_date) AS timestamp")
+            others = columns.replace("timestamp", "timestamp || '000' AS timestamp")
         yield from self._db.execute(f"""
-            SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM (
-                SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM captures
-                UNION ALL SELECT {', '.join(CDX_ONLY_COLUMNS)} FROM cdx_only)
+            SELECT {columns} FROM (
+                SELECT {captures} FROM captures UNION ALL SELECT {others} FROM cdx_only)
             ORDER BY surt || ' ' || timestamp""")
 
     def page_resources(self, pages: Iterable[Capture], kind: str) -> dict[int, Capture]:

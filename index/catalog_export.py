@@ -16,7 +16,9 @@ from typing import NamedTuple
 from index.catalog_records import CDX_ONLY_COLUMNS, CdxOnlyRow
 
 _LIVE = "(c.status IS NULL OR c.status BETWEEN 200 AND 299)"
-_CDX = ", ".join(f"c.{name}" for name in CDX_ONLY_COLUMNS)
+# a WACZ's index gives timestamps to the millisecond (index.timestamps.precise_timestamp)
+_CDX = ", ".join("precise_timestamp(c.timestamp, c.warc_date)" if name == "timestamp"
+                 else f"c.{name}" for name in CDX_ONLY_COLUMNS)
 
 
 class ExportRecord(NamedTuple):

@@ -34,6 +34,21 @@ def warc_date_timestamp(warc_date: str | None) -> str | None:
         return None
 
 
+def precise_timestamp(timestamp: str, warc_date: str | None) -> str:
+    """A 14-digit timestamp with the milliseconds of its WARC-Date after it (17 digits,
+    `000` when the date has no fraction or is not the one the timestamp was taken from).
+
+    The form wabac.js (ReplayWeb.page) reads a CDXJ timestamp in to the millisecond. It
+    looks up a revisit's original at the WARC-Refers-To-Date, to the millisecond, as the
+    first capture of the URL at or after it: at 14 digits the original sorts before that
+    moment, and the URL's next capture, a newer payload, is shown in its place."""
+    millis = "000"
+    if warc_date and _ISO_UTC.fullmatch(warc_date) and warc_date_timestamp(warc_date) == timestamp:
+        fraction = warc_date[20:-1] if warc_date[19] == "." else ""
+        millis = (fraction + "000")[:3]
+    return timestamp + millis
+
+
 def iso_date(warc_date: str, timestamp: str) -> str:
     """WARC-Date as ISO 8601 UTC (`2025-11-25T06:17:29Z`, fraction kept if written)."""
     if _ISO_UTC.fullmatch(warc_date):

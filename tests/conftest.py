@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ from palimpsest.setup import write_config
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ("--delay", "0", "--concurrency-per-site", "4")
 PYWB = ROOT / ".venv-pywb/bin"  # pywb pins its own dependencies: a venv of its own
+# ReplayWeb.page's npm package (replaywebpage), whose index.html, ui.js and sw.js are the app
+REPLAYWEBPAGE = ROOT / ".venv-wacz/replaywebpage/package"
 
 
 def palimpsest(*args: str, check: bool = True, timeout: float = 300,
@@ -198,6 +202,51 @@ def pywb(network_history: CrawledCollection,
     with serve_pywb(list(network_history.collection.warc_files()),
                     tmp_path_factory.mktemp("pywb"), "paxpoint.test/") as server:
         yield server
+
+
+@contextmanager
+def serve_replaywebpage(folder: Path) -> Iterator[str]:
+    """ReplayWeb.page's own files, and the WACZ files of `folder` under /wacz/, served on
+    loopback (with HTTP ranges, which it reads a WACZ by); its address."""
+    from flask import Flask, send_from_directory
+    from werkzeug.serving import make_server
+
+    app = Flask(__name__)
+
+    @app.route("/wacz/<name>")
+    def wacz(name: str):
+        return send_from_directory(folder, name, conditional=True)
+
+    @app.route("/", defaults={"path": "index.html"})
+    @app.route("/<path:path>")
+    def app_file(path: str):
+        return send_from_directory(REPLAYWEBPAGE, path, conditional=True)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def replayed(page, base: str, wacz: str, url: str, ts: str, until: str) -> str:
+    """The page ReplayWeb.page shows for `url` at `ts` from /wacz/`wacz`, once its frame
+    has loaded and holds `until` (or after 30 s: what it shows then)."""
+    page.goto("about:blank")  # a new document: a change of fragment alone reloads nothing
+    page.goto(f"{base}/?source=/wacz/{wacz}#view=pages&url={url}&ts={ts}")
+    framed = re.compile(rf"/{ts}\d*mp_/{re.escape(url)}$")
+    shown = ""
+    for _ in range(60):
+        frames = [f for f in page.frames if framed.search(f.url)]
+        if frames:
+            frames[0].wait_for_load_state("load")  # the whole document, not its head
+            shown = frames[0].content()
+            if until in shown:
+                break
+        page.wait_for_timeout(500)
+    return shown
 
 
 def _wait_until_answering(url: str, timeout: float = 30) -> None:

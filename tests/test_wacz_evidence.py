@@ -24,6 +24,7 @@ from index.wacz.evidence import DIFF_HTML, DIFF_JSON, RECEIPT, WATCH_HTML, WATCH
 from index.wacz.reader import verify_package
 from index.warc_reader import read_payload
 from palimpsest.cli import main
+from tests.conftest import REPLAYWEBPAGE, replayed, serve_replaywebpage
 from tests.test_wacz_import import cdxj_of, flipped, py_wacz, replace_member
 from web import create_app
 from web.diff import page_requisites
@@ -33,10 +34,11 @@ PAGE = "http://allyvia.test/"  # its footer's disclosure line is gone in revisio
 
 def package_index(path: Path) -> list[dict]:
     """The CDXJ records of a package's index (its ZipNum blocks are gzip members), each
-    with its 14-digit `ts`."""
+    with its 14-digit `ts` (the index's own is to the millisecond: 17 digits)."""
     with zipfile.ZipFile(path) as archive:
         lines = gzip.decompress(archive.read("indexes/index.cdx.gz")).decode().splitlines()
-    return [{**json.loads(fields), "ts": ts}
+    assert all(re.fullmatch(r"\d{17}", line.split(" ", 2)[1]) for line in lines)
+    return [{**json.loads(fields), "ts": ts[:14]}
             for _, ts, fields in (line.split(" ", 2) for line in lines)]
 
 
@@ -241,3 +243,19 @@ def test_signature_verifies_in_chromium_as_replayweb_page_checks_it(diff_package
     assert page.evaluate(_WEBCRYPTO_VERIFY, [signed, signed["hash"]]) is True
     other = signed["hash"][:-1] + ("1" if signed["hash"].endswith("0") else "0")
     assert page.evaluate(_WEBCRYPTO_VERIFY, [signed, other]) is False
+
+
+@pytest.mark.skipif(not REPLAYWEBPAGE.exists(), reason="ReplayWeb.page's package not installed")
+def test_replaywebpage_shows_each_side_of_the_diff_as_captured(diff_package, page):
+    # the older side is a revisit (the second crawl of an unchanged page): ReplayWeb.page must
+    # find its payload in the package, the first crawl's record, not the newer capture's
+    receipt = json.loads(member(diff_package, RECEIPT))
+    older, newer = receipt["from"]["timestamp"], receipt["to"]["timestamp"]
+    assert {r["mime"] for r in package_index(diff_package)
+            if r["url"] == PAGE and r["ts"] == older} == {"warc/revisit"}
+    with serve_replaywebpage(diff_package.parent) as base:
+        before = replayed(page, base, diff_package.name, PAGE, older, "</footer>")
+        after = replayed(page, base, diff_package.name, PAGE, newer, "</footer>")
+    assert "</footer>" in before and "</footer>" in after, [f.url for f in page.frames]
+    assert "on behalf of a foreign principal" in before
+    assert "on behalf of a foreign principal" not in after

@@ -9,16 +9,21 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import urllib.request
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from conftest import PYWB, ROOT, palimpsest, serve_pywb
+from conftest import (
+    PYWB,
+    REPLAYWEBPAGE,
+    ROOT,
+    palimpsest,
+    replayed,
+    serve_pywb,
+    serve_replaywebpage,
+)
 from warcio.archiveiterator import ArchiveIterator
 
 from index.catalog import Catalog
@@ -30,8 +35,6 @@ from index.wacz.writer import archive_names, export_wacz
 from index.warc_import import add_warcs
 
 WACZ = ROOT / ".venv-wacz/bin/wacz"
-# ReplayWeb.page's npm package (replaywebpage), whose index.html, ui.js and sw.js are the app
-REPLAYWEBPAGE = ROOT / ".venv-wacz/replaywebpage/package"
 NAME = re.compile(r"^[-a-z0-9._/]+$")
 DISCLOSURE = "on behalf of a foreign principal"
 
@@ -116,7 +119,16 @@ def test_idx_lines_point_at_gzip_blocks_that_hold_the_collection_cdxj(exports,
         ours = sorted(re.sub(r'"filename": "([^"]+)"',
                              lambda m: f'"filename": "{names[m[1]]}"', line)
                       for line in cdxj_lines(catalog))
-    assert lines == ours
+        dates = {(c.url, c.timestamp): c.warc_date
+                 for c in catalog.query("http://allyvia.test/", "prefix")}
+    # the collection's CDXJ, the timestamps to the millisecond of each record's WARC-Date
+    # (what ReplayWeb.page finds a revisit's original by)
+    assert [line[:line.index(" ") + 15] + line[line.index(" ") + 18:] for line in lines] == ours
+    precise = {(json.loads(line.split(" ", 2)[2])["url"], line.split(" ")[1]) for line in lines}
+    checked = [(url, ts) for (url, ts), date in dates.items() if date[19:20] == "."]
+    assert checked
+    for url, ts in checked:
+        assert (url, ts + dates[url, ts][20:23]) in precise
 
 
 def test_pages_carry_titles_and_extracted_text(exports):
@@ -220,48 +232,14 @@ def test_pywb_replays_a_revisited_page_from_the_wacz(exports, tmp_path):
     assert "<title>" in page.lower() and "paxpoint" in page.lower()
 
 
-@contextmanager
-def _replaywebpage(exports: Path) -> Iterator[str]:
-    """ReplayWeb.page's own files and the exports served on loopback (with HTTP ranges, which
-    it reads a WACZ by); its address."""
-    from flask import Flask, send_from_directory
-    from werkzeug.serving import make_server
-
-    app = Flask(__name__)
-
-    @app.route("/wacz/<name>")
-    def wacz(name: str):
-        return send_from_directory(exports, name, conditional=True)
-
-    @app.route("/", defaults={"path": "index.html"})
-    @app.route("/<path:path>")
-    def app_file(path: str):
-        return send_from_directory(REPLAYWEBPAGE, path, conditional=True)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-
-
 @pytest.mark.skipif(not REPLAYWEBPAGE.exists(), reason="ReplayWeb.page's package not installed")
 def test_replaywebpage_replays_a_page_from_the_wacz(exports, page):
     # the app itself, offline, in Chromium: it reads the WACZ by ranges (the idx, then the
     # one CDXJ block and the records it needs) and replays in a frame of its service worker
-    with _replaywebpage(exports) as base:
-        page.goto(f"{base}/?source=/wacz/crawl.wacz#view=pages&url=http://paxpoint.test/&ts=")
-        replayed = ""
-        for _ in range(60):
-            frames = [f for f in page.frames if "mp_/http://paxpoint.test/" in f.url]
-            replayed = frames[0].content() if frames else ""
-            if "<title>Paxpoint" in replayed:
-                break
-            page.wait_for_timeout(500)
-    assert "<title>Paxpoint" in replayed, [f.url for f in page.frames]  # not "Not Found"
-    assert "Following regional peace efforts" in replayed
+    with serve_replaywebpage(exports) as base:
+        shown = replayed(page, base, "crawl.wacz", "http://paxpoint.test/", "", "</footer>")
+    assert "<title>Paxpoint" in shown, [f.url for f in page.frames]  # not "Not Found"
+    assert "Following regional peace efforts" in shown
 
 
 def test_files_of_the_old_names_are_exported_under_portable_ones(indexed_history, tmp_path):

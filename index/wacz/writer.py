@@ -124,7 +124,7 @@ def _copy_whole_files(package: _Package, collection: Collection, catalog: Catalo
     names = archive_names(sorted(catalog.indexed_files()))
     for rel, name in names.items():
         package.add_file(f"archive/{name}", collection.inside(rel))
-    for entry in catalog.cdx_entries():
+    for entry in catalog.cdx_entries(precise=True):
         lines.add(cdxj_line(*entry[:-1], names[entry[-1]]))
     return len(names)
 
