@@ -53,6 +53,7 @@ class CrawlLog:
         self.summary: dict[str, Any] | None = None
         self.signals: Any = None  # the crawler's, to report a failed write
         self.failed = False  # a write of the crawl's files failed: nothing more is logged
+        self.listed = 0  # how many URLs the crawl was given to fetch, those only
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLog:
@@ -70,6 +71,7 @@ class CrawlLog:
         crawler.signals.connect(ext.spider_closed, signals.spider_closed)
         crawler.signals.connect(ext.write_failed, our_signals.write_failed)
         ext.signals = crawler.signals
+        ext.listed = len(settings.getlist("PALIMPSEST_ONLY_URLS"))
         return ext
 
     def event(self, entry: dict[str, Any]) -> None:
@@ -123,7 +125,8 @@ class CrawlLog:
             self._report(exc)
         if self.progress and self._captures:
             sys.stderr.write("\n")
-        self.summary = summarize(self.path, crawl_id=self.crawl_id, finish_reason=reason)
+        self.summary = summarize(self.path, crawl_id=self.crawl_id, finish_reason=reason,
+                                 listed=self.listed)
         try:
             write_summary(self.crawl_dir, self.summary)
         except OSError as exc:

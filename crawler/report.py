@@ -15,8 +15,10 @@ from index.crawl_status import SUMMARY_NAME
 from index.extract import HTML_TYPES
 
 
-def summarize(log_path: Path, *, crawl_id: str, finish_reason: str) -> dict[str, Any]:
-    """Summary of the crawl whose log is at `log_path`."""
+def summarize(log_path: Path, *, crawl_id: str, finish_reason: str, listed: int = 0
+              ) -> dict[str, Any]:
+    """Summary of the crawl whose log is at `log_path`; `listed`: how many URLs it was given
+    to fetch, those only (0: a crawl of the sites from their seeds)."""
     sites: dict[str, dict[str, Any]] = {}
     for entry in log_entries(log_path):
         site = sites.setdefault(entry.get("site") or "(other)", {
@@ -44,8 +46,11 @@ def summarize(log_path: Path, *, crawl_id: str, finish_reason: str) -> dict[str,
             site[key] = dict(sorted(site[key].items()))
     totals = {key: sum(s[key] for s in sites.values())
               for key in ("captures", "pages", "bytes", "errors")}
-    return {"crawl": crawl_id, "finish_reason": finish_reason, "totals": totals,
-            "sites": dict(sorted(sites.items()))}
+    summary = {"crawl": crawl_id, "finish_reason": finish_reason, "totals": totals,
+               "sites": dict(sorted(sites.items()))}
+    if listed:  # a change report must not take what such a crawl left alone for gone
+        summary["listed"] = listed
+    return summary
 
 
 def write_summary(crawl_dir: Path, summary: dict[str, Any]) -> None:

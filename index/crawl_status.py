@@ -31,6 +31,7 @@ class CrawlStatus:
     why: str | None = None  # what makes the crawl incomplete, for people
     sites: frozenset[str] | None = None
     unreached: frozenset[str] = frozenset()
+    listed: bool = False  # it fetched given URLs only (the pages `palimpsest monitor` chose)
 
     @property
     def complete(self) -> bool:
@@ -45,6 +46,8 @@ class CrawlStatus:
             return f"crawl {self.crawl} captured nothing of {site}"
         if self.sites is not None and site not in self.sites:
             return f"crawl {self.crawl} did not crawl {site or 'this site'}"
+        if self.listed:
+            return f"crawl {self.crawl} fetched only the pages it was given (those due)"
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -80,4 +83,5 @@ def status_from_summary(crawl: str, summary: dict[str, Any]) -> CrawlStatus:
     why = None if finished else f"stopped before the end ({reason or 'no reason given'})"
     if finished and unreached:
         why = "without a capture of " + ", ".join(sorted(unreached))
-    return CrawlStatus(crawl, finished, why, frozenset(sites), unreached)
+    return CrawlStatus(crawl, finished, why, frozenset(sites), unreached,
+                       listed=bool(summary.get("listed")))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -14,9 +16,10 @@ from index.catalog import Catalog
 from index.collection import Collection
 from index.compare.changes import change_report
 from index.compare.diff import Options, compare, default_pair
+from index.indexer import update
 from palimpsest.cli import main
-from palimpsest.sample_network import changes, manifest
-from tests.conftest import CrawledCollection
+from palimpsest.sample_network import SampleNetwork, changes, manifest
+from tests.conftest import CrawledCollection, crawl, crawl_ids, new_collection
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +172,40 @@ def test_a_css_selector_rule_drops_the_element_and_counts_what_it_hid(indexed_hi
     quiet = compare(indexed_history.collection, a, b, Options(rules=("css:.c-status-line",)))
     assert quiet["ratio"] == 0
     assert quiet["rules"] == [{"rule": "css:.c-status-line", "hidden": 2}]
+
+
+_LISTED_CRAWL = """
+import sys
+from pathlib import Path
+from crawler.run import run_crawl
+from crawler.settings import CrawlOptions
+from index.collection import Collection
+run_crawl(Collection(Path(sys.argv[1])), CrawlOptions(delay=0, urls=tuple(sys.argv[2:])))
+"""
+
+
+def test_a_crawl_of_some_pages_stands_for_the_network_as_it_left_it(tmp_path):
+    # revision 1 crawled whole, then two of its pages only (as `palimpsest monitor` does),
+    # then revision 2 whole: from the crawl of two pages to revision 2, what was added,
+    # removed and changed is what revision 2 changed, not the hundred pages it left alone
+    with SampleNetwork(revision=1) as network:
+        collection = new_collection(tmp_path, network)
+        crawl(collection)
+        pages = sorted(manifest(1).pages)[:2]
+        subprocess.run([sys.executable, "-c", _LISTED_CRAWL, str(collection.root), *pages],
+                       check=True, capture_output=True, timeout=300)
+        network.set_revision(2)
+        crawl(collection)
+    update(collection)
+    first, listed, second = (c.crawl_id for c in crawl_ids(collection))
+    assert json.loads((collection.crawl_dir(listed) / "summary.json").read_text())[
+        "listed"] == 2
+    whole = change_report(collection, first, second)
+    report = change_report(collection, listed, second)
+    assert report["from"] == listed
+    expected = changes(1, 2)
+    for kind in ("added", "removed", "changed"):
+        assert {e["url"] for e in report[kind]} == {e["url"] for e in whole[kind]} \
+            == set(getattr(expected, kind)), kind
+    # and the default pair, the crawl of two pages and revision 2, says the same
+    assert {e["url"] for e in change_report(collection)["removed"]} == set(expected.removed)

@@ -258,3 +258,20 @@ def test_a_monitor_killed_during_a_crawl_has_its_torn_files_repaired_at_restart(
     again = crawl_ids(collection)[-1].crawl_id
     before, after = fetched_pages(collection, killed.crawl_id), fetched_pages(collection, again)
     assert before and not set(before) & set(after) and set(before) | set(after) == set(pages)
+
+
+def test_the_change_report_of_a_monitor_crawl_takes_nothing_it_left_alone_for_gone(
+        first_run: FirstRun) -> None:
+    # the monitor crawl fetched the two cognitura pages only: the report compares each with
+    # its own last capture (9 days ago), and the paxpoint pages it was not asked for are
+    # neither removed nor (the cognitura pages) added
+    done = palimpsest("changes", "--json", "--to", first_run.crawl_id,
+                      "--collection", str(first_run.collection.root))
+    report = json.loads(done.stdout)
+    assert report["to"] == first_run.crawl_id and report["since_each_page"]
+    assert report["removed"] == [] and report["added"] == []
+    assert "http://cognitura.test/about/" in {e["url"] for e in report["changed"]}
+    assert not set(RECENT) & {e["url"] for e in report["changed"] + report["crawl_limited"]}
+    summary = json.loads((first_run.collection.crawl_dir(first_run.crawl_id)
+                          / "summary.json").read_text())
+    assert summary["listed"] == len(OLD)

@@ -7,7 +7,11 @@ whose bytes differ but whose text, links and metadata do not (a new token, noise
 remove) counts as unchanged. A page one crawl did not fetch because of that crawl's own limits
 (its crawl log says so: a trap guard, the page or depth limit) or because that crawl is
 incomplete (stopped early, or it captured nothing of the page's site) is neither added nor
-removed. Incomplete crawls are skipped unless asked for by name.
+removed. Incomplete crawls are skipped unless asked for by name. A crawl of some pages only
+(`palimpsest monitor`'s of the pages due; its summary says `listed`) leaves the rest alone: as
+the later side, each page it fetched is compared with its own last capture before it; as the
+earlier side, it stands for the network as it left it (the last whole crawl before it, with
+what it and the crawls of some pages between fetched over it).
 
 Each changed page carries excerpts of its first few changes (the words deleted and inserted,
 with a little context), and crawls are named by when they started, for people to read. A page a
@@ -71,13 +75,19 @@ def change_report(collection: Collection, from_crawl: str | None = None,
     with Catalog.open(collection) as catalog:
         crawls = catalog.crawls()
         statuses = {c: crawl_status(collection, c) for c in crawls}
+        earlier, to = _pair(collection, crawls, statuses, from_crawl, to_crawl)
+        # a crawl of some pages only (those `palimpsest monitor` found due) is compared page
+        # by page with what came before it, and stands as the network it left unfetched
+        since_each_page = since_each_page or (statuses[to].listed and not from_crawl)
         if since_each_page:
             to = _pair(collection, crawls, statuses, None, to_crawl)[1]
             new = _read_crawl(collection, catalog, to, statuses[to])
             old = _captured_before(catalog, new, statuses, crawls)
         else:
-            old, new = (_read_crawl(collection, catalog, crawl, statuses[crawl]) for crawl in
-                        _pair(collection, crawls, statuses, from_crawl, to_crawl))
+            new = _read_crawl(collection, catalog, to, statuses[to])
+            old = (_as_of(collection, catalog, earlier, statuses, crawls)
+                   if statuses[earlier].listed else
+                   _read_crawl(collection, catalog, earlier, statuses[earlier]))
         shots = catalog.page_resources([*old.pages.values(), *new.pages.values()], "fullPage")
     report: dict[str, Any] = {"from": old.crawl, "to": new.crawl, "crawls": crawls,
                               "crawl_names": crawl_names(crawls),
@@ -121,6 +131,23 @@ def _read_crawl(collection: Collection, catalog: Catalog, crawl: str, status: Cr
     captures = {c.url: c for c in catalog.by_crawl(crawl)}
     return _Crawl(crawl, status, captures, html_pages(list(captures.values())),
                   _crawl_log(collection, crawl))
+
+
+def _as_of(collection: Collection, catalog: Catalog, crawl: str,
+           statuses: dict[str, CrawlStatus], crawls: list[str]) -> _Crawl:
+    """The network as it stood after `crawl`, a crawl of some pages only: the last complete
+    crawl of the sites before it, with what the complete crawls of some pages since then
+    (`crawl` the last) captured over it. Named `crawl`; what it did not see is the base's."""
+    upto = crawls[:crawls.index(crawl) + 1]
+    base = next((c for c in reversed(upto)
+                 if statuses[c].complete and not statuses[c].listed), None)
+    captures: dict[str, Capture] = {}
+    for c in upto[upto.index(base) if base else 0:]:
+        if c == base or (statuses[c].complete and statuses[c].listed):
+            captures.update((capture.url, capture) for capture in catalog.by_crawl(c))
+    status = statuses[base] if base else statuses[crawl]
+    return _Crawl(crawl, status, captures, html_pages(list(captures.values())),
+                  _crawl_log(collection, base) if base else _CrawlLog())
 
 
 def _captured_before(catalog: Catalog, new: _Crawl, statuses: dict[str, CrawlStatus],
