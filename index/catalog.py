@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,15 @@ class Catalog(CatalogWrites, CatalogExport):
                                  "ORDER BY warc_file, offset")
         for row in cursor:
             yield Capture(*row)
+
+    def visits_by_url(self) -> Iterator[tuple[str, list[Capture]]]:
+        """Every URL's response and revisit captures, oldest first, a URL at a time in URL
+        order (by the URL index: one URL's captures in memory, never the whole catalog)."""
+        cursor = self._db.execute(
+            f"SELECT {_CAPTURE_SQL} FROM captures WHERE record_type IN ('response', 'revisit') "
+            "ORDER BY url, timestamp, id")
+        for url, rows in groupby((Capture(*row) for row in cursor), key=lambda c: c.url):
+            yield url, list(rows)
 
     def cdx_entries(self, *, precise: bool = False) -> Iterator[tuple]:
         """(surt, timestamp, url, mime, status, digest, length, offset, warc_file) of every

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,6 @@ from index.schedule.state import write_json_atomically
 from index.timestamps import timestamp_time
 
 CACHE_NAME = "schedule-texts.json"
-_VISITS = ("response", "revisit")
 
 
 @dataclass(frozen=True)
@@ -68,14 +66,9 @@ def page_histories(collection: Collection, config: NetworkConfig | None, *,
                    remember: bool = True) -> list[PageHistory]:
     """Every page's history, by URL. With `remember` False, fingerprints read from payloads
     are not written to the collection (the read-only web UI)."""
-    by_url: dict[str, list[Capture]] = defaultdict(list)
-    with Catalog.open(collection) as catalog:
-        for capture in catalog.all_captures():
-            if capture.record_type in _VISITS:
-                by_url[capture.url].append(capture)
-    with _Fingerprints(collection, remember) as fingerprints:
-        return [_history(url, captures, fingerprints, rules_for(config, url))
-                for url, captures in sorted(by_url.items())
+    with Catalog.open(collection) as catalog, _Fingerprints(collection, remember) as prints:
+        return [_history(url, captures, prints, rules_for(config, url))
+                for url, captures in catalog.visits_by_url()
                 if any(_is_page(c) for c in captures)]
 
 
