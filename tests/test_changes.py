@@ -16,6 +16,7 @@ from index.catalog import Catalog
 from index.collection import Collection
 from index.compare.changes import change_report
 from index.compare.diff import Options, compare, default_pair
+from index.compare.watch import find_watch, watch_history
 from index.indexer import update
 from palimpsest.cli import main
 from palimpsest.sample_network import SampleNetwork, changes, manifest
@@ -209,3 +210,12 @@ def test_a_crawl_of_some_pages_stands_for_the_network_as_it_left_it(tmp_path):
             == set(getattr(expected, kind)), kind
     # and the default pair, the crawl of two pages and revision 2, says the same
     assert {e["url"] for e in change_report(collection)["removed"]} == set(expected.removed)
+    # the watched disclosure line: the crawl of two pages leaves every other page carrying
+    # it as before, and revision 2 drops it on the site that dropped it, on every page
+    history = watch_history(collection, find_watch(collection.load_config(), "disclosure"))
+    before, partial, after = history["crawls"]
+    assert partial["listed"] and partial["pages"] == before["pages"]
+    assert partial["coverage"] == before["coverage"] and partial["disappeared"] == []
+    dropped = manifest(1).disclosure_sites - manifest(2).disclosure_sites
+    assert {m["site"] for m in after["disappeared"]} == dropped
+    assert len(after["disappeared"]) == before["coverage"]["allyvia"]["carrying"]

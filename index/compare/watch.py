@@ -106,23 +106,30 @@ def watch_history(collection: Collection, watch: Watch, *, incomplete: bool = Fa
     carrying it, coverage per site, and where it appeared or disappeared since the crawl
     before. A crawl that stopped early or reached nothing of a site would show the phrase's
     coverage falling where the crawl only fell short: it is skipped and named in `skipped`,
-    or, when asked for, marked; either way a page it did not reach is no disappearance."""
+    or, when asked for, marked; either way a page it did not reach is no disappearance. A
+    crawl of some pages only (`listed`: the monitor's) counts the pages it left alone as they
+    were, and the next crawl is compared with that."""
     pattern = watch_pattern(watch)
     with Catalog.open(collection) as catalog:
         statuses = [crawl_status(collection, crawl) for crawl in catalog.crawls()]
         crawls = [(status, html_pages(catalog.by_crawl(status.crawl))) for status in statuses
                   if incomplete or status.complete]
     history, previous, carried = [], None, set()
-    for status, pages in crawls:
+    for status, fetched in crawls:
         crawl = status.crawl
-        carrying = {u for u, c in pages.items() if carries(collection, c, pattern)}
+        carrying = {u for u, c in fetched.items() if carries(collection, c, pattern)}
+        pages = fetched
+        if status.listed and previous is not None:
+            # a crawl of some pages only: the network as it left it, the rest as before
+            pages = {**previous, **fetched}
+            carrying |= carried - fetched.keys()
         entry: dict[str, Any] = {
             "crawl": crawl, "complete": status.complete, "why_incomplete": status.why,
             "pages": len(pages), "carrying": sorted(carrying),
             "coverage": dict(sorted(_coverage(pages, carrying).items())),
-            "appeared": [], "disappeared": []}
+            "appeared": [], "disappeared": [], "listed": status.listed}
         if previous is not None:
-            both = previous.keys() & pages.keys()
+            both = previous.keys() & fetched.keys()
             entry["appeared"] = _moves(collection, previous, pages, (carrying - carried) & both)
             entry["disappeared"] = _moves(collection, previous, pages,
                                           (carried - carrying) & both)
@@ -162,6 +169,8 @@ def watch_text(histories: list[dict[str, Any]]) -> str:
             sites = "  ".join(f"{site} {c['carrying']}/{c['pages']}"
                               for site, c in crawl["coverage"].items())
             mark = "" if crawl["complete"] else f"  [incomplete: {crawl['why_incomplete']}]"
+            if crawl.get("listed"):
+                mark += "  [some pages fetched: the rest as the crawls before left them]"
             lines.append(f"  crawl {crawl['crawl']}: {len(crawl['carrying'])}/{crawl['pages']} "
                          f"pages  ({sites}){mark}")
             lines += [f"    disappeared  {move['url']}  {move['diff']}"
