@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import resource
 import signal
@@ -39,6 +40,7 @@ from warcio.archiveiterator import ArchiveIterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PALIMPSEST = [sys.executable, "-m", "palimpsest.cli"]
+TIMEOUT = 120  # seconds a shared run may take before it counts as a hang
 
 
 class Sites:
@@ -209,14 +211,22 @@ def _captured(root: Path) -> set[str]:
     return urls
 
 
+CONCURRENCY = 1  # connections per site (--concurrency)
+ROBOTS = False  # robots.txt asked for (--robots: the sites answer 404)
+
+
+_RUNS = itertools.count()  # a collection of its own for each run
+
+
 def _crawl_options(delay: float) -> list[str]:
-    return ["--delay", str(delay), "--concurrency-per-site", "1", "--no-robots"]
+    return ["--delay", str(delay), "--concurrency-per-site", str(CONCURRENCY),
+            *([] if ROBOTS else ["--no-robots"])]
 
 
 def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, delay: float,
                kill: bool = False) -> Run:
     """The first process and `workers - 1` workers (one of them killed -9 midway)."""
-    root = _collection(work, sites, f"shared-{workers}{'-kill' if kill else ''}")
+    root = _collection(work, sites, f"shared-{workers}{'-kill' if kill else ''}-{next(_RUNS)}")
     sites.reset()
     cpu0, redis0, start = _children_cpu(), server.cpu_s(), time.monotonic()
     before = server.client.get("palimpsest:current")
@@ -234,7 +244,14 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
             time.sleep(0.05)
         os.kill(procs[1].pid, signal.SIGKILL)
     for proc in procs:
-        proc.wait(600)
+        try:
+            proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:  # a hang: say so, and what is left in Redis
+            print(f"{root.name}: still running after {TIMEOUT} s, killed; Redis holds "
+                  f"{_left(server)}", file=sys.stderr)
+            for other in procs:
+                other.kill()
+            proc.wait(10)
     wall = time.monotonic() - start
     said.close()
     if any(proc.returncode not in (0, -signal.SIGKILL) for proc in procs):
@@ -245,6 +262,16 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
                _children_cpu() - cpu0,
                server.cpu_s() - redis0, len(captured), sites.short_gaps(delay),
                sites.fetched_twice(), len(sites.all_pages() - captured))
+
+
+def _left(server: RedisServer) -> dict[str, object]:
+    """What the current crawl still holds: queued, leases out, each site's busy slots."""
+    client = server.client
+    prefix = f"palimpsest:{client.get('palimpsest:current').decode()}:"
+    busy = {k.decode()[len(prefix):]: client.zrange(k, 0, -1)
+            for k in client.scan_iter(match=prefix + "busy:*") if client.zcard(k)}
+    return {"queued": client.get(prefix + "queued"), "leases": client.zcard(prefix + "leases"),
+            "ready": client.zrange(prefix + "ready", 0, -1, withscores=True), "busy": busy}
 
 
 def _wait_for_new_crawl(server: RedisServer, before: bytes | None) -> None:
@@ -292,37 +319,50 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=150)
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--concurrency", type=int, default=1, help="connections per site")
+    parser.add_argument("--robots", action="store_true", help="obey robots.txt (404 here)")
+    parser.add_argument("--parts", default="peers,shared,polite",
+                        help="what to run: peers (wget, plain crawl), shared, polite")
     args = parser.parse_args()
+    global CONCURRENCY, ROBOTS
+    CONCURRENCY, ROBOTS = args.concurrency, args.robots
+    parts = set(args.parts.split(","))
     sites = Sites(args.sites, args.pages)
     sites.start()
     total = args.sites * args.pages
     print(f"{args.sites} sites x {args.pages} pages ({total} pages of 4 KB, six links each), "
-          f"one connection per site, {os.cpu_count()} CPUs, load average "
+          f"{CONCURRENCY} connection(s) per site, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}")
+    peers: list[Run] = []
+    by_workers: dict[int, Run] = {}
+    polite = killed = None
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         work = Path(tmp)
         server = RedisServer(work)
         try:
             print(f"CPU-bound: no delay, no latency\n{HEADER}")
-            peers = [run_wget(work, sites, 0.0), run_plain(work, sites, 0.0)]
-            for run in peers:
-                print(run.line(), flush=True)
-            by_workers = {}
-            for n in (int(w) for w in args.workers.split(",")):
-                by_workers[n] = run_shared(work, sites, server, n, 0.0)
-                print(by_workers[n].line(), flush=True)
-            print(f"politeness: delay {args.delay} s\n{HEADER}")
-            polite = run_plain(work, sites, args.delay)
-            print(polite.line(), flush=True)
-            killed = run_shared(work, sites, server, 3, args.delay, kill=True)
-            print(killed.line())
+            if "peers" in parts:
+                peers = [run_wget(work, sites, 0.0), run_plain(work, sites, 0.0)]
+                for run in peers:
+                    print(run.line(), flush=True)
+            if "shared" in parts:
+                for n in (int(w) for w in args.workers.split(",")):  # the last run of n counts
+                    by_workers[n] = run_shared(work, sites, server, n, 0.0)
+                    print(by_workers[n].line(), flush=True)
+            if "polite" in parts:
+                print(f"politeness: delay {args.delay} s\n{HEADER}")
+                polite = run_plain(work, sites, args.delay)
+                print(polite.line(), flush=True)
+                killed = run_shared(work, sites, server, 3, args.delay, kill=True)
+                print(killed.line())
         finally:
             server.stop()
     _ratios(by_workers, peers)
-    print(f"same-site gaps under the delay: {polite.short_gaps} (1 process), "
-          f"{killed.short_gaps} (3 processes) (goal 0); pages lost after the kill: "
-          f"{killed.lost} (goal 0); fetched twice: {killed.twice}; load average now "
-          f"{os.getloadavg()[0]:.1f}")
+    if polite and killed:
+        print(f"same-site gaps under the delay: {polite.short_gaps} (1 process), "
+              f"{killed.short_gaps} (3 processes) (goal 0); pages lost after the kill: "
+              f"{killed.lost} (goal 0); fetched twice: {killed.twice}")
+    print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 def _ratios(by_workers: dict[int, Run], peers: list[Run]) -> None:
@@ -332,6 +372,8 @@ def _ratios(by_workers: dict[int, Run], peers: list[Run]) -> None:
     for n, run in sorted(by_workers.items()):
         print(f"{n} workers: {run.rate / one.rate:.2f}x one worker's pages/s while crawling "
               f"(goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU")
+    if not peers:
+        return
     print(f"one worker: {one.rate / peers[1].rate:.2f}x the plain crawl's pages/s, "
           f"{one.cpu_s / max(peers[1].cpu_s, 1e-6):.2f}x its CPU; wget "
           f"{peers[0].cpu_s / max(peers[0].pages, 1) * 1000:.2f} ms CPU a page")

@@ -276,3 +276,27 @@ def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):
                       f"redis://127.0.0.1:{port}/0", check=False)
     assert done.returncode == 2 and "Redis unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_two_processes_with_several_connections_per_site_finish(tmp_path, sites, redis_server):
+    """Four connections per site, two processes: the crawl ends (a hang fails the test after
+    a timeout rather than blocking it) with every page captured."""
+    root = tmp_path / "collection"
+    _init(root, sites)
+    first = _start("crawl", "--collection", str(root), "--frontier", redis_server.url,
+                   "--delay", str(DELAY), "--concurrency-per-site", "4", "--lease-seconds", "2")
+    client = redis.Redis.from_url(redis_server.url)
+    _wait_for(lambda: client.get("palimpsest:current") is not None, 20, "the crawl in Redis")
+    worker = _start("worker", "--collection", str(root), "--frontier", redis_server.url)
+    try:
+        done = {"crawl": _finish(first, timeout=25), "worker": _finish(worker, timeout=10)}
+    finally:
+        first.kill()
+        worker.kill()
+    for code, out, err in done.values():
+        assert code == 0, out + err
+        assert "Traceback" not in err
+    [crawl] = crawl_ids(Collection(root))
+    captured = {r.url for r in crawl.records() if r.type in ("response", "revisit")}
+    assert sites.pages() <= captured
+    assert crawl.summary()["finish_reason"] == "finished"

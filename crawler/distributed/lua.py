@@ -42,33 +42,45 @@ local function stamp(site, delay)
 end
 """
 
-# ARGV: lease seconds. Returns {lease id, site, request} for the first site that may be
-# fetched now, else {wait seconds} (how long until a site may be).
+# ARGV: lease seconds, most requests wanted. Returns {lease id, site, request, ...} for up to
+# that many requests that may be fetched now (a site gives more than one only while it has
+# no delay and a free slot), else {wait seconds} (how long until a site may be).
 GRANT = _PRELUDE + """
-local ttl = tonumber(ARGV[1])
+local ttl, want = tonumber(ARGV[1]), tonumber(ARGV[2] or '1')
+local out = {}
 local sites = redis.call('ZRANGEBYSCORE', P .. 'ready', '-inf', now, 'LIMIT', 0, 64)
 for _, site in ipairs(sites) do
   local q = P .. 'q:' .. site
-  if redis.call('LLEN', q) == 0 then
-    redis.call('ZREM', P .. 'ready', site)
-  else
-    local delay, conc = policy(site)
-    if in_flight(site) < conc then
-      local request = redis.call('LPOP', q)
-      local id = tostring(redis.call('INCR', P .. 'leaseseq'))
-      redis.call('ZADD', P .. 'leases', now + ttl, id)
-      redis.call('HSET', P .. 'lease', id, request)
-      redis.call('HSET', P .. 'lsite', id, site)
-      redis.call('ZADD', P .. 'busy:' .. site, now + ttl, id)
-      redis.call('DECR', P .. 'queued')
-      stamp(site, delay)
-      return {id, site, request}
-    end
-    -- full: look again when its first request in flight would expire (a release is sooner)
-    local first = redis.call('ZRANGE', P .. 'busy:' .. site, 0, 0, 'WITHSCORES')
-    redis.call('ZADD', P .. 'ready', tonumber(first[2]), site)
+  local delay, conc = policy(site)
+  if next_allowed(site) > now then  -- not yet: ready again when it may be
+    redis.call('ZADD', P .. 'ready', next_allowed(site), site)
   end
+  while #out < 3 * want and next_allowed(site) <= now do
+    if redis.call('LLEN', q) == 0 then
+      redis.call('ZREM', P .. 'ready', site)
+      break
+    end
+    if in_flight(site) >= conc then
+      -- full: look again when its first request in flight would expire (a release is sooner)
+      local first = redis.call('ZRANGE', P .. 'busy:' .. site, 0, 0, 'WITHSCORES')
+      redis.call('ZADD', P .. 'ready', tonumber(first[2]), site)
+      break
+    end
+    local request = redis.call('LPOP', q)
+    local id = tostring(redis.call('INCR', P .. 'leaseseq'))
+    redis.call('ZADD', P .. 'leases', now + ttl, id)
+    redis.call('HSET', P .. 'lease', id, request)
+    redis.call('HSET', P .. 'lsite', id, site)
+    redis.call('ZADD', P .. 'busy:' .. site, now + ttl, id)
+    redis.call('DECR', P .. 'queued')
+    stamp(site, delay)
+    out[#out + 1] = id
+    out[#out + 1] = site
+    out[#out + 1] = request
+  end
+  if #out >= 3 * want then break end
 end
+if #out > 0 then return out end
 local soonest = redis.call('ZRANGE', P .. 'ready', 0, 0, 'WITHSCORES')
 if soonest[2] then return {tostring(math.max(tonumber(soonest[2]) - now, 0))} end
 return {'0.05'}  -- nothing queued: look again soon (another worker may queue some)

@@ -171,6 +171,9 @@ def _worker_settings(config: NetworkConfig, sites: tuple[Site, ...], options: Cr
     middlewares = dict(settings["DOWNLOADER_MIDDLEWARES"])
     middlewares["crawler.robots.RobotsPolicy"] = None
     middlewares["crawler.distributed.spider.SharedRobots"] = 100
+    recorder = middlewares.pop("crawler.recorder.WarcRecorder")
+    middlewares["crawler.recorder.WarcRecorder"] = None
+    middlewares["crawler.distributed.spider.SharedRecorder"] = recorder
     extensions = dict(settings["EXTENSIONS"])
     extensions["crawler.warc_files.WarcFiles"] = None
     extensions["crawler.distributed.spider.WorkerWarcFiles"] = 100

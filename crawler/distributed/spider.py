@@ -22,6 +22,7 @@ from crawler.crawl_log import CrawlLog
 from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.distributed.state import Unreachable
 from crawler.distributed.worker import LEASE, Worker
+from crawler.recorder import Dedup, WarcRecorder, payload_digest
 from crawler.robots import DISALLOW_ALL, RobotsPolicy
 from crawler.spider import NetworkSpider
 from crawler.warc_files import WarcFiles
@@ -79,11 +80,14 @@ class SharedSpider(NetworkSpider):
         finally:
             self._flush_log()
             entries = [self.worker.entry(r) for r in requests]
-            verdicts = self.worker.complete(response.meta.get(LEASE), entries)
-            for request, verdict in zip(requests, verdicts or (), strict=False):
-                if verdict == "limit":
-                    self._event(request.url, "excluded", why="limit:pages",
-                                via=response.url, site=request.meta["site"])
+            via = response.url
+
+            def said(verdicts: list[str]) -> None:
+                for request, verdict in zip(requests, verdicts, strict=False):
+                    if verdict == "limit":
+                        self._event(request.url, "excluded", why="limit:pages", via=via,
+                                    site=request.meta["site"])
+            self.worker.complete(response.meta.get(LEASE), entries, said)
         return []
 
 
@@ -174,31 +178,65 @@ class SharedHistory(PayloadHistory):
     def __init__(self, worker: Worker) -> None:
         super().__init__()
         self.worker = worker
+        # (url, digest, its previous digest, the payload's first record): what `fetch` read
+        self._fetched: tuple[str, str, bytes | None, bytes | None] | None = None
+
+    def fetch(self, url: str, digest: str) -> None:
+        """Both look-ups of a response in one round trip, kept for `previous_digest` and
+        `original` (which the recorder asks one after the other)."""
+        try:
+            self._fetched = (url, digest, *self.worker.shared.history(url, digest))
+        except Unreachable:
+            self._fetched = (url, digest, None, None)
+
+    def forget(self) -> None:
+        self._fetched = None
 
     def previous_digest(self, url: str) -> str | None:
-        try:
-            found = self.worker.shared.hget("hurl", url)
-        except Unreachable:
-            return None
+        if self._fetched and self._fetched[0] == url:
+            found = self._fetched[2]
+        else:
+            try:
+                found = self.worker.shared.hget("hurl", url)
+            except Unreachable:
+                return None
         return found.decode() if found else None
 
     def original(self, digest: str) -> PayloadRef | None:
-        try:
-            found = self.worker.shared.hget("hdig", digest)
-        except Unreachable:
-            return None
+        if self._fetched and self._fetched[1] == digest:
+            found = self._fetched[3]
+        else:
+            try:
+                found = self.worker.shared.hget("hdig", digest)
+            except Unreachable:
+                return None
         return PayloadRef(*json.loads(found)) if found else None
 
     def remember(self, url: str, digest: str, original: PayloadRef) -> None:
+        """Pending: goes with the worker's next call to Redis (the completion of this page's
+        lease at the latest), not a round trip of its own."""
         shared = self.worker.shared
         first = json.dumps([original.url, original.warc_date])
 
-        def write() -> None:  # one round trip
-            pipe = shared.client.pipeline(transaction=False)
+        def write(pipe: Any) -> None:
             pipe.hset(shared.key("hurl"), url, digest)
             pipe.hsetnx(shared.key("hdig"), digest, first)
-            shared.call(pipe.execute)
-        self.worker.send(write)
+        shared.later(write)
+
+
+class SharedRecorder(WarcRecorder):
+    """The WARC recorder, the two payload-history look-ups of each response made in one
+    round trip to Redis."""
+
+    def _dedup(self, response: Response, truncated: str | None) -> Dedup:
+        history = self.history
+        if not isinstance(history, SharedHistory):
+            return super()._dedup(response, truncated)
+        history.fetch(response.url, payload_digest(response.body))
+        try:
+            return super()._dedup(response, truncated)
+        finally:
+            history.forget()
 
 
 class WorkerWarcFiles(WarcFiles):

@@ -6,8 +6,13 @@ names it, every other key is under `palimpsest:<crawl id>:`. The seen set holds 
 fingerprints (a set of a million URLs: about 60 MB of Redis) and, with every key of the
 crawl but its config, is deleted when the crawl finishes: no set grows from crawl to crawl.
 
+Round trips: a worker's calls to Redis block its reactor, and on a busy machine each costs a
+wait for redis-server to be scheduled and for the worker to be scheduled back, so the writes
+that need no answer now (a fetch's release, a payload remembered, a lease renewed) wait in
+`pending` and go in the same pipeline as the next call that needs an answer.
+
 Redis unreachable: every call raises `Unreachable`, said once on stderr; the callers hold
-what they must write (the outbox) and carry on when Redis answers again.
+what they must write (the outbox, and `pending`) and carry on when Redis answers again.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 from crawler.distributed import lua
 from index.errors import UsageError
@@ -35,6 +42,10 @@ def fingerprint(url: str) -> bytes:
     """8 bytes of the URL's SHA-1: a collision in a crawl of a million URLs has odds of about
     one in 30 million."""
     return hashlib.sha1(url.encode("utf-8", "surrogateescape")).digest()[:8]
+
+
+# a command (or a few) to put on a pipeline, and what to do with their answers
+Write = tuple[Callable[[Pipeline], Any], Callable[[list[Any]], Any] | None]
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,9 @@ class SharedCrawl:
                          for name in ("GRANT", "ACQUIRE", "RELEASE", "PACE", "PUSH", "RENEW",
                                       "REAP", "HEARTBEAT", "LEAVE")}
         self.down = False
+        # writes that need no answer, each queueing its commands on a pipeline: sent, in
+        # order, before the next call's own (kept until Redis has taken them)
+        self.pending: list[Write] = []
 
     # reaching Redis
 
@@ -93,7 +107,60 @@ class SharedCrawl:
         return result
 
     def script(self, name: str, *args: Any) -> Any:
-        return self.call(self._scripts[name], [self.prefix], list(args))
+        return self.ask(self._queue_script(name, *args))
+
+    def _queue_script(self, name: str, *args: Any) -> Callable[[Pipeline], Any]:
+        # EVALSHA by hand: a redis-py Script on a pipeline asks SCRIPT EXISTS first, one more
+        # round trip each time (the scripts are loaded by `_execute` when Redis lacks them)
+        script = self._scripts[name]
+        return lambda pipe: pipe.evalsha(script.sha, 1, self.prefix, *args)
+
+    def ask(self, queue: Callable[[Pipeline], Any], answers: int = 1) -> Any:
+        """The answer to the command `queue` puts on a pipeline (the last `answers` of them,
+        if more than one), sent in the same round trip as the pending writes (before it)."""
+        got = self._execute([*self.pending, (queue, None)])
+        self.pending.clear()
+        return got[-1] if answers == 1 else got[-answers:]
+
+    def _execute(self, queued: list[Write]) -> list[Any]:
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            spans = []
+            for queue, then in queued:
+                start = len(pipe)
+                queue(pipe)
+                spans.append((start, len(pipe), then))
+            try:
+                got = self.call(pipe.execute)
+            except redis.exceptions.NoScriptError:
+                # a Redis restarted (or flushed) forgets scripts; the commands that ran
+                # (plain writes) do the same a second time
+                if attempt == 2:
+                    raise
+                for script in self._scripts.values():
+                    script.sha = self.call(self.client.script_load, script.script)
+                continue
+            for start, end, then in spans:
+                if then is not None:
+                    then(got[start:end])
+            return got
+        raise AssertionError("unreachable")
+
+    def later(self, queue: Callable[[Pipeline], Any],
+              then: Callable[[list[Any]], Any] | None = None) -> None:
+        """A write whose answer is not needed now: sent with the next call (or
+        `send_pending`), `then` given its answers once Redis has them."""
+        self.pending.append((queue, then))
+
+    def later_script(self, name: str, *args: Any,
+                     then: Callable[[list[Any]], Any] | None = None) -> None:
+        self.later(self._queue_script(name, *args), then)
+
+    def send_pending(self) -> None:
+        """The pending writes, now (Unreachable: kept for the next try)."""
+        if self.pending:
+            self._execute(self.pending)
+            self.pending.clear()
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -117,20 +184,22 @@ class SharedCrawl:
 
     # the frontier
 
-    def grant(self, lease_seconds: float) -> Grant | float:
-        """The next request this worker may fetch now, or how long until one may be."""
-        out = self.script("GRANT", lease_seconds)
+    def grant(self, lease_seconds: float, most: int = 1) -> list[Grant] | float:
+        """Up to `most` requests this worker may fetch now, or how long until one may be."""
+        out = self.script("GRANT", lease_seconds, most)
         if len(out) == 1:
             return float(out[0])
-        lease, site, request = (v.decode() for v in out)
-        return Grant(lease, site, json.loads(request))
+        values = [v.decode() for v in out]
+        return [Grant(values[i], values[i + 1], json.loads(values[i + 2]))
+                for i in range(0, len(values), 3)]
 
     def acquire(self, site: str, lease: str, lease_seconds: float) -> float:
         """0 if the leased request may fetch (again) now, else the seconds to wait."""
         return float(self.script("ACQUIRE", site, lease, lease_seconds))
 
     def release(self, site: str, lease: str) -> None:
-        self.script("RELEASE", site, lease)
+        """A fetch ended (pending: sent with the next call)."""
+        self.later_script("RELEASE", site, lease)
 
     def pace(self, site: str) -> None:
         self.script("PACE", site)
@@ -143,12 +212,34 @@ class SharedCrawl:
             args.extend(entry)
         return [v.decode() for v in self.script("PUSH", *args)]
 
-    def renew(self, lease_seconds: float, leases: list[str]) -> None:
-        if leases:
-            self.script("RENEW", lease_seconds, *leases)
+    def push_later(self, lease: str, entries: list[tuple[bytes, str, int, int, str]],
+                   then: Callable[[list[str]], Any] | None = None) -> None:
+        """`push`, pending: sent with the next call, `then` given the verdicts."""
+        args: list[Any] = [lease]
+        for entry in entries:
+            args.extend(entry)
+        self.later_script("PUSH", *args, then=then and (
+            lambda got: then([v.decode() for v in got[0]])))
 
-    def reap(self) -> int:
-        return int(self.script("REAP"))
+    def history(self, url: str, digest: str) -> tuple[bytes | None, bytes | None]:
+        """The payload history of a response in one round trip: `url`'s latest digest, and
+        the first record of the payload `digest`."""
+        url_key, digest_key = self.key("hurl"), self.key("hdig")
+
+        def queue(pipe: Pipeline) -> None:
+            pipe.hget(url_key, url)
+            pipe.hget(digest_key, digest)
+        previous, original = self.ask(queue, answers=2)
+        return previous, original
+
+    def renew(self, lease_seconds: float, leases: list[str]) -> None:
+        """Pending: sent with the next call (the heartbeat's, at the latest)."""
+        if leases:
+            self.later_script("RENEW", lease_seconds, *leases)
+
+    def reap(self) -> None:
+        """Pending: sent with the next call (the heartbeat's, at the latest)."""
+        self.later_script("REAP")
 
     def heartbeat(self, worker: str, seconds: float) -> tuple[bool, int]:
         finished, alive = self.script("HEARTBEAT", worker, seconds)
@@ -160,7 +251,8 @@ class SharedCrawl:
     # payload history, robots.txt, counters
 
     def hget(self, name: str, field: str) -> bytes | None:
-        return self.call(self.client.hget, self.key(name), field)
+        key = self.key(name)
+        return self.ask(lambda pipe: pipe.hget(key, field))
 
     def hset(self, name: str, field: str, value: str | bytes) -> None:
         self.call(self.client.hset, self.key(name), field, value)

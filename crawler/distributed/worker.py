@@ -33,6 +33,12 @@ POLL = 0.05
 # grabs every site's slot as soon as it frees, fetching faster than it parses, and the
 # others find every site busy)
 BACKLOG = 2
+# the most requests one grant leases at once (each site's first, then more of a site without
+# delay and with free slots), within the worker's share
+GRANT_BATCH = 8
+# the longest a completed lease (and the links it found) waits for another call to Redis to go
+# with; a fetch's release goes at the reactor's next turn at the latest
+COMPLETE_WAIT = 0.005
 # the request meta that travels with a queued request (all plain JSON)
 _META = ("site", "reason", "hops", "via", "download_slot", "dont_obey_robotstxt",
          "dont_retry", "allow_offsite")
@@ -60,11 +66,14 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.page_limits = page_limits
         self.held: dict[str, str] = {}  # lease id -> site
+        self.granted: deque[Grant] = deque()  # leased in a batch, not yet handed to Scrapy
         self.parsing: set[str] = set()  # leases fetched, their document not yet parsed
         self.outbox: deque[Callable[[], Any]] = deque()
         self.finished = False
         self._renewed = 0.0
         self.wake: Callable[[], None] = lambda: None  # the scheduler asks the engine again
+        # the scheduler sends the pending writes within that many seconds
+        self.send_soon: Callable[[float], None] = lambda seconds: None
 
     def __deepcopy__(self, memo: dict) -> Worker:
         """One worker per process: Scrapy's settings copy their values, not this."""
@@ -105,20 +114,22 @@ class Worker:
                 return
             self.outbox.popleft()
 
-    def complete(self, lease: str | None, entries: list) -> list[str] | None:
-        """The leased request is done: its lease ends and `entries` are queued, at once."""
+    def complete(self, lease: str | None, entries: list,
+                 then: Callable[[list[str]], Any] | None = None) -> None:
+        """The leased request is done: its lease ends and `entries` are queued, at once, with
+        the worker's next call to Redis (within COMPLETE_WAIT); `then` gets the verdicts."""
         if lease:
             self.held.pop(lease, None)
             self.parsing.discard(lease)
-        verdicts = self.send(lambda: self.shared.push(lease or "", entries))
+        self.shared.push_later(lease or "", entries, then)
+        self.send_soon(COMPLETE_WAIT)
         self.wake()  # what it queued, and the slot it freed, may be fetched at once
-        return verdicts
 
-    def has_share(self) -> bool:
-        """Whether this worker holds fewer leases than its share of the crawl's slots (every
-        site's concurrency, shared among the workers alive), so that one worker does not
-        hold every site while the others find them all busy."""
-        return len(self.held) < max(1, -(-self.slots // max(self.alive, 1)))
+    def share_left(self) -> int:
+        """How many more leases this worker may hold: its share of the crawl's slots (every
+        site's concurrency, shared among the workers alive) less those it holds, so that one
+        worker does not hold every site while the others find them all busy."""
+        return max(1, -(-self.slots // max(self.alive, 1))) - len(self.held)
 
     def tick(self) -> None:
         """Renew this worker's leases, return dead workers' to the frontier, see whether the
@@ -128,11 +139,14 @@ class Worker:
             return
         try:
             now = time.monotonic()
-            if now - self._renewed >= self.lease_seconds / 3:
+            renew = now - self._renewed >= self.lease_seconds / 3
+            if renew:
                 self.shared.renew(self.lease_seconds, list(self.held))
-                self._renewed = now
             self.shared.reap()
+            # one round trip: the renewal and the reaping go with the heartbeat
             self.finished, self.alive = self.shared.heartbeat(self.name, self.lease_seconds)
+            if renew:
+                self._renewed = now
         except Unreachable:
             self._renewed = 0.0  # renew first thing once Redis answers again
 
@@ -148,6 +162,7 @@ class SharedScheduler(BaseScheduler):
         self.followups: deque[Request] = deque()
         self._loop = LoopingCall(self._tick)
         self._poll: Any = None
+        self._sending: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
@@ -158,6 +173,7 @@ class SharedScheduler(BaseScheduler):
     def open(self, spider: Any) -> None:
         self.spider = spider
         self.worker.wake = self._wake
+        self.worker.send_soon = self._send_pending_soon
         self._loop.start(TICK, now=False)
 
     def close(self, reason: str) -> None:
@@ -165,6 +181,7 @@ class SharedScheduler(BaseScheduler):
             self._loop.stop()
         if self._poll is not None and self._poll.active():
             self._poll.cancel()
+        self._send_pending()
 
     def has_pending_requests(self) -> bool:
         return not self.worker.finished
@@ -185,29 +202,39 @@ class SharedScheduler(BaseScheduler):
         return True
 
     def next_request(self) -> Request | None:
-        if self.worker.finished or self.worker.outbox:
+        worker = self.worker
+        if worker.finished or worker.outbox:
             return None
         try:
             request = self._followup()
             if request is not None:
                 return request
-            if len(self.worker.parsing) >= BACKLOG or not self.worker.has_share():
+            if worker.granted:  # leased already: its site waits for it
+                return self._request(worker.granted.popleft())
+            share = worker.share_left()
+            if len(worker.parsing) >= BACKLOG or share <= 0:
                 return None  # asked again when it completes one (Worker.complete wakes it)
-            grant = self.worker.shared.grant(self.worker.lease_seconds)
+            # a batch in one round trip, handed to Scrapy one by one as it asks
+            grants = worker.shared.grant(worker.lease_seconds, min(share, GRANT_BATCH))
         except Unreachable:
             self._wake_in(0.5)
             return None
-        if isinstance(grant, Grant):
-            return self._request(grant)
-        self._wake_in(min(grant, POLL))
-        return None
+        if isinstance(grants, float):
+            self._wake_in(min(grants, POLL))
+            return None
+        for grant in grants:
+            worker.held[grant.lease] = grant.site  # renewed from now on
+        worker.granted.extend(grants[1:])
+        return self._request(grants[0])
 
     def _followup(self) -> Request | None:
         """A redirect or retry of a leased request whose site may be fetched now."""
         for _ in range(len(self.followups)):
-            request = self.followups.popleft()
+            request = self.followups[0]
+            # Unreachable: the request stays first in line (its lease is still held)
             wait = self.worker.shared.acquire(request.meta["site"], request.meta[LEASE],
                                               self.worker.lease_seconds)
+            self.followups.popleft()
             if wait <= 0:
                 return request
             self.followups.append(request)
@@ -220,17 +247,35 @@ class SharedScheduler(BaseScheduler):
         callback = getattr(spider, data["c"]) if data["c"] else spider.parse
         meta = dict(data["m"])
         meta[LEASE] = grant.lease
-        self.worker.held[grant.lease] = grant.site
         return Request(data["u"], callback=callback, errback=spider.errback, meta=meta,
                        priority=data["p"])
 
     def _left_downloader(self, request: Request, spider: Any) -> None:
         lease = request.meta.get(LEASE)
         if lease is not None:
-            site = request.meta["site"]
             if lease in self.worker.held:
                 self.worker.parsing.add(lease)
-            self.worker.send(lambda: self.worker.shared.release(site, lease))
+            # goes with the next call (the recorder's payload history look-up comes next),
+            # or at the reactor's next turn: the site's slot waits for it
+            self.worker.shared.release(request.meta["site"], lease)
+            self._send_pending_soon(0)
+
+    def _send_pending_soon(self, seconds: float) -> None:
+        """Send the pending writes in `seconds`, unless another call takes them first (a send
+        due sooner replaces one due later)."""
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        if self._sending is not None and self._sending.active():
+            if self._sending.getTime() <= reactor.seconds() + seconds:
+                return
+            self._sending.cancel()
+        self._sending = reactor.callLater(seconds, self._send_pending)
+
+    def _send_pending(self) -> None:
+        try:
+            self.worker.shared.send_pending()
+        except Unreachable:
+            self._wake_in(0.5)  # kept: sent once Redis answers
 
     def _wake_in(self, seconds: float) -> None:
         """Ask the engine for requests again in `seconds` (it only asks on its own when a
