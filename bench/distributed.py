@@ -113,10 +113,12 @@ class Sites:
         times = [t for arrivals in self.arrivals.values() for t, _ in arrivals]
         return max(times) - min(times) if times else 0.0
 
-    def longest_pause(self) -> float:
-        """The longest time no site got a request, first request to last (a stall)."""
+    def longest_pause(self) -> tuple[float, float]:
+        """The longest time no site got a request (a stall), and when it began (seconds after
+        the first request)."""
         times = sorted(t for arrivals in self.arrivals.values() for t, _ in arrivals)
-        return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+        return max(((b - a, a - times[0]) for a, b in zip(times, times[1:], strict=False)),
+                   default=(0.0, 0.0))
 
     def short_gaps(self, delay: float) -> int:
         """Same-site gaps between two requests' arrivals shorter than `delay`."""
@@ -259,8 +261,9 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
             proc.wait(10)
     wall = time.monotonic() - start
     said.close()
-    if sites.longest_pause() > 0.5:
-        print(f"{root.name}: no request for {sites.longest_pause():.2f} s at one point",
+    pause, at = sites.longest_pause()
+    if pause > 0.5:
+        print(f"{root.name}: no request for {pause:.2f} s, {at:.2f} s after the first",
               file=sys.stderr)
     if any(proc.returncode not in (0, -signal.SIGKILL) for proc in procs):
         print((work / f"{root.name}.log").read_text()[-3000:], file=sys.stderr)
