@@ -174,8 +174,10 @@ def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOp
     """How hard each site is fetched: concurrency and delay per site, autothrottle."""
     per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
     delay = config.politeness.delay if options.delay is None else options.delay
+    slots = {s.name: site_slot(s.delay if s.delay is not None else delay, per_site)
+             for s in sites}
     return {
-        "CONCURRENT_REQUESTS": per_site * len(sites),
+        "CONCURRENT_REQUESTS": sum(slot["concurrency"] for slot in slots.values()) or per_site,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
         "DOWNLOAD_DELAY": delay,
         # the delay is the least gap between two requests to a site, as in Heritrix: Scrapy's
@@ -188,8 +190,18 @@ def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOp
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
         # one download slot per site (the spider sets each request's download_slot to its
         # site's name): two sites on one host keep their own concurrency and delay
-        "DOWNLOAD_SLOTS": {s.name: {"delay": s.delay} for s in sites if s.delay is not None},
+        "DOWNLOAD_SLOTS": slots,
     }
+
+
+def site_slot(delay: float, concurrency: int) -> dict[str, Any]:
+    """A site's delay and how many of its requests may be in flight at once. With a delay,
+    one, as Heritrix holds one URI of a host queue in process: the delay then runs from the
+    end of the previous response (crawler/politeness.py), so two requests reach the site at
+    least the delay apart, whatever the network does to either. Several in flight could
+    not promise that: a request slow to reach the wire (a new connection) lets the next one
+    arrive sooner than the delay after it. `concurrency` holds for a site without delay."""
+    return {"delay": delay, "concurrency": 1 if delay > 0 else concurrency}
 
 
 # what Scrapy would spend time on that a crawl of ours never needs

@@ -31,8 +31,8 @@ def _opt(default: Any, help: str) -> Any:
 @dataclass(frozen=True)
 class Politeness:
     obey_robots: bool = _opt(True, "obey robots.txt (the WARC's warcinfo records the policy)")
-    concurrency_per_site: int = _opt(2, "simultaneous connections to one site")
-    delay: float = _opt(0.25, "seconds between two requests to one site")
+    concurrency_per_site: int = _opt(2, "connections to one site at once (one if delay > 0)")
+    delay: float = _opt(0.25, "least seconds between two requests to one site")
     autothrottle: bool = _opt(True, "slow down when a site answers slowly (Scrapy AutoThrottle)")
     retries: int = _opt(2, "retries of a request that failed or answered 5xx")
     timeout: float = _opt(30.0, "seconds before a request is given up")

@@ -244,11 +244,13 @@ def test_a_stopped_shared_crawl_resumes_and_redis_going_away_pauses_it(
 
 def test_a_single_process_crawl_keeps_the_delay_as_a_minimum_gap(tmp_path, sites):
     """Without Redis too: Scrapy counts the delay from one request's start to the next and
-    jitters it (0.5 to 1.5 times); we count it from the end of the previous response."""
+    jitters it (0.5 to 1.5 times); we count it from the end of the previous response, and
+    where there is a delay a site has one request in flight, whatever its concurrency (with
+    four, requests arrived as little as a third of the delay apart)."""
     root = tmp_path / "collection"
     _init(root, sites)
     palimpsest("crawl", "--collection", str(root), "--delay", "0.05",
-               "--concurrency-per-site", "1")
+               "--concurrency-per-site", "4")
     for address, arrivals in sites.arrivals.items():
         times = sorted(t for t, _path in arrivals)
         assert len(times) > PAGES
@@ -300,3 +302,7 @@ def test_two_processes_with_several_connections_per_site_finish(tmp_path, sites,
     captured = {r.url for r in crawl.records() if r.type in ("response", "revisit")}
     assert sites.pages() <= captured
     assert crawl.summary()["finish_reason"] == "finished"
+    # the delay holds at four connections too: one request of a site in flight at a time
+    for address, arrivals in sites.arrivals.items():
+        times = sorted(t for t, _path in arrivals)
+        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= DELAY, address

@@ -34,7 +34,7 @@ from crawler.distributed.worker import Worker
 from crawler.frontier import Frontier
 from crawler.report import read_summary, write_summary
 from crawler.run import CrawlResult, _selected_sites
-from crawler.settings import CrawlOptions, robots_policy, scrapy_settings
+from crawler.settings import CrawlOptions, robots_policy, scrapy_settings, site_slot
 from index import indexer
 from index.catalog import Catalog
 from index.collection import Collection
@@ -99,10 +99,13 @@ def _new_shared_crawl(client: Any, collection: Collection, options: CrawlOptions
 
 def _site_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
                  ) -> dict[str, str]:
-    """Each site's "delay concurrency", held for the whole crawl by Redis."""
+    """Each site's "delay concurrency", held for the whole crawl by Redis (one request in
+    flight where there is a delay: crawler.settings.site_slot)."""
     per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
     delay = config.politeness.delay if options.delay is None else options.delay
-    return {s.name: f"{s.delay if s.delay is not None else delay} {per_site}" for s in sites}
+    slots = {s.name: site_slot(s.delay if s.delay is not None else delay, per_site)
+             for s in sites}
+    return {name: f"{slot['delay']} {slot['concurrency']}" for name, slot in slots.items()}
 
 
 def _share_history(shared: SharedCrawl, collection: Collection) -> None:
