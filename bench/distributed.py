@@ -175,12 +175,14 @@ class Run:
     short_gaps: int
     twice: int
     lost: int
+    server_cpu_s: float = 0.0  # this process's: the sites' asyncio server, mostly
 
     def line(self) -> str:
         per = 1000 / max(self.pages, 1)
         return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
                 f"{self.span_s:>7.1f}{self.rate:>9.0f}"
                 f"{self.cpu_s * per:>10.2f}{self.redis_cpu_s * per:>10.3f}"
+                f"{self.server_cpu_s * per:>10.3f}"
                 f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}")
 
 
@@ -191,12 +193,17 @@ class Run:
 
 
 HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
-          f"{'cpu ms/p':>10}{'redis ms':>10}"
+          f"{'cpu ms/p':>10}{'redis ms':>10}{'sites ms':>10}"
           f"{'short':>8}{'twice':>7}{'lost':>6}")
 
 
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -236,6 +243,7 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
     root = _collection(work, sites, f"shared-{workers}{'-kill' if kill else ''}-{next(_RUNS)}")
     sites.reset()
     cpu0, redis0, start = _children_cpu(), server.cpu_s(), time.monotonic()
+    own0 = _own_cpu()
     before = server.client.get("palimpsest:current")
     said = open(work / f"{root.name}.log", "w")  # noqa: SIM115 (closed below)
     procs = [subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root), "--frontier",
@@ -259,7 +267,7 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
             for other in procs:
                 other.kill()
             proc.wait(10)
-    wall = time.monotonic() - start
+    wall, own = time.monotonic() - start, _own_cpu() - own0
     said.close()
     pause, at = sites.longest_pause()
     if pause > 0.5:
@@ -272,7 +280,7 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
     return Run(name + (", one killed -9" if kill else ""), wall, sites.span_s(),
                _children_cpu() - cpu0,
                server.cpu_s() - redis0, len(captured), sites.short_gaps(delay),
-               sites.fetched_twice(), len(sites.all_pages() - captured))
+               sites.fetched_twice(), len(sites.all_pages() - captured), own)
 
 
 def _left(server: RedisServer) -> dict[str, object]:
@@ -295,15 +303,15 @@ def run_plain(work: Path, sites: Sites, delay: float) -> Run:
     """One `palimpsest crawl`, no Redis: the single-process crawl the workers replace."""
     root = _collection(work, sites, f"plain-{delay}")
     sites.reset()
-    cpu0, start = _children_cpu(), time.monotonic()
+    cpu0, start, own0 = _children_cpu(), time.monotonic(), _own_cpu()
     subprocess.run([*PALIMPSEST, "crawl", "--collection", str(root), *_crawl_options(delay)],
                    cwd=ROOT, capture_output=True)
-    wall = time.monotonic() - start
+    wall, own = time.monotonic() - start, _own_cpu() - own0
     captured = _captured(root) & sites.all_pages()
     return Run("1 process, no Redis", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
                len(captured),
                sites.short_gaps(delay), sites.fetched_twice(),
-               len(sites.all_pages() - captured))
+               len(sites.all_pages() - captured), own)
 
 
 def run_wget(work: Path, sites: Sites, delay: float) -> Run:
@@ -311,17 +319,18 @@ def run_wget(work: Path, sites: Sites, delay: float) -> Run:
     out = work / "wget"
     out.mkdir()
     sites.reset()
-    cpu0, start = _children_cpu(), time.monotonic()
+    cpu0, start, own0 = _children_cpu(), time.monotonic(), _own_cpu()
     for n, seed in enumerate(sites.seeds().values()):
         subprocess.run(["wget", "--recursive", "--level=inf", "--no-verbose",
                         f"--wait={delay}", "--warc-file", str(out / f"site{n}"),
                         "--no-warc-compression", "--directory-prefix", str(out / "files"),
                         "-e", "robots=off", seed], capture_output=True, cwd=out)
-    wall = time.monotonic() - start
+    wall, own = time.monotonic() - start, _own_cpu() - own0
     pages = sum(1 for a in sites.arrivals.values() for _, p in a if p.startswith("/p"))
     return Run("wget, site after site", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
                pages,
-               sites.short_gaps(delay), sites.fetched_twice(), len(sites.all_pages()) - pages)
+               sites.short_gaps(delay), sites.fetched_twice(), len(sites.all_pages()) - pages,
+               own)
 
 
 def main() -> None:
