@@ -4,15 +4,18 @@ at once), beside a plain crawl of the same site.
 
 The sample network runs in a process of its own with a per-response latency (default 20 ms).
 For each run: wall time, HTML pages and pages/s (rendered pages for the browser), CPU per page
-of the whole process tree (the crawl, Playwright's driver and Chromium's processes, as
-reaped), peak memory of the whole tree, sampled from /proc every 50 ms (the sum of the
-processes' PSS, which counts shared pages once, and the sum of their RSS, which counts them in
-every process: an upper bound), and the share of the browser's requests that have response
+of the whole process tree (the crawl, Playwright's driver and Chromium's processes), and peak
+memory of the whole tree, both sampled from /proc every 50 ms (CPU: each process's user and
+system time as last seen, summed, and shown by kind of process; the rusage of reaped children
+would miss Chromium's renderers and GPU process, which the tree does not reap; memory: the sum
+of the processes' PSS, which counts shared pages once, and the sum of their RSS, which counts
+them in every process: an upper bound), and the share of the browser's requests that have response
 (or revisit) records in the WARCs. With --repeat N each crawl is run N times, the three kinds
 in turn, and the run of least wall time kept (the one other work on a shared machine disturbed
-least). Prints the figures; never asserts.
+least). --pages 1,2,3 says at how many pages at a time the browser crawls run. Prints the
+figures; never asserts.
 
-    .venv/bin/python bench/browser.py [--latency-ms 20] [--repeat 1]
+    .venv/bin/python bench/browser.py [--latency-ms 20] [--repeat 1] [--pages 1,2]
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class Run:
     steady_s: float  # from the first page's log line to the last one's
     browser_requests: int
     recorded: int  # of those, with a response or revisit record in the WARCs
+    cpu_kinds: dict[str, float]  # CPU seconds by kind of process
 
     @property
     def pages_per_s(self) -> float:
@@ -70,11 +74,16 @@ class Run:
 
 
 class TreeMemory:
-    """Samples the memory of a process and all its descendants, keeping the peak sums."""
+    """Samples the memory and CPU time of a process and all its descendants: the peak sums of
+    memory, and each process's CPU time as last seen (so that the CPU of processes that the
+    process tree does not reap, Chromium's renderers and GPU process among them, is counted:
+    the rusage of reaped children misses it)."""
 
     def __init__(self, pid: int, every_s: float = 0.05) -> None:
         self.pid, self.every_s = pid, every_s
         self.peak_pss_kb = self.peak_rss_kb = 0
+        self.cpu_s: dict[int, float] = {}  # pid: user + system seconds, last seen
+        self.kinds: dict[int, str] = {}  # pid: what the process is (crawl, renderer...)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -86,18 +95,31 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
 
+    def cpu_by_kind(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for pid, seconds in self.cpu_s.items():
+            kind = self.kinds.get(pid, "other")
+            found[kind] = found.get(kind, 0.0) + seconds
+        return found
+
     def _run(self) -> None:
         while not self._stop.is_set():
             pss = rss = 0
-            for pid in self._tree():
+            for pid, stat in self._tree().items():
                 found = _rollup(pid)
                 pss, rss = pss + found.get("Pss", 0), rss + found.get("Rss", 0)
+                fields = stat.rsplit(")", 1)[1].split()
+                self.cpu_s[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+                if self.kinds.get(pid, "other") == "other":  # a fork may exec later
+                    self.kinds[pid] = _kind(pid)
             self.peak_pss_kb, self.peak_rss_kb = (max(self.peak_pss_kb, pss),
                                                   max(self.peak_rss_kb, rss))
             self._stop.wait(self.every_s)
 
-    def _tree(self) -> list[int]:
+    def _tree(self) -> dict[int, str]:
+        """pid: /proc/pid/stat of the process and its descendants."""
         children: dict[int, list[int]] = {}
+        stats: dict[int, str] = {}
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
                 try:
@@ -106,12 +128,37 @@ class TreeMemory:
                     continue
                 parent = int(stat.rsplit(")", 1)[1].split()[1])
                 children.setdefault(parent, []).append(int(entry.name))
-        tree, todo = [], [self.pid]
+                stats[int(entry.name)] = stat
+        tree, todo = {}, [self.pid]
         while todo:
             pid = todo.pop()
-            tree.append(pid)
+            if pid in stats:
+                tree[pid] = stats[pid]
             todo += children.get(pid, [])
         return tree
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_CHROMIUM_TYPES = ("renderer", "gpu-process", "zygote", "utility")
+
+
+def _kind(pid: int) -> str:
+    """What a process of the crawl's tree is, from its command line."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return "other"
+    if "chromium" in command:
+        found = [t for t in _CHROMIUM_TYPES if f"--type={t}" in command]
+        # a zygote's forks are renderers until they say otherwise
+        return {"zygote": "renderer", "gpu-process": "gpu"}.get(
+            found[0], found[0]) if found else "browser"
+    if "palimpsest.cli" in command:
+        return "crawl"
+    if "node" in command or "playwright" in command:
+        return "driver"
+    return "other"
 
 
 def _rollup(pid: int) -> dict[str, int]:
@@ -140,7 +187,7 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     with TreeMemory(process.pid) as memory:
-        _pid, status, usage = os.wait4(process.pid, 0)
+        _pid, status, _usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{name} failed: {process.stderr.read().decode()[-2000:]}")
@@ -158,8 +205,9 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
              or (e.get("via") and "reason" not in e and (
                  e.get("outcome") in _NOT_RECORDED or e.get("why") == "limit:browser-resources"))]
     recorded = [e for e in asked if e.get("reason") == "browser" and e["url"] in in_warcs]
-    return Run(name, wall, usage.ru_utime + usage.ru_stime, memory.peak_pss_kb / 1024,
-               memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded))
+    kinds = memory.cpu_by_kind()
+    return Run(name, wall, sum(kinds.values()), memory.peak_pss_kb / 1024,
+               memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded), kinds)
 
 
 def _recorded_urls(warcs: list[Path]) -> set[str]:
@@ -185,13 +233,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--pages", default="1,2",
+                        help="pages at a time of the browser crawls, comma-separated")
     args = parser.parse_args()
+    try:
+        at_once = [int(n) for n in args.pages.split(",")]
+    except ValueError:
+        parser.error(f"--pages: numbers separated by commas, not {args.pages!r}")
+    if any(n < 1 for n in at_once):
+        parser.error("--pages: at least 1 page at a time")
     site = rendered_manifest(1)
     print(f"civiscope at revision 1: {len(site.pages | site.script_only)} HTML pages "
           f"(shells and the script-only article), {len(site.endpoints)} JSON endpoints; "
           f"{os.cpu_count()} CPUs; latency {args.latency_ms} ms")
-    kinds = (("plain, 1 at a time", False, 1), ("browser, 1 page at a time", True, 1),
-             ("browser, 2 pages at a time", True, 2))
+    kinds = [("plain, 1 at a time", False, 1)] + [
+        (f"browser, {n} page{'s' if n > 1 else ''} at a time", True, n) for n in at_once]
     tried: dict[str, list[Run]] = {name: [] for name, _, _ in kinds}
     with network_process(False, args.latency_ms) as network, \
             tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +277,9 @@ def main() -> None:
               f"page); peak < {GOAL_PEAK_MB} MB: "
               f"{'met' if r.peak_pss_mb < GOAL_PEAK_MB else 'NOT met'} "
               f"(PSS {r.peak_pss_mb:.0f} MB, RSS sum {r.peak_rss_mb:.0f} MB)")
+        print("  CPU s by process: " + ", ".join(
+            f"{kind} {seconds:.2f}" for kind, seconds in sorted(
+                r.cpu_kinds.items(), key=lambda item: -item[1])))
 
 
 if __name__ == "__main__":
