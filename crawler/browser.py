@@ -9,8 +9,9 @@ to the next (a new context and renderer per page cost more than the page itself)
 pages the tab goes to about:blank, so that no script of the last page runs on, and its cookies
 and the storage of every origin the last page touched are cleared, so that each capture is
 what a first visit sees; a tab whose page failed (time limit, crash, browser error) is closed
-and opened anew. The browser's HTTP cache is off, so every page asks the proxy for all it
-needs.
+and opened anew. The browser keeps nothing in its HTTP cache (the proxy answers it "no-store"),
+so every page asks the proxy for all it needs; the proxy also tells the tab's NetworkWatch of
+each request, so that Playwright's request events are not needed.
 
 The page's own document is not fetched again: the tab's proxy hands the browser the response
 Scrapy already fetched and recorded (no Playwright routing: a route makes Playwright's driver
@@ -29,7 +30,6 @@ import math
 import time
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -43,13 +43,26 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 
+# Chromium keeps its own --disable-features only: Playwright's list (its calls home and
+# behaviours it turns off) is repeated here, or ours would replace it
+_PLAYWRIGHT_DISABLED = ("AimEnabled,AvoidCorsURLLoaderRestartOnRedirect,"
+                        "AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,"
+                        "HttpsFirstBalancedModeAutoEnable,HttpsUpgrades,LensOverlay,"
+                        "MediaRouter,NetworkTimeServiceQuerying,OptimizationHints,PaintHolding,"
+                        "PreconnectToSearch,ThirdPartyStoragePartitioning")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage",
                  # Chromium's own calls home (autofill, hints, safe browsing) would go through
-                 # the page's proxy: not the site's traffic, and never to leave the machine
-                 "--disable-features=AutofillServerCommunication,OptimizationHints,"
-                 "MediaRouter,Translate,InterestFeedContentSuggestions",
+                 # the page's proxy: not the site's traffic, and never to leave the machine.
+                 # No spare renderer: one is kept warm per browser context, so with two tabs
+                 # each navigation threw the other's away and started another (two renderer
+                 # processes started and killed a page). No omnibox popup as a web page: each
+                 # window (one per browser context, even headless) preloaded one in a renderer
+                 # of its own, 1.2 s of CPU each, for an address bar no one types into
+                 "--disable-features=AutofillServerCommunication,Translate,"
+                 "InterestFeedContentSuggestions,SpareRendererForSitePerProcess,"
+                 "WebUIOmniboxPopup,WebUIOmniboxAimPopup," + _PLAYWRIGHT_DISABLED,
                  "--disable-client-side-phishing-detection", "--disable-domain-reliability",
                  "--disable-default-apps", "--no-default-browser-check",
                  "--password-store=basic",
@@ -181,37 +194,38 @@ def _crash_or(exc: PlaywrightError, browser: Browser, page: Page | None) -> Exce
 
 
 class Tab:
-    """One browser context and its page, whose requests all go through `proxy_url`; opened
-    on first use (and again after a failure or in a new browser), kept between pages."""
+    """One browser context and its page, whose requests all go through `proxy_url`, whose
+    proxy tells `watch` of each; opened on first use (and again after a failure or in a new
+    browser), kept between pages."""
 
-    def __init__(self, proxy_url: str) -> None:
+    def __init__(self, proxy_url: str, watch: NetworkWatch) -> None:
         self.proxy_url = proxy_url
         self.page: Page | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._session: CDPSession | None = None
-        self._watch: _NetworkWatch | None = None
+        self._watch = watch
+        self._opened = False
 
     async def open(self, browser: Browser, user_agent: str) -> None:
-        if self._watch is not None and self._browser is browser and browser.is_connected():
-            return  # opened whole (the watch comes last), in this browser
+        if self._opened and self._browser is browser and browser.is_connected():
+            return  # opened whole, in this browser
         await self.close()
         self._browser = browser
         self._context = await browser.new_context(
             proxy={"server": self.proxy_url}, user_agent=user_agent, viewport=VIEWPORT,
             service_workers="block", locale="en")
         self.page = await self._context.new_page()
+        # for the screenshot and the clearing of storage only: no domain enabled, so that
+        # no event of the page comes over to Python (the network is watched by the proxy)
         self._session = await self._context.new_cdp_session(self.page)
-        # no HTTP cache: every page asks the proxy for all it needs, so each capture is whole
-        await self._session.send("Network.enable")
-        await self._session.send("Network.setCacheDisabled", {"cacheDisabled": True})
-        self._watch = _NetworkWatch(self.page)
+        self._opened = True
 
     async def visit(self, document: Document, bounds: PageBounds) -> Rendering:
         """Load `document` (which the tab's proxy serves, see RecordingProxy.begin), wait,
         scroll, wait, and take what the page became."""
         page, watch = self.page, self._watch
-        assert page is not None and watch is not None
+        assert page is not None
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
         quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
@@ -238,7 +252,7 @@ class Tab:
     async def clear(self) -> None:
         """Make the tab as new for the next page: no script of the last page running, no
         cookie or stored data of any origin it touched."""
-        assert self.page is not None and self._session is not None and self._watch
+        assert self.page is not None and self._session is not None
         assert self._context is not None
         # sessionStorage lives as long as the tab: each frame's, from inside
         await asyncio.gather(*(
@@ -253,7 +267,7 @@ class Tab:
     async def close(self) -> None:
         """Close the tab's context (if any): the next page opens a new one."""
         context, self._context, self.page, self._session = self._context, None, None, None
-        self._watch = None
+        self._opened = False
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(context.close(), 10)
@@ -261,8 +275,7 @@ class Tab:
 
 def _thumbnail(png: bytes, width: int) -> bytes:
     """The top of a full-page screenshot, one viewport tall, scaled to `width` pixels wide."""
-    with Image.open(BytesIO(png)) as image:
-        top = image.crop((0, 0, image.width, min(image.height, VIEWPORT["height"])))
+    with _top_of(png, VIEWPORT["height"]) as top:
         height = max(1, round(top.height * width / top.width))
         small = top.convert("RGB").resize((width, height), Image.Resampling.BILINEAR,
                                           reducing_gap=2.0)
@@ -271,30 +284,46 @@ def _thumbnail(png: bytes, width: int) -> bytes:
     return out.getvalue()
 
 
-class _NetworkWatch:
-    """Requests of a page in flight, when the last one began or ended, and the origins they
-    went to (whose storage is cleared after the page)."""
+def _top_of(png: bytes, rows: int) -> Image.Image:
+    """The first `rows` rows of a PNG, decoding no more of it than those (a full page is
+    four or more times as tall: its decoding cost more than the rest of the thumbnail)."""
+    image = Image.open(BytesIO(png))
+    rows = min(rows, image.height)
+    if (image.format == "PNG" and not image.info.get("interlace") and len(image.tile) == 1
+            and hasattr(image, "_size")):
+        decoder, _extent, offset, args = image.tile[0]
+        # the decoder stops once the (smaller) image is full: the rest is never inflated
+        image._size = (image.width, rows)
+        image.tile = [(decoder, (0, 0, image.width, rows), offset, args)]
+        image.load()
+        return image
+    with image:
+        return image.crop((0, 0, image.width, rows))
 
-    def __init__(self, page: Page) -> None:
+
+class NetworkWatch:
+    """Requests of a tab's page in flight, when the last one began or ended, and the origins
+    they went to (whose storage is cleared after the page): told by the tab's recording proxy,
+    which every request of the browser goes through (Playwright's request events would bring
+    each request over from the driver to Python three times)."""
+
+    def __init__(self) -> None:
         self.in_flight = 0
         self.last_change = time.monotonic()
         self.origins: set[str] = set()
-        page.on("request", self._began)
-        page.on("requestfinished", self._ended)
-        page.on("requestfailed", self._ended)
 
     def reset(self, url: str) -> None:
-        self.in_flight = 0
+        """A new page, at `url`: what is in flight stays counted until it ends."""
         self.last_change = time.monotonic()
         self.origins = {_origin(url)}
 
-    def _began(self, request: Any) -> None:
+    def began(self, url: str) -> None:
         self.in_flight += 1
         self.last_change = time.monotonic()
-        if request.url.startswith(("http://", "https://")):
-            self.origins.add(_origin(request.url))
+        if url.startswith(("http://", "https://")):
+            self.origins.add(_origin(url))
 
-    def _ended(self, _request: Any) -> None:
+    def ended(self) -> None:
         self.in_flight = max(0, self.in_flight - 1)
         self.last_change = time.monotonic()
 

@@ -154,7 +154,7 @@ class BrowserCapture:
                     self.wire, PageOfRequests("", "", ""), self.upstream,
                     self.request_seconds, self.max_resources, self.max_bytes, ca=self.ca,
                     verify_origins=self.verify_origins)
-                slot = _Slot(Tab(await proxy.start()), proxy)
+                slot = _Slot(Tab(await proxy.start(), proxy.watch), proxy)
                 self._slots.append(slot)
                 self._free.put_nowait(slot)
         return await self._free.get()

@@ -42,7 +42,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
-from crawler.browser import Document
+from crawler.browser import Document, NetworkWatch
 from crawler.crawl_ca import CrawlCA, origin_context
 from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.recorder import Dedup, dedup_of, response_or_revisit
@@ -57,6 +57,10 @@ Allow = Callable[[str], Awaitable[str | None]]
 _HOP_BY_HOP = {"proxy-connection", "connection", "keep-alive", "proxy-authorization", "te",
                "upgrade", "trailer"}
 _HEAD_LIMIT = 1 << 20
+# added to every answer to the browser (never to the records): the browser keeps nothing, so
+# every page asks the proxy for all it needs and each capture is whole (the HTTP cache off by
+# CDP instead would need the Network domain on, each of its events sent over to Python)
+_NO_STORE = ("Cache-Control", "no-store")
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ class RecordingProxy:
     verify_origins: bool = False
     fetched: list[str] = field(default_factory=list)  # URLs recorded, in order
     refused: int = 0
+    watch: NetworkWatch = field(default_factory=NetworkWatch)  # what the browser asked for
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
     _origin_tls: ssl.SSLContext | None = None
@@ -220,12 +225,17 @@ class RecordingProxy:
         head = await reader.readuntil(b"\r\n\r\n")
         request_line, headers = _parse_head(head)
         method, target, _version = request_line.split(" ", 2)
-        if method == "CONNECT":
-            await self._intercept(target, reader, writer)
-        elif target.startswith("http://"):
-            await self._exchange(method, target, headers, reader, writer)
-        else:
-            writer.write(_answer(400, "the proxy takes absolute http:// URLs and CONNECT"))
+        # in flight from the request's head (or its tunnel's) to the answer's last byte
+        self.watch.began(f"https://{target}/" if method == "CONNECT" else target)
+        try:
+            if method == "CONNECT":
+                await self._intercept(target, reader, writer)
+            elif target.startswith("http://"):
+                await self._exchange(method, target, headers, reader, writer)
+            else:
+                writer.write(_answer(400, "the proxy takes absolute http:// URLs and CONNECT"))
+        finally:
+            self.watch.ended()
 
     async def _intercept(self, authority: str, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
@@ -319,7 +329,7 @@ class RecordingProxy:
         exchange = Exchange(url, method, line, sent, body, protocol, status,
                             response_headers, payload, truncated, started)
         to_browser = [(k, v) for k, v in response_headers if k.lower() != "connection"]
-        to_browser.append(("Connection", "close"))
+        to_browser += [_NO_STORE, ("Connection", "close")]
         return exchange, _serialize(status_line, to_browser) + raw_body
 
     async def _connect(self, url: str
@@ -432,7 +442,8 @@ def _header(headers: Headers, name: str) -> str:
 def _document_answer(document: Document) -> bytes:
     """The page's response for the browser, body whole and decoded (never recorded)."""
     headers = [(k, line) for k, v in document.headers.items() for line in v.split("\n")]
-    headers += [("Content-Length", str(len(document.body))), ("Connection", "close")]
+    headers += [("Content-Length", str(len(document.body))), _NO_STORE,
+                ("Connection", "close")]
     try:
         reason = HTTPStatus(document.status).phrase
     except ValueError:
