@@ -41,6 +41,12 @@ def warc_date(moment: datetime | None = None) -> str:
 
 # warcio compresses at level 9; level 6 writes files a few per cent larger for far less CPU
 GZIP_LEVEL = 6
+# a payload compressed already (a screenshot's PNG, an image, a gzipped body) deflates by 2%
+# at most, for ~90 ms of CPU a 2 MB screenshot at any level: its member is stored instead
+# (deflate's stored blocks: a gzip member like any other, 5 ms)
+_COMPRESSED_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/avif",
+                     "font/woff2", "application/zip", "application/gzip", "video/", "audio/")
+_COMPRESSED_ENCODINGS = ("gzip", "br", "zstd", "deflate", "x-gzip")
 # glibc's M_TRIM_THRESHOLD: free memory at the top of the heap kept, not given back, up to this
 _HEAP_KEPT = 16 << 20
 
@@ -156,7 +162,7 @@ class RotatingWarcWriter:
         self._buffer.seek(0)
         self._buffer.truncate()
         self._serializer.write_record(record)
-        gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        gzip = zlib.compressobj(gzip_level(record), zlib.DEFLATED, 31)
         return gzip.compress(self._buffer.getvalue()) + gzip.flush()
 
     def _warcinfo(self, filename: str, moment: datetime) -> ArcWarcRecord:
@@ -196,6 +202,22 @@ class RotatingWarcWriter:
         os.truncate(current.open_path, end)
         os.replace(current.open_path, current.path)
         self.closed_files.append(current.path)
+
+
+def gzip_level(record: ArcWarcRecord) -> int:
+    """0 (stored) for a record whose payload is compressed already, else GZIP_LEVEL."""
+    if record.rec_type == "resource":
+        mime = record.rec_headers.get_header("Content-Type") or ""
+        encoding = ""
+    elif record.rec_type == "response" and record.http_headers is not None:
+        mime = record.http_headers.get_header("Content-Type") or ""
+        encoding = record.http_headers.get_header("Content-Encoding") or ""
+    else:
+        return GZIP_LEVEL
+    if mime.strip().lower().startswith(_COMPRESSED_TYPES) or \
+            encoding.strip().lower() in _COMPRESSED_ENCODINGS:
+        return 0
+    return GZIP_LEVEL
 
 
 def repair_open_file(open_path: Path) -> tuple[Path, int]:

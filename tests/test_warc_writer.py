@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import zlib
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -71,3 +72,30 @@ def test_a_torn_last_record_is_cut_and_every_complete_record_kept(tmp_path):
         urls = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)]
     assert urls == [None, "http://example.test/0", "http://example.test/1",
                     "http://example.test/2", "http://example.test/3"]
+
+
+def test_a_payload_compressed_already_is_stored_in_its_gzip_member(tmp_path):
+    # a screenshot's PNG (or a gzipped body) gains nothing from deflate: its member is stored
+    # (deflate's stored blocks), read back byte for byte by any gzip reader; text is deflated
+    writer = _writer(tmp_path)
+    png = bytes(range(256)) * 400  # stands for compressed bytes
+    shot = writer._serializer.create_warc_record(
+        "urn:fullPage:http://example.test/", "resource", payload=BytesIO(png),
+        length=len(png), warc_content_type="image/png",
+        warc_headers_dict={"WARC-Record-ID": writer.record_id(),
+                           "WARC-Date": "2026-01-02T03:04:05.678000Z"})
+    writer.write([shot, _response(writer, 1)])
+    writer.close()
+    (path,) = writer.closed_files
+    data = path.read_bytes()
+    members = []
+    while data:
+        inflate = zlib.decompressobj(31)
+        members.append((inflate.decompress(data), len(data) - len(inflate.unused_data)))
+        data = inflate.unused_data
+    _info, (stored, stored_size), (page, page_size) = members
+    assert png in stored and stored_size > len(stored)  # not deflated: a little larger
+    assert page_size < len(page) / 3  # the HTML, deflated
+    with open(path, "rb") as stream:
+        records = [(r.rec_type, r.content_stream().read()) for r in ArchiveIterator(stream)]
+    assert records[1] == ("resource", png)
