@@ -193,24 +193,22 @@ class SharedHistory(PayloadHistory):
         self._fetched = None
 
     def previous_digest(self, url: str) -> str | None:
-        if self._fetched and self._fetched[0] == url:
-            found = self._fetched[2]
-        else:
-            try:
-                found = self.worker.shared.hget("hurl", url)
-            except Unreachable:
-                return None
+        found = self._look_up("hurl", url, 0)
         return found.decode() if found else None
 
     def original(self, digest: str) -> PayloadRef | None:
-        if self._fetched and self._fetched[1] == digest:
-            found = self._fetched[3]
-        else:
-            try:
-                found = self.worker.shared.hget("hdig", digest)
-            except Unreachable:
-                return None
+        found = self._look_up("hdig", digest, 1)
         return PayloadRef(*json.loads(found)) if found else None
+
+    def _look_up(self, key: str, field: str, at: int) -> bytes | None:
+        """`field` of the hash `key`: from the prefetched pair when it is the one asked for
+        (`at`: its place there), else from Redis; None if Redis is unreachable."""
+        if self._fetched and self._fetched[at] == field:
+            return self._fetched[at + 2]
+        try:
+            return self.worker.shared.hget(key, field)
+        except Unreachable:
+            return None
 
     def remember(self, url: str, digest: str, original: PayloadRef) -> None:
         """Pending: goes with the worker's next call to Redis (the completion of this page's

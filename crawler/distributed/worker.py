@@ -263,13 +263,7 @@ class SharedScheduler(BaseScheduler):
     def _send_pending_soon(self, seconds: float) -> None:
         """Send the pending writes in `seconds`, unless another call takes them first (a send
         due sooner replaces one due later)."""
-        from twisted.internet import reactor  # the one Scrapy installed
-
-        if self._sending is not None and self._sending.active():
-            if self._sending.getTime() <= reactor.seconds() + seconds:
-                return
-            self._sending.cancel()
-        self._sending = reactor.callLater(seconds, self._send_pending)
+        self._sending = _call_within(self._sending, seconds, self._send_pending)
 
     def _send_pending(self) -> None:
         try:
@@ -280,14 +274,7 @@ class SharedScheduler(BaseScheduler):
     def _wake_in(self, seconds: float) -> None:
         """Ask the engine for requests again in `seconds` (it only asks on its own when a
         download ends, or every five seconds)."""
-        from twisted.internet import reactor  # the one Scrapy installed
-
-        seconds = max(seconds, 0.005)
-        if self._poll is not None and self._poll.active():
-            if self._poll.getTime() <= reactor.seconds() + seconds:
-                return
-            self._poll.cancel()
-        self._poll = reactor.callLater(seconds, self._wake)
+        self._poll = _call_within(self._poll, max(seconds, 0.005), self._wake)
 
     def _wake(self) -> None:
         engine = self.crawler.engine
@@ -298,3 +285,15 @@ class SharedScheduler(BaseScheduler):
     def _tick(self) -> None:
         self.worker.tick()
         self._wake()
+
+
+def _call_within(pending: Any, seconds: float, call: Callable[[], None]) -> Any:
+    """`call` in `seconds` on the reactor, unless `pending` (the DelayedCall of an earlier
+    request for it, or None) comes as soon: the one that comes first is kept and returned."""
+    from twisted.internet import reactor  # the one Scrapy installed
+
+    if pending is not None and pending.active():
+        if pending.getTime() <= reactor.seconds() + seconds:
+            return pending
+        pending.cancel()
+    return reactor.callLater(seconds, call)

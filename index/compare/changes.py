@@ -80,7 +80,6 @@ def change_report(collection: Collection, from_crawl: str | None = None,
         # by page with what came before it, and stands as the network it left unfetched
         since_each_page = since_each_page or (statuses[to].listed and not from_crawl)
         if since_each_page:
-            to = _pair(collection, crawls, statuses, None, to_crawl)[1]
             new = _read_crawl(collection, catalog, to, statuses[to])
             old = _captured_before(catalog, new, statuses, crawls)
         else:
