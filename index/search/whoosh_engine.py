@@ -312,8 +312,8 @@ class WhooshIndex(TextIndex):
 
 
 class _DeadlineCollector(WrappingCollector):
-    """Collects what `child` collects, reading the budget's deadline at every matching
-    document and once each segment's matcher is built (for many terms, most of the time).
+    """Collects what `child` collects, reading the budget's deadline every 64 matching
+    documents and once each segment's matcher is built (for many terms, most of the time).
     Not Whoosh's TimeLimitCollector: it starts a timer thread per search, and interrupts
     with SIGALRM, which only the main thread may handle (not a server's worker threads)."""
 
@@ -327,8 +327,9 @@ class _DeadlineCollector(WrappingCollector):
 
     def collect_matches(self) -> None:
         check, collect = self._budget.check, self.child.collect
-        for sub_docnum in self.child.matches():
-            check("matching")
+        for n, sub_docnum in enumerate(self.child.matches()):
+            if not n % 64:  # a thread's CPU clock is a system call (~1 us): not every time
+                check("matching")
             collect(sub_docnum)
 
 
