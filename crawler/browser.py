@@ -28,6 +28,7 @@ import base64
 import contextlib
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -87,6 +88,12 @@ _SCROLL = """async (max) => {
   window.scrollTo(0, 0);
   return n;
 }"""
+
+
+# the page has run what was due: its tasks queued so far (a response's handler that renders
+# the page), two frames (intersection checks, and the requests they begin)
+_SETTLE = """() => new Promise(r =>
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))))"""
 
 
 class BrowserCrashed(Exception):
@@ -228,10 +235,12 @@ class Tab:
         assert page is not None
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
-        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
+        def settle():
+            return page.evaluate(_SETTLE)
+        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
         scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
         if scrolls:
-            quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds)
+            quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
         dom = (await page.content()).encode("utf-8")
         full_page = await self._full_page()
         thumbnail = await asyncio.to_thread(_thumbnail, full_page, bounds.thumbnail_width)
@@ -327,13 +336,23 @@ class NetworkWatch:
         self.in_flight = max(0, self.in_flight - 1)
         self.last_change = time.monotonic()
 
-    async def quiet(self, seconds: float, cap: float) -> bool:
-        """Wait until no request has been in flight for `seconds`, or `cap` seconds at most;
-        whether it went quiet."""
+    async def quiet(self, seconds: float, cap: float,
+                    settle: Callable[[], Awaitable[object]] | None = None) -> bool:
+        """Wait until no request has been in flight for `seconds`, and none began while
+        `settle` (the page running what was due) ran, or `cap` seconds at most; whether it
+        went quiet. Without `settle` a renderer starved of CPU (a busy machine) may not yet
+        have handled the last response, and the requests that handling makes are missed."""
         deadline = time.monotonic() + cap
         while time.monotonic() < deadline:
             if self.in_flight == 0 and time.monotonic() - self.last_change >= seconds:
-                return True
+                if settle is None:
+                    return True
+                before = self.last_change
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(settle(), max(deadline - time.monotonic(), 0.01))
+                if self.in_flight == 0 and self.last_change == before:
+                    return True
+                continue
             await asyncio.sleep(0.05)
         return False
 
