@@ -9,6 +9,8 @@ RWP    := .venv-wacz/replaywebpage/.installed
 RWP_VERSION := 2.5.3
 APT    := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 PORT   ?= 8080
+# the tests run in this many processes, a test file each at a time (pytest-xdist)
+TEST_PROCESSES ?= 2
 
 .PHONY: demo test lint bench system clean
 
@@ -17,7 +19,7 @@ demo: $(STAMP) system
 
 test: $(STAMP) system $(PYWB) $(WACZ) $(RWP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

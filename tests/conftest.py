@@ -6,6 +6,7 @@ once per process). The expensive collections are built once per session.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,7 +16,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +249,13 @@ def replayed(page, base: str, wacz: str, url: str, ts: str, until: str) -> str:
                 break
         page.wait_for_timeout(500)
     return shown
+
+
+def run_coroutine(coroutine: Coroutine):
+    """`asyncio.run(coroutine)` in a thread of its own: the thread a test runs in may hold a
+    running loop already (Playwright's sync API, once a browser fixture of the session is up)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def _wait_until_answering(url: str, timeout: float = 30) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from index.config import load_config
-from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest
+from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest, run_coroutine
 from tests.hostile_server import HostileServer, crawl_sites, page
 from tests.test_warc_format import _as_warc_1_0
 
@@ -273,7 +273,7 @@ def test_recording_proxy_stores_chunked_body_dechunked_and_stops_at_the_resource
 
     with HostileServer() as server:
         server.route("/chunked", lambda ex: ex.raw(chunked))
-        first, second = asyncio.run(session(server))
+        first, second = run_coroutine(session(server))
     assert first.endswith(b"\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")  # as sent
     request, response = written
     assert request.http_headers.protocol == "GET"
@@ -307,9 +307,9 @@ def test_browser_crawl_of_the_sample_network_goes_through_its_proxy(tmp_path: Pa
         assert any(r.head.startswith(f"GET {entry['url']} HTTP/1.1") for r in requests)
 
 
-def _kill_our_browsers() -> None:
-    """SIGKILL the main process of each Chromium this test process started (through the crawl
-    and Playwright's driver): a browser crash, as the crawl sees it."""
+def _our_browsers() -> set[int]:
+    """The main process of each Chromium this test process started (through a crawl, or
+    Playwright's driver)."""
     parents = {}
     names = {}
     for proc in Path("/proc").iterdir():
@@ -328,19 +328,25 @@ def _kill_our_browsers() -> None:
                 return True
         return False
 
-    for pid, name in names.items():
-        if "chrom" in name and "chrom" not in names.get(parents.get(pid, 0), "") and ours(pid):
-            os.kill(pid, signal.SIGKILL)
+    return {pid for pid, name in names.items()
+            if "chrom" in name and "chrom" not in names.get(parents.get(pid, 0), "")
+            and ours(pid)}
 
 
 def test_browser_crash_is_retried_once_then_logged(tmp_path: Path):
+    spared = _our_browsers()  # the session's own (the UI tests' browser): not the crawl's
+
+    def kill_the_crawls_browser() -> None:  # a browser crash, as the crawl sees it
+        for pid in _our_browsers() - spared:
+            os.kill(pid, signal.SIGKILL)
+
     def crash_once(exchange) -> None:
         if exchange.server.hits[0, "/crash-once.js"] == 1:
-            _kill_our_browsers()
+            kill_the_crawls_browser()
         exchange.send(200, b"1;", "application/javascript")
 
     def crash_always(exchange) -> None:
-        _kill_our_browsers()
+        kill_the_crawls_browser()
         exchange.send(200, b"1;", "application/javascript")
 
     with HostileServer() as server:

@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from index.catalog import Catalog
 from index.collection import Collection
 from index.indexer import update
-from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest
+from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest, run_coroutine
 from tests.hostile_server import HostileServer, crawl_sites, page
 from tests.test_browser_crawl import PNG
 
@@ -284,7 +284,7 @@ def test_https_through_an_upstream_proxy_is_recorded_inside_its_connect_tunnel(t
     with TLSServer(_self_signed(tmp_path)) as origin:
         origin.route("/api/words.json", lambda ex: ex.send(200, WORDS_JSON, "application/json"))
         url = origin.url("/api/words.json")
-        answer = asyncio.run(session(url))
+        answer = run_coroutine(session(url))
     assert answer.endswith(WORDS_JSON)
     assert tunnels == [f"CONNECT {url.split('/')[2]} HTTP/1.1"]
     request, response = written
