@@ -14,6 +14,11 @@ fetched twice, pages never captured; then one run of 2 workers + the first proce
 worker killed -9 midway (pages lost: goal 0). Prints figures and ratios; never asserts.
 
     .venv/bin/python bench/distributed.py [--sites 16] [--pages 150] [--delay 0.02]
+        [--workers 1,2,4] [--join ahead|midway]
+
+The workers are started ahead of the crawl (`worker --wait`, as a standing pool of workers
+is), or with `--join midway` once the crawl is in Redis (their start-up then falls inside
+the crawl).
 """
 
 from __future__ import annotations
@@ -226,6 +231,7 @@ def _captured(root: Path) -> set[str]:
 
 
 CONCURRENCY = 1  # connections per site (--concurrency)
+JOIN = "ahead"  # when the workers start: before the crawl (`worker --wait`), or once it is in Redis
 ROBOTS = False  # robots.txt asked for (--robots: the sites answer 404)
 
 
@@ -245,14 +251,22 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
     cpu0, redis0, start = _children_cpu(), server.cpu_s(), time.monotonic()
     own0 = _own_cpu()
     before = server.client.get("palimpsest:current")
-    said = open(work / f"{root.name}.log", "w")  # noqa: SIM115 (closed below)
-    procs = [subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root), "--frontier",
-                               server.url, *_crawl_options(delay), "--lease-seconds", "3"],
-                              cwd=ROOT, stdout=said, stderr=said)]
-    _wait_for_new_crawl(server, before)
-    procs += [subprocess.Popen([*PALIMPSEST, "worker", "--collection", str(root), "--frontier",
-                                server.url], cwd=ROOT, stdout=said, stderr=said)
-              for _ in range(workers - 1)]
+    log = work / f"{root.name}.log"
+    said = open(log, "w")  # noqa: SIM115 (closed below)
+    crawl = [*PALIMPSEST, "crawl", "--collection", str(root), "--frontier", server.url,
+             *_crawl_options(delay), "--lease-seconds", "3"]
+    worker = [*PALIMPSEST, "worker", "--collection", str(root), "--frontier", server.url]
+    if JOIN == "ahead":  # standing by (`worker --wait`), started up before the crawl starts
+        procs = [subprocess.Popen([*worker, "--wait"], cwd=ROOT, stdout=said, stderr=said)
+                 for _ in range(workers - 1)]
+        while log.read_text().count("waiting for") < workers - 1:
+            time.sleep(0.02)
+        procs.insert(0, subprocess.Popen(crawl, cwd=ROOT, stdout=said, stderr=said))
+    else:  # joining the crawl once it is in Redis, their start-up inside it
+        procs = [subprocess.Popen(crawl, cwd=ROOT, stdout=said, stderr=said)]
+        _wait_for_new_crawl(server, before)
+        procs += [subprocess.Popen(worker, cwd=ROOT, stdout=said, stderr=said)
+                  for _ in range(workers - 1)]
     if kill:
         total = len(sites.all_pages())
         while sum(len(a) for a in sites.arrivals.values()) < total // 3:
@@ -341,17 +355,21 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=1, help="connections per site")
     parser.add_argument("--robots", action="store_true", help="obey robots.txt (404 here)")
+    parser.add_argument("--join", choices=("ahead", "midway"), default="ahead",
+                        help="workers started before the crawl (`worker --wait`, the default) "
+                             "or once it is in Redis (their start-up inside the crawl)")
     parser.add_argument("--parts", default="peers,shared,polite",
                         help="what to run: peers (wget, plain crawl), shared, polite")
     args = parser.parse_args()
-    global CONCURRENCY, ROBOTS
-    CONCURRENCY, ROBOTS = args.concurrency, args.robots
+    global CONCURRENCY, ROBOTS, JOIN
+    CONCURRENCY, ROBOTS, JOIN = args.concurrency, args.robots, args.join
     parts = set(args.parts.split(","))
     sites = Sites(args.sites, args.pages)
     sites.start()
     total = args.sites * args.pages
     print(f"{args.sites} sites x {args.pages} pages ({total} pages of 4 KB, six links each), "
-          f"{CONCURRENCY} connection(s) per site, {os.cpu_count()} CPUs, load average "
+          f"{CONCURRENCY} connection(s) per site, workers joining {JOIN}, {os.cpu_count()} CPUs, "
+          f"load average "
           f"{os.getloadavg()[0]:.1f}")
     peers: list[Run] = []
     by_workers: dict[int, Run] = {}

@@ -22,7 +22,7 @@ import redis
 
 from index.collection import Collection
 from index.warc_names import PORTABLE_NAME
-from tests.conftest import ROOT, CrawledCrawl, crawl_ids, palimpsest
+from tests.conftest import ROOT, CrawledCrawl, crawl_ids, palimpsest, read_records
 
 DELAY = 0.25
 PAGES = 18  # per site, besides its home page
@@ -263,6 +263,35 @@ def test_a_worker_needs_a_crawl_in_redis(tmp_path, redis_server):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("Error: no crawl in Redis at")
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_told_to_wait_joins_the_crawl_started_after_it(tmp_path, sites, redis_server):
+    """`worker --wait` started before any crawl: it says once that it waits, then crawls its
+    share of the crawl started next, and both processes end with it."""
+    root = tmp_path / "collection"
+    _init(root, sites)
+    said = tmp_path / "worker.err"
+    with open(said, "w") as err:
+        worker = subprocess.Popen([sys.executable, "-m", "palimpsest.cli", "worker",
+                                   "--collection", str(root), "--frontier", redis_server.url,
+                                   "--wait"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        _wait_for(lambda: "waiting for" in said.read_text(), 30, "the worker to wait")
+        first = _start("crawl", "--collection", str(root), "--frontier", redis_server.url,
+                       "--delay", "0.05", "--concurrency-per-site", "1", "--lease-seconds", "2")
+        code, out, err = _finish(first)
+        assert code == 0, out + err
+        assert worker.wait(30) == 0, said.read_text()
+    finally:
+        worker.kill()
+    assert said.read_text().count("waiting for") == 1
+    assert f"no crawl in Redis at {redis_server.url}:" in said.read_text()
+    [crawl] = crawl_ids(Collection(root))
+    captured = {r.url for r in crawl.records() if r.type in ("response", "revisit")}
+    assert sites.pages() <= captured
+    own = [r for r in read_records([w for w in crawl.warcs if f"-{worker.pid}-" in w.name])
+           if r.type == "response"]
+    assert own, "the waiting worker fetched nothing"
 
 
 def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):

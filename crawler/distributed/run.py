@@ -12,12 +12,14 @@ and deletes the crawl's keys.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import tomllib
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import redis
 from scrapy.crawler import CrawlerProcess
 
 from crawler.distributed.files import (
@@ -29,7 +31,7 @@ from crawler.distributed.files import (
     worker_name,
 )
 from crawler.distributed.spider import SharedHistory, SharedSpider
-from crawler.distributed.state import SharedCrawl, connect, current_crawl
+from crawler.distributed.state import SharedCrawl, Unreachable, connect, current_crawl
 from crawler.distributed.worker import Worker
 from crawler.frontier import Frontier
 from crawler.report import read_summary, write_summary
@@ -41,6 +43,7 @@ from index.collection import Collection
 from index.config import NetworkConfig, Site, parse_config
 from index.errors import UsageError
 
+JOIN_POLL = 0.1  # seconds between two looks for a crawl to join (`worker --wait`)
 # the options that travel in Redis to every worker
 _SHARED_OPTIONS = ("sites", "concurrency_per_site", "delay", "no_robots", "max_pages",
                    "lease_seconds")
@@ -64,12 +67,39 @@ def start_shared_crawl(collection: Collection, options: CrawlOptions) -> CrawlRe
     return _finish(shared, result)
 
 
-def join_shared_crawl(collection: Collection, url: str, progress: bool = False) -> CrawlResult:
-    """`palimpsest worker --frontier URL`: crawl as one more worker of the crawl in Redis."""
-    shared = current_crawl(connect(url), url)
-    if shared.config().get("state") == "finished":
-        raise UsageError(f"the crawl in Redis at {url} ({shared.crawl_id}) finished")
+def join_shared_crawl(collection: Collection, url: str, progress: bool = False,
+                      wait: bool = False) -> CrawlResult:
+    """`palimpsest worker --frontier URL [--wait]`: crawl as one more worker of the crawl in
+    Redis (with `wait`, of the next one to start if none is running)."""
+    shared = _crawl_to_join(connect(url), url, wait)
     return _crawl(collection, shared, seeds=False, progress=progress)
+
+
+def _crawl_to_join(client: Any, url: str, wait: bool) -> SharedCrawl:
+    """The crawl Redis holds, unless it finished (UsageError); with `wait`, once one that
+    has not finished is there, however long that takes (Redis going away meanwhile included):
+    a worker started before the crawl, its start-up paid before the first page."""
+    said = False
+    while True:
+        try:
+            shared = current_crawl(client, url)
+            if shared.config().get("state") != "finished":
+                return shared
+            why = f"the crawl in Redis at {url} ({shared.crawl_id}) finished"
+        except UsageError as exc:  # no crawl at all
+            why = f"no crawl in Redis at {url}" if wait else str(exc)
+        except (redis.RedisError, Unreachable) as exc:
+            if not wait:
+                raise UsageError(f"--frontier {url}: Redis unreachable ({exc})") from None
+            why = f"Redis at {url} unreachable"
+        if not wait:
+            raise UsageError(why)
+        if not said:
+            sys.stderr.write(f"palimpsest: {why}: waiting for `palimpsest crawl --frontier "
+                             f"{url}` to start one\n")
+            sys.stderr.flush()
+            said = True
+        time.sleep(JOIN_POLL)
 
 
 def _new_shared_crawl(client: Any, collection: Collection, options: CrawlOptions
