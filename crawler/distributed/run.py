@@ -35,7 +35,7 @@ from crawler.distributed.state import SharedCrawl, Unreachable, connect, current
 from crawler.distributed.worker import Worker
 from crawler.frontier import Frontier
 from crawler.report import read_summary, write_summary
-from crawler.run import CrawlResult, _selected_sites
+from crawler.run import CrawlResult, _selected_sites, start_up_frozen
 from crawler.settings import CrawlOptions, robots_policy, scrapy_settings, site_slot
 from index import indexer
 from index.catalog import Catalog
@@ -178,7 +178,8 @@ def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress
     crawler = process.create_crawler(SharedSpider)
     process.crawl(crawler, sites=sites, frontier=frontier,
                   robots=robots_policy(config, sites, options), worker=worker, seeds=seeds)
-    process.start()
+    with start_up_frozen():
+        process.start()
     try:
         shared.leave(name)
     except Exception:  # noqa: BLE001 (Redis gone at the very end: the heartbeat expires)
