@@ -174,7 +174,7 @@ class SharedScheduler(BaseScheduler):
         self.spider = spider
         self.worker.wake = self._wake
         self.worker.send_soon = self._send_pending_soon
-        self._loop.start(TICK, now=False)
+        self._loop.start(TICK, now=True)  # the workers alive known before the first grant
 
     def close(self, reason: str) -> None:
         if self._loop.running:
