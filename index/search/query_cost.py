@@ -8,8 +8,8 @@ before a wildcard's *, the words one wildcard may stand for). A `Budget` bounds 
   each whatever the term matches (19 OR'ed two-letter wildcards were 5,300 lookups and 2.5 s
   at 3,000 pages);
 - the time: few terms can still cost much (`the OR of OR and`: every page, and Whoosh scores
-  each posting in Python), so the engines read a deadline as they collect matches (Whoosh at
-  every matching document) and between their steps, and snippets at every page. The deadline
+  each posting in Python), so the engines read a deadline as they collect matches (Whoosh
+  every 64 matching documents) and between their steps, and snippets at every page. The deadline
   is in CPU time of the searching thread (what the query costs, the same on a busy machine as
   on an idle one: a search that fits on one fits on the other), with a wall-clock cap
   WALL_TIMES as long for a search that waits (a slow disk, a machine out of CPU).
