@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -235,8 +236,7 @@ class Tab:
         assert page is not None
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
-        def settle():
-            return page.evaluate(_SETTLE)
+        settle = functools.partial(page.evaluate, _SETTLE)
         quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
         scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
         if scrolls:

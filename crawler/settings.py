@@ -174,8 +174,7 @@ def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOp
     """How hard each site is fetched: concurrency and delay per site, autothrottle."""
     per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
     delay = config.politeness.delay if options.delay is None else options.delay
-    slots = {s.name: site_slot(s.delay if s.delay is not None else delay, per_site)
-             for s in sites}
+    slots = site_slots(config, sites, options)
     return {
         "CONCURRENT_REQUESTS": sum(slot["concurrency"] for slot in slots.values()) or per_site,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_site,
@@ -192,6 +191,16 @@ def _politeness(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOp
         # site's name): two sites on one host keep their own concurrency and delay
         "DOWNLOAD_SLOTS": slots,
     }
+
+
+def site_slots(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
+               ) -> dict[str, dict[str, Any]]:
+    """Each site's `site_slot`, from its own delay or the crawl's, and the crawl's
+    concurrency per site."""
+    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
+    delay = config.politeness.delay if options.delay is None else options.delay
+    return {s.name: site_slot(s.delay if s.delay is not None else delay, per_site)
+            for s in sites}
 
 
 def site_slot(delay: float, concurrency: int) -> dict[str, Any]:

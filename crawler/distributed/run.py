@@ -36,7 +36,7 @@ from crawler.distributed.worker import Worker
 from crawler.frontier import Frontier
 from crawler.report import read_summary, write_summary
 from crawler.run import CrawlResult, _selected_sites, start_up_frozen
-from crawler.settings import CrawlOptions, robots_policy, scrapy_settings, site_slot
+from crawler.settings import CrawlOptions, robots_policy, scrapy_settings, site_slots
 from index import indexer
 from index.catalog import Catalog
 from index.collection import Collection
@@ -86,8 +86,10 @@ def _crawl_to_join(client: Any, url: str, wait: bool) -> SharedCrawl:
             if shared.config().get("state") != "finished":
                 return shared
             why = f"the crawl in Redis at {url} ({shared.crawl_id}) finished"
-        except UsageError as exc:  # no crawl at all
-            why = f"no crawl in Redis at {url}" if wait else str(exc)
+        except UsageError:  # no crawl at all
+            if not wait:
+                raise
+            why = f"no crawl in Redis at {url}"
         except (redis.RedisError, Unreachable) as exc:
             if not wait:
                 raise UsageError(f"--frontier {url}: Redis unreachable ({exc})") from None
@@ -131,11 +133,8 @@ def _site_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlO
                  ) -> dict[str, str]:
     """Each site's "delay concurrency", held for the whole crawl by Redis (one request in
     flight where there is a delay: crawler.settings.site_slot)."""
-    per_site = options.concurrency_per_site or config.politeness.concurrency_per_site
-    delay = config.politeness.delay if options.delay is None else options.delay
-    slots = {s.name: site_slot(s.delay if s.delay is not None else delay, per_site)
-             for s in sites}
-    return {name: f"{slot['delay']} {slot['concurrency']}" for name, slot in slots.items()}
+    return {name: f"{slot['delay']} {slot['concurrency']}"
+            for name, slot in site_slots(config, sites, options).items()}
 
 
 def _share_history(shared: SharedCrawl, collection: Collection) -> None:

@@ -207,18 +207,12 @@ class SharedCrawl:
     def push(self, lease: str, entries: list[tuple[bytes, str, int, int, str]]) -> list[str]:
         """Complete `lease` (if any) and queue `entries` (fingerprint, site, counts, page
         limit, request): the verdict of each ('new', 'seen', 'limit')."""
-        args: list[Any] = [lease]
-        for entry in entries:
-            args.extend(entry)
-        return [v.decode() for v in self.script("PUSH", *args)]
+        return [v.decode() for v in self.script("PUSH", *_push_args(lease, entries))]
 
     def push_later(self, lease: str, entries: list[tuple[bytes, str, int, int, str]],
                    then: Callable[[list[str]], Any] | None = None) -> None:
         """`push`, pending: sent with the next call, `then` given the verdicts."""
-        args: list[Any] = [lease]
-        for entry in entries:
-            args.extend(entry)
-        self.later_script("PUSH", *args, then=then and (
+        self.later_script("PUSH", *_push_args(lease, entries), then=then and (
             lambda got: then([v.decode() for v in got[0]])))
 
     def history(self, url: str, digest: str) -> tuple[bytes | None, bytes | None]:
@@ -282,6 +276,11 @@ class SharedCrawl:
         if batch:
             self.client.delete(*batch)
         self.client.expire(keep, FINISHED_KEPT_SECONDS)
+
+
+def _push_args(lease: str, entries: list[tuple[bytes, str, int, int, str]]) -> list[Any]:
+    """PUSH's ARGV: the lease, then each entry's five fields."""
+    return [lease, *(field for entry in entries for field in entry)]
 
 
 def current_crawl(client: redis.Redis, url: str) -> SharedCrawl:
