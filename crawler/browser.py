@@ -310,6 +310,10 @@ def _top_of(png: bytes, rows: int) -> Image.Image:
         return image.crop((0, 0, image.width, rows))
 
 
+# how often a wait for quiet looks again while requests are in flight
+_POLL_SECONDS = 0.05
+
+
 class NetworkWatch:
     """Requests of a tab's page in flight, when the last one began or ended, and the origins
     they went to (whose storage is cleared after the page): told by the tab's recording proxy,
@@ -343,17 +347,20 @@ class NetworkWatch:
         went quiet. Without `settle` a renderer starved of CPU (a busy machine) may not yet
         have handled the last response, and the requests that handling makes are missed."""
         deadline = time.monotonic() + cap
-        while time.monotonic() < deadline:
-            if self.in_flight == 0 and time.monotonic() - self.last_change >= seconds:
-                if settle is None:
-                    return True
-                before = self.last_change
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(settle(), max(deadline - time.monotonic(), 0.01))
-                if self.in_flight == 0 and self.last_change == before:
-                    return True
+        while (now := time.monotonic()) < deadline:
+            # quiet so far: sleep out the rest of the window (to the moment, not a poll's
+            # tick later); in flight: look again in a while
+            wait = self.last_change + seconds - now if self.in_flight == 0 else _POLL_SECONDS
+            if wait > 0:
+                await asyncio.sleep(min(wait, deadline - now))
                 continue
-            await asyncio.sleep(0.05)
+            if settle is None:
+                return True
+            before = self.last_change
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settle(), max(deadline - now, 0.01))
+            if self.in_flight == 0 and self.last_change == before:
+                return True
         return False
 
 
