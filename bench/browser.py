@@ -12,10 +12,12 @@ of the processes' PSS, which counts shared pages once, and the sum of their RSS,
 them in every process: an upper bound), and the share of the browser's requests that have response
 (or revisit) records in the WARCs. With --repeat N each crawl is run N times, the three kinds
 in turn, and the run of least wall time kept (the one other work on a shared machine disturbed
-least). --pages 1,2,3 says at how many pages at a time the browser crawls run. Prints the
-figures; never asserts.
+least). --pages 1,2,3 says at how many pages at a time the browser crawls run. --copies N
+crawls N copies of the site under other host names (bench/site_copies.py), N times the pages
+of the same shapes, so that pages/s is the sustained rate, not one dominated by the start of
+Python, Scrapy and Chromium. Prints the figures; never asserts.
 
-    .venv/bin/python bench/browser.py [--latency-ms 20] [--repeat 1] [--pages 1,2]
+    .venv/bin/python bench/browser.py [--latency-ms 20] [--repeat 1] [--pages 1,2] [--copies 1]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawl import network_process  # noqa: E402  (bench/crawl.py, beside this file)
+from site_copies import copy_host, site_copies  # noqa: E402
 
 from index.collection import Collection  # noqa: E402
 from palimpsest.sample_network import SCRIPT_SITE, rendered_manifest  # noqa: E402
@@ -174,15 +177,22 @@ def _rollup(pid: int) -> dict[str, int]:
     return found
 
 
-def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_at_once: int
-              ) -> Run:
+def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_at_once: int,
+              copies: int = 1) -> Run:
     collection = Collection(work / name)
     path = write_config(collection, (), network_url, rendered=True)
+    names = [SCRIPT_SITE] + [f"{SCRIPT_SITE}{n}" for n in range(2, copies + 1)]
+    text = path.read_text() + "".join(
+        f'\n[[sites]]\nname = "{site}"\nseeds = ["http://{copy_host(n)}/"]\n'
+        f'capture = "browser"\n' for n, site in enumerate(names[1:], 2))
     if not browser:  # the same site, plainly crawled
-        path.write_text(path.read_text().replace('capture = "browser"\n', ""))
+        text = text.replace('capture = "browser"\n', "")
+    path.write_text(text)
     command = [sys.executable, "-m", "palimpsest.cli", "crawl", "--collection",
-               str(collection.root), "--site", SCRIPT_SITE, "--delay", "0",
-               "--concurrency-per-site", str(pages_at_once)] + (["--browser"] if browser else [])
+               str(collection.root), "--delay", "0",
+               "--concurrency-per-site", str(pages_at_once)] + [
+                   arg for site in names for arg in ("--site", site)] + (
+                   ["--browser"] if browser else [])
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -235,6 +245,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--pages", default="1,2",
                         help="pages at a time of the browser crawls, comma-separated")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="crawl this many copies of the site (bench/site_copies.py), "
+                             "for a longer crawl than its 13 pages")
     args = parser.parse_args()
     try:
         at_once = [int(n) for n in args.pages.split(",")]
@@ -242,20 +255,24 @@ def main() -> None:
         parser.error(f"--pages: numbers separated by commas, not {args.pages!r}")
     if any(n < 1 for n in at_once):
         parser.error("--pages: at least 1 page at a time")
+    if args.copies < 1:
+        parser.error("--copies: at least 1")
     site = rendered_manifest(1)
     print(f"civiscope at revision 1: {len(site.pages | site.script_only)} HTML pages "
-          f"(shells and the script-only article), {len(site.endpoints)} JSON endpoints; "
-          f"{os.cpu_count()} CPUs; latency {args.latency_ms} ms")
+          f"(shells and the script-only article), {len(site.endpoints)} JSON endpoints"
+          + (f", in {args.copies} copies" if args.copies > 1 else "")
+          + f"; {os.cpu_count()} CPUs; latency {args.latency_ms} ms")
     kinds = [("plain, 1 at a time", False, 1)] + [
         (f"browser, {n} page{'s' if n > 1 else ''} at a time", True, n) for n in at_once]
     tried: dict[str, list[Run]] = {name: [] for name, _, _ in kinds}
     with network_process(False, args.latency_ms) as network, \
-            tempfile.TemporaryDirectory() as tmp:
+            site_copies(network.url) as proxy, tempfile.TemporaryDirectory() as tmp:
         for attempt in range(args.repeat):
             for name, browser, n in kinds:
                 folder = f"{name.replace(' ', '-').replace(',', '')}-{attempt}"
-                tried[name].append(run_crawl(network.url, Path(tmp), folder, browser=browser,
-                                             pages_at_once=n))
+                tried[name].append(run_crawl(
+                    proxy if args.copies > 1 else network.url, Path(tmp), folder,
+                    browser=browser, pages_at_once=n, copies=args.copies))
                 tried[name][-1].name = name
     runs = [min(tried[name], key=lambda r: r.wall_s) for name, _, _ in kinds]
     print(f"\n{'run':<28} {'wall s':>7} {'pages':>5} {'pages/s':>8} {'steady':>7} "
