@@ -127,7 +127,6 @@ class Rendering:
 
     dom: bytes  # the rendered DOM serialised, UTF-8
     full_page: bytes  # PNG
-    thumbnail: bytes  # PNG, `thumbnail_width` wide
     quiet: bool  # whether the network went quiet before the cap, after load and scrolling
     scrolls: int
 
@@ -241,10 +240,9 @@ class Tab:
         scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
         if scrolls:
             quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
-        dom = (await page.content()).encode("utf-8")
-        full_page = await self._full_page()
-        thumbnail = await asyncio.to_thread(_thumbnail, full_page, bounds.thumbnail_width)
-        return Rendering(dom, full_page, thumbnail, quiet, scrolls)
+        # the DOM from the renderer and the screenshot from the compositor, at once
+        content, full_page = await asyncio.gather(page.content(), self._full_page())
+        return Rendering(content.encode("utf-8"), full_page, quiet, scrolls)
 
     async def _full_page(self) -> bytes:
         """The whole page (up to MAX_SHOT_HEIGHT), as PNG encoded for speed."""
@@ -282,8 +280,9 @@ class Tab:
                 await asyncio.wait_for(context.close(), 10)
 
 
-def _thumbnail(png: bytes, width: int) -> bytes:
-    """The top of a full-page screenshot, one viewport tall, scaled to `width` pixels wide."""
+def thumbnail(png: bytes, width: int) -> bytes:
+    """The top of a full-page screenshot, one viewport tall, scaled to `width` pixels wide
+    (made by the caller once the tab is free for the next page)."""
     with _top_of(png, VIEWPORT["height"]) as top:
         height = max(1, round(top.height * width / top.width))
         small = top.convert("RGB").resize((width, height), Image.Resampling.BILINEAR,

@@ -47,7 +47,15 @@ from scrapy.http import Response
 from warcio.warcwriter import WARCWriter
 
 from crawler import signals as our_signals
-from crawler.browser import BrowserCrashed, Chromium, Document, PageBounds, Rendering, Tab
+from crawler.browser import (
+    BrowserCrashed,
+    Chromium,
+    Document,
+    PageBounds,
+    Rendering,
+    Tab,
+    thumbnail,
+)
 from crawler.crawl_ca import CrawlCA
 from crawler.crawl_log import log_time
 from crawler.recording_proxy import Allow, PageOfRequests, RecordingProxy, WireRecorder
@@ -139,10 +147,15 @@ class BrowserCapture:
             return response
         slot = await self._take()
         try:
-            request.meta[BROWSER_PAGE] = await self._capture(request, response, slot)
+            rendering, entry, fetched = await self._capture(request, response, slot)
         finally:
             assert self._free is not None
             self._free.put_nowait(slot)
+        # the thumbnail and the records once the tab has gone on to the next page
+        if rendering is not None:
+            await self._write(request, response, rendering)
+        self.crawler.signals.send_catch_log(our_signals.crawl_event, entry=entry)
+        request.meta[BROWSER_PAGE] = BrowserPage(rendering.dom if rendering else None, fetched)
         return response
 
     async def _take(self) -> _Slot:
@@ -160,7 +173,9 @@ class BrowserCapture:
         return await self._free.get()
 
     async def _capture(self, request: Request, response: Response, slot: _Slot
-                       ) -> BrowserPage:
+                       ) -> tuple[Rendering | None, dict[str, Any], tuple[str, ...]]:
+        """The page visited in `slot`'s tab (None if it failed), its crawl log line, and
+        every URL the browser fetched."""
         page = PageOfRequests(response.url, request.meta["site"], request.meta.get("hops", ""))
         document = Document(response.url, response.status, _headers(response), response.body)
         started = time.monotonic()
@@ -191,8 +206,6 @@ class BrowserCapture:
                 await proxy.end()
                 fetched += proxy.fetched
                 refused += proxy.refused
-        if rendering is not None:
-            self._write(request, response, rendering)
         entry: dict[str, Any] = {
             "time": log_time(), "url": response.url,
             "outcome": RENDERED if rendering else FAILED, "site": page.site,
@@ -202,8 +215,7 @@ class BrowserCapture:
             entry["browser"].update(quiet=rendering.quiet, scrolls=rendering.scrolls)
         else:
             entry["why"] = why
-        self.crawler.signals.send_catch_log(our_signals.crawl_event, entry=entry)
-        return BrowserPage(rendering.dom if rendering else None, tuple(dict.fromkeys(fetched)))
+        return rendering, entry, tuple(dict.fromkeys(fetched))
 
     async def _launch(self) -> str | None:
         """Start the browser if it is not running (outside the page's time limit: a start
@@ -240,15 +252,18 @@ class BrowserCapture:
             return None
         return allow
 
-    def _write(self, request: Request, response: Response, rendering: Rendering) -> None:
+    async def _write(self, request: Request, response: Response, rendering: Rendering
+                     ) -> None:
         """The rendered DOM and the screenshots, as resource records of the page."""
         page_record, _date = request.meta["warc_record"]
         date = warc_date()
+        small = await asyncio.to_thread(thumbnail, rendering.full_page,
+                                        self.bounds.thumbnail_width)
         records = [self._resource(f"urn:{kind}:{response.url}", body, mime, date, page_record)
                    for kind, body, mime in (
                        ("dom", rendering.dom, "text/html; charset=utf-8"),
                        ("fullPage", rendering.full_page, "image/png"),
-                       ("thumbnail", rendering.thumbnail, "image/png"))]
+                       ("thumbnail", small, "image/png"))]
         self.crawler.signals.send_catch_log(our_signals.warc_records, records=records)
 
     def _resource(self, uri: str, body: bytes, mime: str, date: str, concurrent_to: str):
