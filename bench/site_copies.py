@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 ORIGINAL = "civiscope.test"
 _HOP_BY_HOP = {"connection", "keep-alive", "content-length", "transfer-encoding"}
@@ -35,6 +35,22 @@ def site_copies(upstream: str) -> Iterator[str]:
     parts = urlsplit(upstream)
     local = threading.local()
 
+    def _fetch(url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        """`url` from the sample network on this thread's connection, opened again once if
+        the network closed it."""
+        try:
+            return _ask(url, headers)
+        except (OSError, http.client.HTTPException):
+            local.upstream.close()
+            del local.upstream
+            return _ask(url, headers)
+
+    def _ask(url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+        if not hasattr(local, "upstream"):
+            local.upstream = http.client.HTTPConnection(parts.hostname, parts.port)
+        local.upstream.request("GET", url, headers=headers)
+        return local.upstream.getresponse()
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -44,24 +60,16 @@ def site_copies(upstream: str) -> Iterator[str]:
         def do_GET(self) -> None:
             target = urlsplit(self.path)
             host = target.hostname or ""
-            asked = (f"http://{ORIGINAL}{target.path}" + (f"?{target.query}" if target.query
-                                                            else "")) \
-                if host.startswith("civiscope") else self.path
-            if not hasattr(local, "upstream"):
-                local.upstream = http.client.HTTPConnection(parts.hostname, parts.port)
+            is_copy = host.startswith(ORIGINAL.split(".")[0])  # the site or one of its copies
+            asked = urlunsplit(("http", ORIGINAL, target.path, target.query, "")) \
+                if is_copy else self.path
             headers = {k: v for k, v in self.headers.items()
                        if k.lower() not in _HOP_BY_HOP | {"host", "proxy-connection"}}
-            headers["Host"] = ORIGINAL if host.startswith("civiscope") else host
-            try:
-                local.upstream.request("GET", asked, headers=headers)
-                answer = local.upstream.getresponse()
-            except (OSError, http.client.HTTPException):
-                local.upstream.close()
-                local.upstream.request("GET", asked, headers=headers)
-                answer = local.upstream.getresponse()
+            headers["Host"] = ORIGINAL if is_copy else host
+            answer = _fetch(asked, headers)
             body = answer.read()
             out = [(k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP]
-            if host != ORIGINAL and host.startswith("civiscope"):
+            if is_copy and host != ORIGINAL:
                 body, out = _rewritten(body, out, host)
             self.send_response(answer.status, answer.reason)
             for name, value in out:
