@@ -10,11 +10,17 @@ above what two cores crawl). A redis-server of the bench's own on a free loopbac
 
 For each run: wall time, pages/s, CPU per page of the crawling processes (user + system, the
 children's rusage) and of redis-server (/proc), same-site gaps shorter than the delay, pages
-fetched twice, pages never captured; then one run of 2 workers + the first process with a
-worker killed -9 midway (pages lost: goal 0). Prints figures and ratios; never asserts.
+fetched twice, pages never captured, and the share of the machine's CPU time the hypervisor
+gave to other guests meanwhile (steal, /proc/stat: on this VM it comes and goes, and a run it
+hits is slower for it); then one run of 2 workers + the first process with a worker killed -9
+midway (pages lost: goal 0). Prints figures and ratios; never asserts.
+
+With --repeat N the shared runs are made N times, 1, 2, 4 workers in turn, and the ratios are
+given two ways: between the best run of each (least disturbed), and as the median (and
+range) of the N ratios of runs made one after the other.
 
     .venv/bin/python bench/distributed.py [--sites 16] [--pages 150] [--delay 0.02]
-        [--workers 1,2,4] [--join ahead|midway]
+        [--workers 1,2,4] [--repeat 1] [--join ahead|midway]
 
 The workers are started ahead of the crawl (`worker --wait`, as a standing pool of workers
 is), or with `--join midway` once the crawl is in Redis (their start-up then falls inside
@@ -30,12 +36,14 @@ import os
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,15 +189,16 @@ class Run:
     twice: int
     lost: int
     server_cpu_s: float = 0.0  # this process's: the sites' asyncio server, mostly
+    steal_s: float = 0.0  # CPU time the hypervisor gave other guests meanwhile (all CPUs)
 
     def line(self) -> str:
         per = 1000 / max(self.pages, 1)
+        steal = 100 * self.steal_s / max(self.wall_s * (os.cpu_count() or 1), 1e-6)
         return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
                 f"{self.span_s:>7.1f}{self.rate:>9.0f}"
                 f"{self.cpu_s * per:>10.2f}{self.redis_cpu_s * per:>10.3f}"
                 f"{self.server_cpu_s * per:>10.3f}"
-                f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}")
-
+                f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}{steal:>8.1f}")
 
     @property
     def rate(self) -> float:
@@ -199,7 +208,22 @@ class Run:
 
 HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
           f"{'cpu ms/p':>10}{'redis ms':>10}{'sites ms':>10}"
-          f"{'short':>8}{'twice':>7}{'lost':>6}")
+          f"{'short':>8}{'twice':>7}{'lost':>6}{'steal %':>8}")
+
+
+def _steal_s() -> float:
+    """CPU time stolen from this guest so far, all CPUs (/proc/stat's eighth field)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(run: Callable[[], Run]) -> Run:
+    """`run()`, with the steal while it ran, its line printed."""
+    before = _steal_s()
+    done = run()
+    done.steal_s = _steal_s() - before
+    print(done.line(), flush=True)
+    return done
 
 
 def _children_cpu() -> float:
@@ -353,6 +377,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=150)
     parser.add_argument("--delay", type=float, default=0.02)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--repeat", type=int, default=1, help="shared runs made N times each")
     parser.add_argument("--concurrency", type=int, default=1, help="connections per site")
     parser.add_argument("--robots", action="store_true", help="obey robots.txt (404 here)")
     parser.add_argument("--join", choices=("ahead", "midway"), default="ahead",
@@ -372,7 +397,7 @@ def main() -> None:
           f"load average "
           f"{os.getloadavg()[0]:.1f}")
     peers: list[Run] = []
-    by_workers: dict[int, Run] = {}
+    by_workers: dict[int, list[Run]] = defaultdict(list)
     polite = killed = None
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
         work = Path(tmp)
@@ -380,19 +405,18 @@ def main() -> None:
         try:
             print(f"CPU-bound: no delay, no latency\n{HEADER}")
             if "peers" in parts:
-                peers = [run_wget(work, sites, 0.0), run_plain(work, sites, 0.0)]
-                for run in peers:
-                    print(run.line(), flush=True)
+                peers = [measured(lambda: run_wget(work, sites, 0.0)),
+                         measured(lambda: run_plain(work, sites, 0.0))]
             if "shared" in parts:
-                for n in (int(w) for w in args.workers.split(",")):  # the last run of n counts
-                    by_workers[n] = run_shared(work, sites, server, n, 0.0)
-                    print(by_workers[n].line(), flush=True)
+                for _ in range(args.repeat):
+                    for n in (int(w) for w in args.workers.split(",")):
+                        by_workers[n].append(measured(
+                            lambda n=n: run_shared(work, sites, server, n, 0.0)))
             if "polite" in parts:
                 print(f"politeness: delay {args.delay} s\n{HEADER}")
-                polite = run_plain(work, sites, args.delay)
-                print(polite.line(), flush=True)
-                killed = run_shared(work, sites, server, 3, args.delay, kill=True)
-                print(killed.line())
+                polite = measured(lambda: run_plain(work, sites, args.delay))
+                killed = measured(
+                    lambda: run_shared(work, sites, server, 3, args.delay, kill=True))
         finally:
             server.stop()
     _ratios(by_workers, peers)
@@ -403,13 +427,19 @@ def main() -> None:
     print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
-def _ratios(by_workers: dict[int, Run], peers: list[Run]) -> None:
+def _ratios(by_workers: dict[int, list[Run]], peers: list[Run]) -> None:
     if 1 not in by_workers:
         return
-    one = by_workers[1]
-    for n, run in sorted(by_workers.items()):
-        print(f"{n} workers: {run.rate / one.rate:.2f}x one worker's pages/s while crawling "
-              f"(goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU")
+    ones = by_workers[1]
+    one = max(ones, key=lambda r: r.rate)
+    for n, runs in sorted(by_workers.items()):
+        run = max(runs, key=lambda r: r.rate)
+        paired = sorted(r.rate / o.rate for r, o in zip(runs, ones, strict=False))
+        spread = (f"; run by run: median {statistics.median(paired):.2f}x "
+                  f"({paired[0]:.2f}-{paired[-1]:.2f}x, {len(paired)} pairs)"
+                  if len(paired) > 1 else "")
+        print(f"{n} workers: {run.rate / one.rate:.2f}x one worker's pages/s while crawling, "
+              f"best runs (goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU{spread}")
     if not peers:
         return
     print(f"one worker: {one.rate / peers[1].rate:.2f}x the plain crawl's pages/s, "
