@@ -1,5 +1,6 @@
 """Headless Chromium for the crawl, and what it does on each page: load it, wait for the network
-to go quiet, scroll to the end for lazy loading, then keep the rendered DOM and screenshots.
+to go quiet while scrolling to the end whatever the page has grown to (lazy loading), then
+keep the rendered DOM and screenshots.
 
 Playwright's async API runs on the crawl's own asyncio loop (Scrapy's asyncio reactor). One
 browser serves the crawl, launched on first use and launched again after a crash. Pages are
@@ -76,18 +77,23 @@ VIEWPORT = {"width": 1280, "height": 960}
 MAX_SHOT_HEIGHT = 16384
 _CLEAR_STORAGE = "local_storage,indexeddb,websql,cache_storage,file_systems,service_workers"
 
-# scroll one viewport at a time to the end (or `max` times), letting lazy loading start
-_SCROLL = """async (max) => {
+# bring into view, one viewport at a time (`max` at most), what lies below `bottom` (the lowest
+# edge in view so far), letting lazy loading start; back to the top if it scrolled; the new
+# lowest edge and how many viewports it scrolled
+_SCROLL = """async ([bottom, max]) => {
   let n = 0;
-  while (n < max && window.scrollY + window.innerHeight
-         < document.documentElement.scrollHeight) {
-    window.scrollBy(0, window.innerHeight);
+  bottom = Math.max(bottom, window.scrollY + window.innerHeight);
+  while (n < max && bottom < document.documentElement.scrollHeight) {
+    window.scrollTo(0, bottom);
+    const reached = window.scrollY + window.innerHeight;
+    if (reached <= bottom) break;  // the page does not scroll (overflow hidden)
+    bottom = reached;
     n++;
     // two frames: lazy loading's intersection checks run, and their requests begin
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   }
-  window.scrollTo(0, 0);
-  return n;
+  if (n) window.scrollTo(0, 0);
+  return [bottom, n];
 }"""
 
 
@@ -236,13 +242,12 @@ class Tab:
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
         settle = functools.partial(page.evaluate, _SETTLE)
-        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
-        scrolls = await page.evaluate(_SCROLL, bounds.max_scrolls)
-        if scrolls:
-            quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle)
+        scroller = _Scroller(page, bounds.max_scrolls)
+        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle,
+                                  scroller.scroll)
         # the DOM from the renderer and the screenshot from the compositor, at once
         content, full_page = await asyncio.gather(page.content(), self._full_page())
-        return Rendering(content.encode("utf-8"), full_page, quiet, scrolls)
+        return Rendering(content.encode("utf-8"), full_page, quiet, scroller.scrolls)
 
     async def _full_page(self) -> bytes:
         """The whole page (up to MAX_SHOT_HEIGHT), as PNG encoded for speed."""
@@ -278,6 +283,32 @@ class Tab:
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(context.close(), 10)
+
+
+class _Scroller:
+    """Scrolls a page to the end of what it has so far, each time it is asked (at most
+    `most` viewports in all), so that lazy loading starts as soon as the page has grown,
+    not after a wait for quiet of its own."""
+
+    def __init__(self, page: Page, most: int) -> None:
+        self.page = page
+        self.left = most
+        self.bottom = 0  # the lowest edge of the page brought into view so far
+        self.scrolls = 0
+
+    async def scroll(self) -> bool:
+        """Whether it scrolled (new requests may begin)."""
+        if self.left <= 0:
+            return False
+        try:
+            self.bottom, n = await self.page.evaluate(_SCROLL, [self.bottom, self.left])
+        except PlaywrightError as exc:
+            if "context was destroyed" not in str(exc):
+                raise
+            self.bottom = 0  # the page went on to another document, its top in view
+            return False
+        self.scrolls, self.left = self.scrolls + n, self.left - n
+        return n > 0
 
 
 def thumbnail(png: bytes, width: int) -> bytes:
@@ -340,27 +371,53 @@ class NetworkWatch:
         self.last_change = time.monotonic()
 
     async def quiet(self, seconds: float, cap: float,
-                    settle: Callable[[], Awaitable[object]] | None = None) -> bool:
+                    settle: Callable[[], Awaitable[object]] | None = None,
+                    scroll: Callable[[], Awaitable[bool]] | None = None) -> bool:
         """Wait until no request has been in flight for `seconds`, and none began while
         `settle` (the page running what was due) ran, or `cap` seconds at most; whether it
         went quiet. Without `settle` a renderer starved of CPU (a busy machine) may not yet
-        have handled the last response, and the requests that handling makes are missed."""
+        have handled the last response, and the requests that handling makes are missed.
+        `scroll` (whether it moved the page) is run each time no request is in flight after
+        some began or ended, and once more when all is quiet: a window runs from its last
+        move too, so lazy loading is waited for within the same wait."""
         deadline = time.monotonic() + cap
+        looked = None  # the network as it was (`last_change`) when `scroll` last ran
+        moved = -math.inf  # when `scroll` last moved the page
         while (now := time.monotonic()) < deadline:
+            if scroll is not None and self.in_flight == 0 and self.last_change != looked:
+                looked = self.last_change
+                if await _within(scroll(), deadline):
+                    moved = time.monotonic()
+                continue
             # quiet so far: sleep out the rest of the window (to the moment, not a poll's
             # tick later); in flight: look again in a while
-            wait = self.last_change + seconds - now if self.in_flight == 0 else _POLL_SECONDS
+            since = max(self.last_change, moved)
+            wait = since + seconds - now if self.in_flight == 0 else _POLL_SECONDS
             if wait > 0:
                 await asyncio.sleep(min(wait, deadline - now))
                 continue
-            if settle is None:
-                return True
             before = self.last_change
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(settle(), max(deadline - now, 0.01))
-            if self.in_flight == 0 and self.last_change == before:
+            if settle is not None:
+                await _within(settle(), deadline)
+            if self.in_flight or self.last_change != before:
+                continue
+            if scroll is None:
                 return True
+            # quiet, unless the page grew meanwhile (a timer, no request) and scrolls on
+            scrolled = await _within(scroll(), deadline)
+            if scrolled is None:  # the cap came first
+                return False
+            if not scrolled:
+                return True
+            moved, looked = time.monotonic(), self.last_change
         return False
+
+
+async def _within(step: Awaitable[object], deadline: float) -> object:
+    """What `step` gives, or None if it is still running at `deadline` (it is cancelled)."""
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(step, max(deadline - time.monotonic(), 0.01))
+    return None
 
 
 def _origin(url: str) -> str:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import json
 import os
 import signal
 import struct
 import subprocess
+import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from index.config import load_config
 from tests.conftest import ROOT, CrawledCrawl, Record, palimpsest, run_coroutine
@@ -369,3 +372,50 @@ def test_browser_crash_is_retried_once_then_logged(tmp_path: Path):
     records = crawled.records()
     assert _of(records, f"urn:dom:{server.url('/once.html')}", "resource")
     assert _of(records, server.url("/always.html"), "response")  # what was written stays
+
+
+# an endless-scroll page: reaching its end fetches more, which brings a lazy image of its own
+GROWS = """<!doctype html><html><body><div style="height: 3000px">the first part</div>
+<script>
+let asked = false;
+window.addEventListener('scroll', () => {
+  const end = document.documentElement.scrollHeight - 10;
+  if (asked || window.scrollY + window.innerHeight < end) return;
+  asked = true;
+  fetch('/more.json').then(r => r.json()).then(data => {
+    const more = document.createElement('div');
+    more.innerHTML = '<div style="height: 5000px">' + data.words + '</div>'
+      + '<img loading="lazy" src="/end-of-more.png" width="10" height="10">';
+    document.body.appendChild(more);
+  });
+});
+</script></body></html>"""
+
+
+def test_a_page_that_grows_as_it_is_scrolled_is_scrolled_to_its_new_end(tmp_path: Path):
+    """What the page adds once scrolled to its end is scrolled through too (lazy loading
+    below it starts), within the same bounded wait."""
+    with HostileServer() as server:
+        server.route("/", page(GROWS))
+        more = page(json.dumps({"words": "the part scrolling fetched"}),
+                    content_type="application/json")
+
+        def slow_more(exchange) -> None:  # slower than the scroll's frames
+            time.sleep(0.15)
+            more(exchange)
+        server.route("/more.json", slow_more)
+        server.route("/end-of-more.png", lambda ex: ex.send(200, LAZY_PNG, "image/png"))
+        crawled, _ = crawl_sites(tmp_path, {"app": server.url("/")}, "--browser", timeout=5)
+    records = crawled.records()
+    (dom,) = _of(records, f"urn:dom:{server.url('/')}", "resource")
+    assert b"the part scrolling fetched" in dom.body
+    (image,) = _of(records, server.url("/end-of-more.png"), "response")
+    assert image.body == LAZY_PNG
+    (entry,) = [e for e in crawled.log() if e["outcome"] == "rendered"]
+    assert entry["browser"]["quiet"] and entry["browser"]["scrolls"] >= 4
+    # loaded before the screenshot, not by it: the image is in the picture
+    (shot,) = _of(records, f"urn:fullPage:{server.url('/')}", "resource")
+    with Image.open(io.BytesIO(shot.body)) as picture:
+        assert picture.height > 8000
+        below = picture.crop((0, 7900, 100, picture.height)).convert("RGB")
+        assert (128, 32, 32) in {color for _, color in below.getcolors(1 << 20)}
