@@ -10,7 +10,8 @@ system time as last seen, summed, and shown by kind of process; the rusage of re
 would miss Chromium's renderers and GPU process, which the tree does not reap; memory: the sum
 of the processes' PSS, which counts shared pages once, and the sum of their RSS, which counts
 them in every process: an upper bound), and the share of the browser's requests that have response
-(or revisit) records in the WARCs. With --repeat N each crawl is run N times, the three kinds
+(or revisit) records in the WARCs, and the share of the machine's CPU time the hypervisor gave
+other guests meanwhile (steal). With --repeat N each crawl is run N times, the three kinds
 in turn, and the run of least wall time kept (the one other work on a shared machine disturbed
 least). --pages 1,2,3 says at how many pages at a time the browser crawls run. --copies N
 crawls N copies of the site under other host names (bench/site_copies.py), N times the pages
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawl import network_process  # noqa: E402  (bench/crawl.py, beside this file)
+from machine import steal_percent, steal_seconds  # noqa: E402
 from site_copies import copy_host, site_copies  # noqa: E402
 
 from index.collection import Collection  # noqa: E402
@@ -62,6 +64,7 @@ class Run:
     browser_requests: int
     recorded: int  # of those, with a response or revisit record in the WARCs
     cpu_kinds: dict[str, float]  # CPU seconds by kind of process
+    steal_s: float = 0.0  # CPU time the hypervisor gave other guests meanwhile (all CPUs)
 
     @property
     def pages_per_s(self) -> float:
@@ -193,12 +196,12 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
                "--concurrency-per-site", str(pages_at_once)] + [
                    arg for site in names for arg in ("--site", site)] + (
                    ["--browser"] if browser else [])
-    start = time.perf_counter()
+    start, stolen = time.perf_counter(), steal_seconds()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     with TreeMemory(process.pid) as memory:
         _pid, status, _usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
+    wall, stolen = time.perf_counter() - start, steal_seconds() - stolen
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{name} failed: {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
@@ -217,7 +220,8 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
     recorded = [e for e in asked if e.get("reason") == "browser" and e["url"] in in_warcs]
     kinds = memory.cpu_by_kind()
     return Run(name, wall, sum(kinds.values()), memory.peak_pss_kb / 1024,
-               memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded), kinds)
+               memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded), kinds,
+               stolen)
 
 
 def _recorded_urls(warcs: list[Path]) -> set[str]:
@@ -276,12 +280,13 @@ def main() -> None:
                 tried[name][-1].name = name
     runs = [min(tried[name], key=lambda r: r.wall_s) for name, _, _ in kinds]
     print(f"\n{'run':<28} {'wall s':>7} {'pages':>5} {'pages/s':>8} {'steady':>7} "
-          f"{'CPU ms/page':>11} {'peak PSS MB':>11} {'peak RSS MB':>11} {'recorded':>12}")
+          f"{'CPU ms/page':>11} {'peak PSS MB':>11} {'peak RSS MB':>11} {'recorded':>12} "
+          f"{'steal %':>7}")
     for r in runs:
         share = f"{r.recorded}/{r.browser_requests}" if r.browser_requests else "-"
         print(f"{r.name:<28} {r.wall_s:7.2f} {r.pages:5d} {r.pages_per_s:8.2f} "
               f"{r.steady_pages_per_s:7.2f} {r.cpu_ms_per_page:11.0f} {r.peak_pss_mb:11.0f} "
-              f"{r.peak_rss_mb:11.0f} {share:>12}")
+              f"{r.peak_rss_mb:11.0f} {share:>12} {steal_percent(r.steal_s, r.wall_s):7.1f}")
     plain = runs[0]
     for r in runs[1:]:
         share = r.recorded / r.browser_requests if r.browser_requests else 0

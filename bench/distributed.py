@@ -52,6 +52,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import steal_percent, steal_seconds  # noqa: E402  (bench/machine.py)
+
 PALIMPSEST = [sys.executable, "-m", "palimpsest.cli"]
 TIMEOUT = 120  # seconds a shared run may take before it counts as a hang
 
@@ -193,7 +196,7 @@ class Run:
 
     def line(self) -> str:
         per = 1000 / max(self.pages, 1)
-        steal = 100 * self.steal_s / max(self.wall_s * (os.cpu_count() or 1), 1e-6)
+        steal = steal_percent(self.steal_s, self.wall_s)
         return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
                 f"{self.span_s:>7.1f}{self.rate:>9.0f}"
                 f"{self.cpu_s * per:>10.2f}{self.redis_cpu_s * per:>10.3f}"
@@ -211,17 +214,11 @@ HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
           f"{'short':>8}{'twice':>7}{'lost':>6}{'steal %':>8}")
 
 
-def _steal_s() -> float:
-    """CPU time stolen from this guest so far, all CPUs (/proc/stat's eighth field)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-
-
 def measured(run: Callable[[], Run]) -> Run:
     """`run()`, with the steal while it ran, its line printed."""
-    before = _steal_s()
+    before = steal_seconds()
     done = run()
-    done.steal_s = _steal_s() - before
+    done.steal_s = steal_seconds() - before
     print(done.line(), flush=True)
     return done
 
