@@ -4,6 +4,7 @@ the dead worker's torn WARC cut back, `warcio check` and `palimpsest index` fine
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -335,3 +336,42 @@ def test_two_processes_with_several_connections_per_site_finish(tmp_path, sites,
     for address, arrivals in sites.arrivals.items():
         times = sorted(t for t, _path in arrivals)
         assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= DELAY, address
+
+
+def test_payload_look_ups_of_one_loop_turn_share_a_round_trip_and_see_each_other(redis_server):
+    """The recorder's look-ups of responses that arrive together go to Redis together; a
+    payload written by the first of them is a revisit for the second, as it would be were
+    they sent one by one, and what another worker wrote before is found as ever."""
+    from crawler.dedup import PayloadRef
+    from crawler.distributed.spider import SharedHistory
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "batch-test")
+    client.hset(shared.key("hdig"), "sha1:OLD", json.dumps(["http://a.test/old", "2026-01-01"]))
+    client.hset(shared.key("hurl"), "http://a.test/two", "sha1:OLD")
+    history = SharedHistory(Worker(shared, "w", 5.0, {}, 1))
+    sent = []
+    original_histories = shared.histories
+    shared.histories = lambda asked: sent.append(list(asked)) or original_histories(asked)
+
+    async def record(url: str, digest: str) -> tuple[str | None, PayloadRef | None]:
+        await history.fetch(url, digest)  # as SharedRecorder does, then dedup and remember
+        previous, original = history.previous_digest(url), history.original(digest)
+        history.remember(url, digest, original or PayloadRef(url, "2026-12-03"))
+        history.forget()
+        return previous, original
+
+    async def responses() -> list:
+        return await asyncio.gather(record("http://a.test/one", "sha1:NEW"),
+                                    record("http://a.test/two", "sha1:NEW"),
+                                    record("http://a.test/three", "sha1:OLD"))
+    one, two, three = asyncio.run(responses())
+    assert len(sent) == 1 and len(sent[0]) == 3  # one round trip for the three
+    assert one == (None, None)  # new: written in full
+    assert two == ("sha1:OLD", PayloadRef("http://a.test/one", "2026-12-03"))  # the first's
+    assert three == (None, PayloadRef("http://a.test/old", "2026-01-01"))  # another worker's
+    shared.send_pending()  # the pending writes: the next turn's look-ups find them in Redis
+    assert json.loads(client.hget(shared.key("hdig"), "sha1:NEW")) == [
+        "http://a.test/one", "2026-12-03"]

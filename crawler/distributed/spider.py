@@ -6,6 +6,7 @@ payload met by one is a revisit for the others.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from crawler.crawl_log import CrawlLog
 from crawler.dedup import PayloadHistory, PayloadRef
 from crawler.distributed.state import Unreachable
 from crawler.distributed.worker import LEASE, Worker
-from crawler.recorder import Dedup, WarcRecorder, payload_digest
+from crawler.recorder import WarcRecorder, payload_digest
 from crawler.robots import DISALLOW_ALL, RobotsPolicy
 from crawler.spider import NetworkSpider
 from crawler.warc_files import WarcFiles
@@ -173,21 +174,47 @@ async def _sleep(seconds: float) -> None:
 class SharedHistory(PayloadHistory):
     """The payload history kept in Redis (hashes hurl: url -> digest, hdig: digest -> first
     record), seeded from the catalog by the crawl's first process. Redis unreachable: a
-    payload is written in full (never a revisit to a record we cannot name)."""
+    payload is written in full (never a revisit to a record we cannot name).
+
+    The look-ups of every response that reaches the recorder in one turn of the event loop
+    (a CPU-bound worker finds a dozen or more downloads done at each turn) go to Redis in one
+    round trip, at the start of the next turn, with the writes pending before them."""
 
     def __init__(self, worker: Worker) -> None:
         super().__init__()
         self.worker = worker
         # (url, digest, its previous digest, the payload's first record): what `fetch` read
         self._fetched: tuple[str, str, bytes | None, bytes | None] | None = None
+        self._asked: list[tuple[str, str]] = []  # this turn's look-ups, not yet sent
+        self._answers: asyncio.Future[list[tuple[bytes | None, bytes | None]]] | None = None
+        # payloads remembered since the last look-ups went: Redis has not had them before
+        # the look-ups now answered (two of one batch, the same payload: the second revisits)
+        self._mine: dict[str, PayloadRef] = {}
 
-    def fetch(self, url: str, digest: str) -> None:
-        """Both look-ups of a response in one round trip, kept for `previous_digest` and
-        `original` (which the recorder asks one after the other)."""
+    async def fetch(self, url: str, digest: str) -> None:
+        """Both look-ups of a response, in the round trip of this turn's batch, kept for
+        `previous_digest` and `original` (which the recorder asks one after the other)."""
+        if self._answers is None:
+            loop = asyncio.get_running_loop()
+            self._answers = loop.create_future()
+            loop.call_soon(self._send)
+        place, answers = len(self._asked), self._answers
+        self._asked.append((url, digest))
+        self._fetched = (url, digest, *(await answers)[place])
+
+    def _send(self) -> None:
+        asked, answers = self._asked, self._answers
+        self._asked, self._answers = [], None
+        assert answers is not None
+        self._mine.clear()  # sent before these look-ups, with the pending writes
         try:
-            self._fetched = (url, digest, *self.worker.shared.history(url, digest))
+            found = self.worker.shared.histories(asked)
         except Unreachable:
-            self._fetched = (url, digest, None, None)
+            found = [(None, None)] * len(asked)
+        except Exception as exc:  # every response waiting on it fails, none hangs
+            answers.set_exception(exc)
+            return
+        answers.set_result(found)
 
     def forget(self) -> None:
         self._fetched = None
@@ -198,7 +225,7 @@ class SharedHistory(PayloadHistory):
 
     def original(self, digest: str) -> PayloadRef | None:
         found = self._look_up("hdig", digest, 1)
-        return PayloadRef(*json.loads(found)) if found else None
+        return PayloadRef(*json.loads(found)) if found else self._mine.get(digest)
 
     def _look_up(self, key: str, field: str, at: int) -> bytes | None:
         """`field` of the hash `key`: from the prefetched pair when it is the one asked for
@@ -214,6 +241,7 @@ class SharedHistory(PayloadHistory):
         """Pending: goes with the worker's next call to Redis (the completion of this page's
         lease at the latest), not a round trip of its own."""
         shared = self.worker.shared
+        self._mine.setdefault(digest, original)
         first = json.dumps([original.url, original.warc_date])
 
         def write(pipe: Any) -> None:
@@ -223,16 +251,16 @@ class SharedHistory(PayloadHistory):
 
 
 class SharedRecorder(WarcRecorder):
-    """The WARC recorder, the two payload-history look-ups of each response made in one
-    round trip to Redis."""
+    """The WARC recorder, the payload-history look-ups of the responses of one turn of the
+    event loop made in one round trip to Redis (see SharedHistory)."""
 
-    def _dedup(self, response: Response, truncated: str | None) -> Dedup:
+    async def process_response(self, request: Request, response: Response) -> Response:
         history = self.history
         if not isinstance(history, SharedHistory):
-            return super()._dedup(response, truncated)
-        history.fetch(response.url, payload_digest(response.body))
+            return super().process_response(request, response)
+        await history.fetch(response.url, payload_digest(response.body))
         try:
-            return super()._dedup(response, truncated)
+            return super().process_response(request, response)
         finally:
             history.forget()
 

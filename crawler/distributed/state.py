@@ -215,16 +215,18 @@ class SharedCrawl:
         self.later_script("PUSH", *_push_args(lease, entries), then=then and (
             lambda got: then([v.decode() for v in got[0]])))
 
-    def history(self, url: str, digest: str) -> tuple[bytes | None, bytes | None]:
-        """The payload history of a response in one round trip: `url`'s latest digest, and
-        the first record of the payload `digest`."""
+    def histories(self, asked: list[tuple[str, str]]
+                  ) -> list[tuple[bytes | None, bytes | None]]:
+        """The payload history of responses (url, payload digest) in one round trip: for
+        each, the URL's latest digest and the first record of the payload."""
         url_key, digest_key = self.key("hurl"), self.key("hdig")
 
         def queue(pipe: Pipeline) -> None:
-            pipe.hget(url_key, url)
-            pipe.hget(digest_key, digest)
-        previous, original = self.ask(queue, answers=2)
-        return previous, original
+            for url, digest in asked:
+                pipe.hget(url_key, url)
+                pipe.hget(digest_key, digest)
+        got = self.ask(queue, answers=2 * len(asked))
+        return list(zip(got[::2], got[1::2], strict=True))
 
     def renew(self, lease_seconds: float, leases: list[str]) -> None:
         """Pending: sent with the next call (the heartbeat's, at the latest)."""
