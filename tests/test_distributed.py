@@ -23,7 +23,7 @@ import redis
 
 from index.collection import Collection
 from index.warc_names import PORTABLE_NAME
-from tests.conftest import ROOT, CrawledCrawl, crawl_ids, palimpsest, read_records
+from tests.conftest import ROOT, CrawledCrawl, crawl_ids, palimpsest, read_records, run_coroutine
 
 DELAY = 0.25
 PAGES = 18  # per site, besides its home page
@@ -367,7 +367,7 @@ def test_payload_look_ups_of_one_loop_turn_share_a_round_trip_and_see_each_other
         return await asyncio.gather(record("http://a.test/one", "sha1:NEW"),
                                     record("http://a.test/two", "sha1:NEW"),
                                     record("http://a.test/three", "sha1:OLD"))
-    one, two, three = asyncio.run(responses())
+    one, two, three = run_coroutine(responses())
     assert len(sent) == 1 and len(sent[0]) == 3  # one round trip for the three
     assert one == (None, None)  # new: written in full
     assert two == ("sha1:OLD", PayloadRef("http://a.test/one", "2026-12-03"))  # the first's
