@@ -30,7 +30,7 @@ from twisted.web._newclient import ResponseNeverReceived
 
 from crawler import signals as our_signals
 from crawler.report import summarize, write_summary
-from index.config import Site, site_for_url
+from index.config import Site, SiteIndex
 from index.crawl_log import LOG_NAME
 
 PROGRESS_EVERY = 2.0
@@ -42,6 +42,7 @@ class CrawlLog:
         self.crawl_dir = crawl_dir
         self.crawl_id = crawl_id
         self.sites = sites
+        self._index = SiteIndex(sites)
         self.path = crawl_dir / LOG_NAME
         crawl_dir.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed at the end)
@@ -133,7 +134,7 @@ class CrawlLog:
             self._report(exc)
 
     def _site(self, url: str, requested_for: str | None) -> str:
-        site = site_for_url(self.sites, url)
+        site = self._index.site_for_url(url)
         return site.name if site else requested_for or ""
 
 

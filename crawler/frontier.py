@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings.default_settings import URLLENGTH_LIMIT
 
-from index.config import Limits, NetworkConfig, Site, site_for_url
+from index.config import Limits, NetworkConfig, Site, SiteIndex
 
 # a requisite may pull in requisites of its own (CSS -> font, CSS -> image), not endlessly
 MAX_EMBED_CHAIN = 3
@@ -29,6 +29,7 @@ class Frontier:
         self.config = config
         self.max_url_length = max_url_length
         self.sites = sites
+        self._index = SiteIndex(sites)
         self.limits: Limits = config.limits
         self._max_pages = {
             s.name: max_pages or s.max_pages or config.limits.max_pages_per_site for s in sites
@@ -42,7 +43,7 @@ class Frontier:
 
     def site_of(self, url: str) -> Site | None:
         """The crawled site `url` belongs to, if any."""
-        return site_for_url(self.sites, url)
+        return self._index.site_for_url(url)
 
     def admit(self, url: str, hop: str, hops: str, count: bool = True) -> str | None:
         """None if `url`, found by a hop of type `hop` ("L" link, "E" requisite, "P" sitemap)

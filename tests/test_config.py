@@ -90,3 +90,46 @@ def test_response_size_limit_cuts_and_marks_warc_truncated(tmp_path, network_his
 def test_collection_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PALIMPSEST_COLLECTION", str(tmp_path))
     assert Collection.locate(None).root == tmp_path.resolve()
+
+
+SITES_TOML = """name = "index"
+[[sites]]
+name = "root"
+seeds = ["http://shared.test/"]
+[[sites]]
+name = "desk"
+seeds = ["http://shared.test/desk/", "https://shared.test:8443/desk/"]
+[[sites]]
+name = "also-root"
+seeds = ["http://shared.test/"]
+[[sites]]
+name = "hosted"
+seeds = ["http://wide.test/start/"]
+hosts = ["wide.test", "cdn.example.test"]
+[[sites]]
+name = "v6"
+seeds = ["http://[::1]:8080/a/"]
+"""
+
+
+def test_the_site_index_finds_the_site_every_site_would_claim(tmp_path):
+    """`SiteIndex` (the crawl's look-up by host) gives what asking every site gives: the
+    longest seed prefix, the first of two equal ones, configured hosts and their
+    subdomains on any scheme and port, and no site for the rest."""
+    from index.config import SiteIndex, site_for_url
+
+    (tmp_path / "palimpsest.toml").write_text(SITES_TOML)
+    sites = load_config(tmp_path / "palimpsest.toml").sites
+    index = SiteIndex(sites)
+    expected = {
+        "http://shared.test/": "root", "http://SHARED.test/about": "root",
+        "http://shared.test/desk/one": "desk", "http://shared.test/desk": "root",
+        "https://shared.test:8443/desk/x?q=1": "desk", "https://shared.test/desk/x": None,
+        "http://shared.test.evil/": None, "http://wide.test/elsewhere": "hosted",
+        "https://img.cdn.example.test:9/p.png": "hosted", "http://example.test/": None,
+        "http://[::1]:8080/a/b": "v6", "http://[::1]:8080/b": None, "mailto:x@y.test": None,
+    }
+    for url, name in expected.items():
+        found = index.site_for_url(url)
+        assert (found.name if found else None) == name, url
+        assert found == site_for_url(sites, url), url
