@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawl import network_process  # noqa: E402  (bench/crawl.py, beside this file)
-from machine import steal_percent, steal_seconds  # noqa: E402
+from machine import Steal, steal_percent  # noqa: E402
 from site_copies import copy_host, site_copies  # noqa: E402
 
 from index.collection import Collection  # noqa: E402
@@ -196,12 +196,12 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
                "--concurrency-per-site", str(pages_at_once)] + [
                    arg for site in names for arg in ("--site", site)] + (
                    ["--browser"] if browser else [])
-    start, stolen = time.perf_counter(), steal_seconds()
+    start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
-    with TreeMemory(process.pid) as memory:
+    with Steal() as stolen, TreeMemory(process.pid) as memory:
         _pid, status, _usage = os.wait4(process.pid, 0)
-    wall, stolen = time.perf_counter() - start, steal_seconds() - stolen
+    wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{name} failed: {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
@@ -221,7 +221,7 @@ def run_crawl(network_url: str, work: Path, name: str, *, browser: bool, pages_a
     kinds = memory.cpu_by_kind()
     return Run(name, wall, sum(kinds.values()), memory.peak_pss_kb / 1024,
                memory.peak_rss_kb / 1024, len(done), steady, len(asked), len(recorded), kinds,
-               stolen)
+               stolen.seconds)
 
 
 def _recorded_urls(warcs: list[Path]) -> set[str]:

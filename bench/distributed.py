@@ -53,7 +53,7 @@ from warcio.archiveiterator import ArchiveIterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from machine import steal_percent, steal_seconds  # noqa: E402  (bench/machine.py)
+from machine import Steal, steal_percent  # noqa: E402  (bench/machine.py)
 
 PALIMPSEST = [sys.executable, "-m", "palimpsest.cli"]
 TIMEOUT = 120  # seconds a shared run may take before it counts as a hang
@@ -216,9 +216,9 @@ HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
 
 def measured(run: Callable[[], Run]) -> Run:
     """`run()`, with the steal while it ran, its line printed."""
-    before = steal_seconds()
-    done = run()
-    done.steal_s = steal_seconds() - before
+    with Steal() as stolen:
+        done = run()
+    done.steal_s = stolen.seconds
     print(done.line(), flush=True)
     return done
 

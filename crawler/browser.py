@@ -235,8 +235,8 @@ class Tab:
         self._opened = True
 
     async def visit(self, document: Document, bounds: PageBounds) -> Rendering:
-        """Load `document` (which the tab's proxy serves, see RecordingProxy.begin), wait,
-        scroll, wait, and take what the page became."""
+        """Load `document` (which the tab's proxy serves, see RecordingProxy.begin), wait for
+        quiet while scrolling what the page grows to, and take what the page became."""
         page, watch = self.page, self._watch
         assert page is not None
         watch.reset(document.url)
