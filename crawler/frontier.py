@@ -30,6 +30,9 @@ class Frontier:
         self.max_url_length = max_url_length
         self.sites = sites
         self._index = SiteIndex(sites)
+        # the last URL asked of site_of and its site: an outlink is asked by admit, then by
+        # the spider for its request, one after the other
+        self._last: tuple[str, Site | None] = ("", None)
         self.limits: Limits = config.limits
         self._max_pages = {
             s.name: max_pages or s.max_pages or config.limits.max_pages_per_site for s in sites
@@ -43,7 +46,11 @@ class Frontier:
 
     def site_of(self, url: str) -> Site | None:
         """The crawled site `url` belongs to, if any."""
-        return self._index.site_for_url(url)
+        last_url, last_site = self._last
+        if url != last_url:
+            last_site = self._index.site_for_url(url)
+            self._last = (url, last_site)
+        return last_site
 
     def admit(self, url: str, hop: str, hops: str, count: bool = True) -> str | None:
         """None if `url`, found by a hop of type `hop` ("L" link, "E" requisite, "P" sitemap)
