@@ -1,6 +1,8 @@
 """Distributed crawl bench (issue 16): 1, 2 and 4 workers sharing a crawl through Redis,
 against one plain `palimpsest crawl` and `wget --recursive --warc-file` over the same sites,
-run side by side.
+run side by side; and two plain crawls side by side, each of every site into a collection of
+its own, sharing nothing: how well two processes that need no coordination at all share
+this machine, the yardstick for two workers.
 
 The sites: SITES small sites, one per loopback address (127.0.0.2, 127.0.0.3, ...), PAGES
 pages of 4 KB with six links each, served without latency by one asyncio server in this
@@ -250,15 +252,15 @@ class Midway:
     fetched (from a quarter of them to three quarters, by the sites' clock): the crawl's
     steady cost, with no process's start-up or close in it."""
 
-    def __init__(self, sites: Sites, pids: list[int]) -> None:
-        self.sites, self.pids = sites, pids
+    def __init__(self, sites: Sites, pids: list[int], crawls: int = 1) -> None:
+        self.sites, self.pids, self.crawls = sites, pids, crawls
         self.crawl_ms = 0.0
         self.idle = 0.0  # the machine's idle share meanwhile (/proc/stat, every CPU)
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
-        total = len(self.sites.all_pages())
+        total = len(self.sites.all_pages()) * self.crawls  # each crawl fetches every page
         marks = []
         for share in (0.25, 0.75):
             while (n := self.sites.arrived()) < total * share:
@@ -390,23 +392,31 @@ def _wait_for_new_crawl(server: RedisServer, before: bytes | None) -> None:
         time.sleep(0.02)
 
 
-def run_plain(work: Path, sites: Sites, delay: float) -> Run:
-    """One `palimpsest crawl`, no Redis: the single-process crawl the workers replace."""
-    root = _collection(work, sites, f"plain-{delay}")
+def run_plain(work: Path, sites: Sites, delay: float, at_once: int = 1) -> Run:
+    """One `palimpsest crawl`, no Redis: the single-process crawl the workers replace. With
+    `at_once` 2, two such crawls of the same sites side by side, each into a collection of
+    its own, sharing nothing: what two processes that need no coordination get of the
+    machine (the pages are those of both; "twice" counts nothing here)."""
+    roots = [_collection(work, sites, f"plain-{delay}-{n}-{next(_RUNS)}")
+             for n in range(at_once)]
     sites.reset()
     cpu0, start, own0 = _children_cpu(), time.monotonic(), _own_cpu()
-    crawl = subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root),
-                              *_crawl_options(delay)], cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    midway = Midway(sites, [crawl.pid])
-    crawl.wait()
+    crawls = [subprocess.Popen([*PALIMPSEST, "crawl", "--collection", str(root),
+                                *_crawl_options(delay)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for root in roots]
+    midway = Midway(sites, [crawl.pid for crawl in crawls], at_once)
+    for crawl in crawls:
+        crawl.wait()
     wall, own = time.monotonic() - start, _own_cpu() - own0
     midway.join()
-    captured = _captured(root) & sites.all_pages()
-    return Run("1 process, no Redis", wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
-               len(captured),
-               sites.short_gaps(delay), sites.fetched_twice(),
-               len(sites.all_pages() - captured), own, mid_ms=midway.crawl_ms, mid_idle=midway.idle)
+    captured = [_captured(root) & sites.all_pages() for root in roots]
+    name = "1 process, no Redis" if at_once == 1 else f"{at_once} plain crawls side by side"
+    return Run(name, wall, sites.span_s(), _children_cpu() - cpu0, 0.0,
+               sum(len(c) for c in captured), sites.short_gaps(delay),
+               sites.fetched_twice() if at_once == 1 else 0,
+               sum(len(sites.all_pages() - c) for c in captured), own,
+               mid_ms=midway.crawl_ms, mid_idle=midway.idle)
 
 
 def run_wget(work: Path, sites: Sites, delay: float) -> Run:
@@ -441,7 +451,8 @@ def main() -> None:
                         help="workers started before the crawl (`worker --wait`, the default) "
                              "or once it is in Redis (their start-up inside the crawl)")
     parser.add_argument("--parts", default="peers,shared,polite",
-                        help="what to run: peers (wget, plain crawl), shared, polite")
+                        help="what to run: peers (wget, a plain crawl, two side by side), "
+                             "shared, polite")
     args = parser.parse_args()
     global CONCURRENCY, ROBOTS, JOIN
     CONCURRENCY, ROBOTS, JOIN = args.concurrency, args.robots, args.join
@@ -463,7 +474,8 @@ def main() -> None:
             print(f"CPU-bound: no delay, no latency\n{HEADER}")
             if "peers" in parts:
                 peers = [measured(lambda: run_wget(work, sites, 0.0)),
-                         measured(lambda: run_plain(work, sites, 0.0))]
+                         measured(lambda: run_plain(work, sites, 0.0)),
+                         measured(lambda: run_plain(work, sites, 0.0, at_once=2))]
             if "shared" in parts:
                 for _ in range(args.repeat):
                     for n in (int(w) for w in args.workers.split(",")):
@@ -499,6 +511,10 @@ def _ratios(by_workers: dict[int, list[Run]], peers: list[Run]) -> None:
               f"best runs (goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU{spread}")
     if not peers:
         return
+    plain, pair = peers[1], peers[2]
+    print(f"two plain crawls side by side, sharing nothing: {pair.rate / plain.rate:.2f}x one's "
+          f"pages/s while crawling, {pair.mid_ms / max(plain.mid_ms, 1e-6):.2f}x its CPU a page "
+          f"over the middle half (what two processes on this machine cost each other)")
     print(f"one worker: {one.rate / peers[1].rate:.2f}x the plain crawl's pages/s, "
           f"{one.cpu_s / max(peers[1].cpu_s, 1e-6):.2f}x its CPU; wget "
           f"{peers[0].cpu_s / max(peers[0].pages, 1) * 1000:.2f} ms CPU a page")
