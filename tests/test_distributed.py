@@ -295,6 +295,41 @@ def test_a_worker_told_to_wait_joins_the_crawl_started_after_it(tmp_path, sites,
     assert own, "the waiting worker fetched nothing"
 
 
+def test_a_worker_joining_before_the_seeds_are_in_waits_for_them(tmp_path, sites,
+                                                                   redis_server):
+    """A crawl in Redis whose seeds are not queued yet (its first process, here, gone before
+    it queued them): a worker joining it neither marks it seeded nor sees it over (it used to
+    do both, and a worker started ahead with --wait could end a crawl before its first page);
+    `crawl --resume --frontier` queues the seeds that never went in, and the two finish it."""
+    from crawler.distributed.run import _new_shared_crawl
+    from crawler.distributed.state import connect
+    from crawler.settings import CrawlOptions
+
+    root = tmp_path / "collection"
+    _init(root, sites)
+    options = CrawlOptions(frontier=redis_server.url, delay=0.05, concurrency_per_site=1,
+                           lease_seconds=2)
+    shared = _new_shared_crawl(connect(redis_server.url), Collection(root), options)
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    worker = _start("worker", "--collection", str(root), "--frontier", redis_server.url)
+    try:
+        _wait_for(lambda: client.zcard(shared.key("workers")) > 0, 30, "the worker's heartbeat")
+        time.sleep(1.0)  # five of its looks at the crawl's state
+        assert worker.poll() is None, worker.communicate()
+        config = client.hgetall(shared.key("config"))
+        assert (config["state"], config["seeded"]) == ("running", "0")
+        resumed = _start("crawl", "--resume", "--collection", str(root), "--frontier",
+                         redis_server.url)
+        code, out, err = _finish(resumed)
+        assert code == 0, out + err
+        assert worker.wait(30) == 0
+    finally:
+        worker.kill()
+    [crawl] = crawl_ids(Collection(root))
+    captured = {r.url for r in crawl.records() if r.type in ("response", "revisit")}
+    assert sites.pages() <= captured
+
+
 def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):
     root = tmp_path / "c"
     palimpsest("init", "--collection", str(root), "--site", f"a={sites.urls()['site0']}")

@@ -63,7 +63,11 @@ def start_shared_crawl(collection: Collection, options: CrawlOptions) -> CrawlRe
         collection.crawl_dir(shared.crawl_id).mkdir(parents=True, exist_ok=True)
     else:
         shared = _new_shared_crawl(client, collection, options)
-    result = _crawl(collection, shared, seeds=not options.resume, progress=options.progress)
+    # a resumed crawl seeds again if its first process stopped before its seeds were all in
+    # (the seen set in Redis drops those that were)
+    seeds = not options.resume or shared.config().get("seeded") != "1"
+    result = _crawl(collection, shared, seeds=seeds, progress=options.progress,
+                    resumed=options.resume)
     return _finish(shared, result)
 
 
@@ -151,8 +155,8 @@ def _share_history(shared: SharedCrawl, collection: Collection) -> None:
     shared.call(pipe.execute)
 
 
-def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress: bool
-           ) -> CrawlResult:
+def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress: bool,
+           resumed: bool = False) -> CrawlResult:
     """Crawl as one worker until the shared crawl is over."""
     described = shared.config()
     text = described["config"]
@@ -185,7 +189,7 @@ def _crawl(collection: Collection, shared: SharedCrawl, *, seeds: bool, progress
         pass
     summary = read_summary(own) or {"crawl": shared.crawl_id, "finish_reason": "failed",
                                     "totals": {}, "sites": {}}
-    return CrawlResult(shared.crawl_id, crawl_dir, summary, resumed=not seeds)
+    return CrawlResult(shared.crawl_id, crawl_dir, summary, resumed=resumed)
 
 
 def _options(raw: str) -> dict[str, Any]:

@@ -42,12 +42,14 @@ class SharedSpider(NetworkSpider):
         self._log: CrawlLog | bool | None = None  # the crawl log extension, once found
 
     async def start(self) -> AsyncIterator[Request]:
-        """Only the crawl's first process seeds the frontier; a worker joining, or a crawl
-        resumed, takes what Redis holds."""
+        """Only the crawl's first process seeds the frontier (or the one resuming it, if the
+        seeds were not all in); a worker joining takes what Redis holds. The crawl is marked
+        seeded by the process that seeded it, once every seed is queued: until then an
+        empty frontier is not the crawl's end."""
         if self.seeds:
             async for request in super().start():
                 yield request
-        self.worker.send(self.worker.shared.mark_seeded)
+            self.worker.send(self.worker.shared.mark_seeded)
 
     def parse(self, response: Response) -> Iterator[Request]:
         return self._completed(response, super().parse(response))
