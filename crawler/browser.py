@@ -1,6 +1,7 @@
 """Headless Chromium for the crawl, and what it does on each page: load it, wait for the network
 to go quiet while scrolling to the end whatever the page has grown to (lazy loading), then
-keep the rendered DOM and screenshots.
+keep the rendered DOM and screenshots (taken within the last quiet window, once the page is
+at rest, and kept only if it stays at rest to the window's end; see NetworkWatch.quiet).
 
 Playwright's async API runs on the crawl's own asyncio loop (Scrapy's asyncio reactor). One
 browser serves the crawl, launched on first use and launched again after a crash. Pages are
@@ -33,6 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from io import BytesIO
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -236,17 +238,22 @@ class Tab:
 
     async def visit(self, document: Document, bounds: PageBounds) -> Rendering:
         """Load `document` (which the tab's proxy serves, see RecordingProxy.begin), wait for
-        quiet while scrolling what the page grows to, and take what the page became."""
+        quiet while scrolling what the page grows to, and take what the page became: taken
+        during the wait once the page is at rest (see NetworkWatch.quiet), or after it."""
         page, watch = self.page, self._watch
         assert page is not None
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
         settle = functools.partial(page.evaluate, _SETTLE)
         scroller = _Scroller(page, bounds.max_scrolls)
-        quiet = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds, settle,
-                                  scroller.scroll)
-        # the DOM from the renderer and the screenshot from the compositor, at once
-        content, full_page = await asyncio.gather(page.content(), self._full_page())
+
+        async def snapshot() -> tuple[str, bytes]:
+            # the DOM from the renderer and the screenshot from the compositor, at once
+            dom, shot = await asyncio.gather(page.content(), self._full_page())
+            return dom, shot
+        quiet, taken = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds,
+                                         settle, scroller.scroll, snapshot)
+        content, full_page = taken or await snapshot()
         return Rendering(content.encode("utf-8"), full_page, quiet, scroller.scrolls)
 
     async def _full_page(self) -> bytes:
@@ -342,6 +349,11 @@ def _top_of(png: bytes, rows: int) -> Image.Image:
 
 # how often a wait for quiet looks again while requests are in flight
 _POLL_SECONDS = 0.05
+# a wait for quiet begins the snapshot of the page once the page has been at rest for this
+# share of the window, and keeps it if the page stays at rest to the end: the DOM and the
+# screenshot (a fifth of a visit) are taken within the window instead of after it
+_EARLY_SHARE = 0.25
+T = TypeVar("T")
 
 
 class NetworkWatch:
@@ -372,45 +384,117 @@ class NetworkWatch:
 
     async def quiet(self, seconds: float, cap: float,
                     settle: Callable[[], Awaitable[object]] | None = None,
-                    scroll: Callable[[], Awaitable[bool]] | None = None) -> bool:
+                    scroll: Callable[[], Awaitable[bool]] | None = None,
+                    snapshot: Callable[[], Awaitable[T]] | None = None
+                    ) -> tuple[bool, T | None]:
         """Wait until no request has been in flight for `seconds`, and none began while
         `settle` (the page running what was due) ran, or `cap` seconds at most; whether it
         went quiet. Without `settle` a renderer starved of CPU (a busy machine) may not yet
         have handled the last response, and the requests that handling makes are missed.
         `scroll` (whether it moved the page) is run each time no request is in flight after
         some began or ended, and once more when all is quiet: a window runs from its last
-        move too, so lazy loading is waited for within the same wait."""
+        move too, so lazy loading is waited for within the same wait.
+
+        With `snapshot`, what it takes of the page (the DOM and the screenshot) is taken
+        during the window instead of after it: once the page has been at rest for
+        _EARLY_SHARE of the window and has settled. It is returned if the page is still at
+        rest when the window ends (no request began or ended, and the page did not move,
+        since it was begun), else None: the caller takes it then, as it is."""
         deadline = time.monotonic() + cap
         looked = None  # the network as it was (`last_change`) when `scroll` last ran
         moved = -math.inf  # when `scroll` last moved the page
-        while (now := time.monotonic()) < deadline:
-            if scroll is not None and self.in_flight == 0 and self.last_change != looked:
-                looked = self.last_change
-                if await _within(scroll(), deadline):
-                    moved = time.monotonic()
-                continue
-            # quiet so far: sleep out the rest of the window (to the moment, not a poll's
-            # tick later); in flight: look again in a while
-            since = max(self.last_change, moved)
-            wait = since + seconds - now if self.in_flight == 0 else _POLL_SECONDS
-            if wait > 0:
-                await asyncio.sleep(min(wait, deadline - now))
-                continue
-            before = self.last_change
-            if settle is not None:
-                await _within(settle(), deadline)
-            if self.in_flight or self.last_change != before:
-                continue
-            if scroll is None:
-                return True
-            # quiet, unless the page grew meanwhile (a timer, no request) and scrolls on
-            scrolled = await _within(scroll(), deadline)
-            if scrolled is None:  # the cap came first
-                return False
-            if not scrolled:
-                return True
-            moved, looked = time.monotonic(), self.last_change
-        return False
+        early = _Early(snapshot)
+        try:
+            while (now := time.monotonic()) < deadline:
+                if scroll is not None and self.in_flight == 0 and self.last_change != looked:
+                    await early.drop()  # a scroll would move what it captures
+                    looked = self.last_change
+                    if await _within(scroll(), deadline):
+                        moved = time.monotonic()
+                    continue
+                if self.in_flight:  # look again in a while
+                    await asyncio.sleep(min(_POLL_SECONDS, deadline - now))
+                    continue
+                # at rest so far: sleep to the moment the snapshot is due, or to the end of
+                # the window (not a poll's tick later)
+                since, rest = max(self.last_change, moved), (self.last_change, moved)
+                due = since + _EARLY_SHARE * seconds
+                if snapshot is not None and early.state != rest and now >= due:
+                    await early.drop()  # begun at rest, but not this rest
+                    if await self._settled(settle, deadline):
+                        early.begin(rest)
+                    continue
+                end = since + seconds if snapshot is None or early.state == rest else due
+                if end > now:
+                    await asyncio.sleep(min(end - now, deadline - now))
+                    continue
+                await early.finished()
+                if early.state not in (None, (self.last_change, moved)):
+                    continue  # requests began while it was taken (lazy loading it set off)
+                if not await self._settled(settle, deadline):
+                    continue
+                if scroll is not None:
+                    # quiet, unless the page grew meanwhile (a timer, no request) and scrolls
+                    scrolled = await _within(scroll(), deadline)
+                    if scrolled is None:  # the cap came first
+                        break
+                    if scrolled:
+                        moved, looked = time.monotonic(), self.last_change
+                        continue
+                return True, await early.kept((self.last_change, moved))
+            await early.drop()  # not to be taken twice at once by the caller
+            return False, None
+        finally:
+            early.cancel()  # the visit given up: a snapshot under way is not waited for
+
+    async def _settled(self, settle: Callable[[], Awaitable[object]] | None,
+                       deadline: float) -> bool:
+        """Run `settle` (if any, bounded by `deadline`); whether no request is in flight and
+        none began or ended meanwhile."""
+        before = self.last_change
+        if settle is not None:
+            await _within(settle(), deadline)
+        return not self.in_flight and self.last_change == before
+
+
+class _Early(Generic[T]):
+    """A snapshot of the page begun during a wait for quiet, and the rest it was begun in
+    (the network's last change and the page's last move, as NetworkWatch.quiet keeps them)."""
+
+    def __init__(self, take: Callable[[], Awaitable[T]] | None) -> None:
+        self.take = take
+        self.task: asyncio.Future[T] | None = None
+        self.state: tuple[float, float] | None = None
+
+    def begin(self, state: tuple[float, float]) -> None:
+        assert self.take is not None
+        self.task, self.state = asyncio.ensure_future(self.take()), state
+
+    async def finished(self) -> None:
+        """Wait for the snapshot under way (if any) to be done, failed or not."""
+        if self.task is not None:
+            await asyncio.wait([self.task])
+
+    async def drop(self) -> None:
+        """Forget the snapshot, once it is done: the browser takes it whether we wait or not,
+        and anything else done to the page meanwhile would show in it."""
+        await self.finished()
+        if self.task is not None and not self.task.cancelled():
+            self.task.exception()  # a failed snapshot is retrieved, not left to be logged
+        self.task, self.state = None, None
+
+    async def kept(self, state: tuple[float, float]) -> T | None:
+        """The snapshot, if it was begun in `state` and succeeded; else None."""
+        task = self.task if self.state == state else None
+        await self.drop()
+        if task is None or task.cancelled() or task.exception() is not None:
+            return None  # taken again by the caller: a failure shows there, as it is
+        return task.result()
+
+    def cancel(self) -> None:
+        """A snapshot still under way is given up, not waited for."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
 
 async def _within(step: Awaitable[object], deadline: float) -> object:
