@@ -330,6 +330,44 @@ def test_a_worker_joining_before_the_seeds_are_in_waits_for_them(tmp_path, sites
     assert sites.pages() <= captured
 
 
+def test_a_worker_cut_off_from_redis_keeps_one_renewal_and_one_reaping_pending():
+    """Redis unreachable: each tick of a worker (every 0.2 s) queued a renewal naming every
+    lease it held, and a reaping, both kept until Redis answers again: two more a tick, some
+    36,000 an hour, sent in one pipeline on its return. Now one of each waits, the renewal the
+    newest (what the worker holds when Redis answers)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.2,
+                         socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    shared = SharedCrawl(client, f"redis://127.0.0.1:{port}/0", "c1")
+    worker = Worker(shared, "w", 3.0, {"s": 10}, slots=2)
+    worker.held = {"7": "s", "8": "s"}
+    for _ in range(10):
+        worker.tick()
+    worker.held = {"9": "s"}
+    for _ in range(10):
+        worker.tick()
+    assert shared.down  # said once, on stderr
+
+    class Pipe:  # what each pending write would put on Redis's pipeline
+        def __init__(self) -> None:
+            self.scripts: list[tuple] = []
+
+        def evalsha(self, sha: str, keys: int, prefix: str, *args: object) -> None:
+            self.scripts.append(args)
+    pipe = Pipe()
+    for queue, _then in shared.pending:
+        queue(pipe)
+    assert pipe.scripts == [(3.0, "9"), ()]  # the newest renewal, one reaping
+
+
 def test_a_frontier_that_is_not_redis_is_refused(tmp_path, sites):
     root = tmp_path / "c"
     palimpsest("init", "--collection", str(root), "--site", f"a={sites.urls()['site0']}")

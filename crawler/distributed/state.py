@@ -86,6 +86,10 @@ class SharedCrawl:
         # writes that need no answer, each queueing its commands on a pipeline: sent, in
         # order, before the next call's own (kept until Redis has taken them)
         self.pending: list[Write] = []
+        # the place in `pending` of the writes that a later one of their kind replaces (a
+        # lease renewal, the reaping): while Redis is unreachable they would pile up, two a
+        # worker's tick, each renewal naming every lease held
+        self._replaced: dict[str, int] = {}
 
     # reaching Redis
 
@@ -119,7 +123,7 @@ class SharedCrawl:
         """The answer to the command `queue` puts on a pipeline (the last `answers` of them,
         if more than one), sent in the same round trip as the pending writes (before it)."""
         got = self._execute([*self.pending, (queue, None)])
-        self.pending.clear()
+        self._sent()
         return got[-1] if answers == 1 else got[-answers:]
 
     def _execute(self, queued: list[Write]) -> list[Any]:
@@ -156,11 +160,27 @@ class SharedCrawl:
                      then: Callable[[list[Any]], Any] | None = None) -> None:
         self.later(self._queue_script(name, *args), then)
 
+    def later_replacing(self, name: str, *args: Any) -> None:
+        """`later_script`, in place of the pending write of the same script, if any (one
+        whose newest arguments say all that the older ones did)."""
+        write = (self._queue_script(name, *args), None)
+        place = self._replaced.get(name)
+        if place is None:
+            self._replaced[name] = len(self.pending)
+            self.pending.append(write)
+        else:
+            self.pending[place] = write
+
     def send_pending(self) -> None:
         """The pending writes, now (Unreachable: kept for the next try)."""
         if self.pending:
             self._execute(self.pending)
-            self.pending.clear()
+            self._sent()
+
+    def _sent(self) -> None:
+        """Redis has taken the pending writes."""
+        self.pending.clear()
+        self._replaced.clear()
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -231,11 +251,11 @@ class SharedCrawl:
     def renew(self, lease_seconds: float, leases: list[str]) -> None:
         """Pending: sent with the next call (the heartbeat's, at the latest)."""
         if leases:
-            self.later_script("RENEW", lease_seconds, *leases)
+            self.later_replacing("RENEW", lease_seconds, *leases)
 
     def reap(self) -> None:
         """Pending: sent with the next call (the heartbeat's, at the latest)."""
-        self.later_script("REAP")
+        self.later_replacing("REAP")
 
     def heartbeat(self, worker: str, seconds: float) -> tuple[bool, int]:
         finished, alive = self.script("HEARTBEAT", worker, seconds)
