@@ -448,3 +448,46 @@ def test_payload_look_ups_of_one_loop_turn_share_a_round_trip_and_see_each_other
     shared.send_pending()  # the pending writes: the next turn's look-ups find them in Redis
     assert json.loads(client.hget(shared.key("hdig"), "sha1:NEW")) == [
         "http://a.test/one", "2026-12-03"]
+
+
+def test_a_lease_completed_without_a_fetch_frees_its_site_at_once(redis_server):
+    """A site's only slot busy, a grant asked meanwhile: Redis looks at the site again when
+    the request in flight would expire. That request then ends without a fetch (refused by
+    robots.txt before the download, so no release): its completion frees the slot, and the
+    site's next request is granted at once, not a lease's length later (30 s by default)."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "stall-test")
+    shared.describe({"state": "running", "seeded": "1"}, {"s": "0 1"})  # no delay, 1 slot
+    worker = Worker(shared, "w", 30.0, {"s": 100}, 1)
+    entries = [worker.entry(_queued(f"http://s.test/p{n}")) for n in range(2)]
+    assert shared.push("", entries) == ["new", "new"]
+    [first] = shared.grant(30.0, 1)
+    assert isinstance(shared.grant(30.0, 1), float)  # the slot is busy
+    shared.push(first.lease, [])  # completed, never fetched
+    granted = shared.grant(30.0, 1)
+    assert isinstance(granted, list), f"the site waits {granted:.1f} s"
+    assert granted[0].request["u"] == "http://s.test/p1"
+
+
+def _queued(url: str):
+    from scrapy import Request
+    return Request(url, meta={"site": "s", "reason": "link", "hops": "L", "via": ""})
+
+
+def test_a_worker_closing_sends_what_waited_in_its_outbox(redis_server):
+    """What a worker could not tell Redis while it was unreachable (a sitemap's push, say)
+    goes before the worker's last pending writes when it closes, not lost with it (a crawl
+    stopped, to be resumed, would never fetch that sitemap)."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import SharedScheduler, Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "close-test")
+    worker = Worker(shared, "w", 30.0, {"s": 100}, 1)
+    worker.outbox.append(lambda: shared.hset("robots", "s.test", b"Aok"))
+    SharedScheduler(None, worker).close("shutdown")
+    assert not worker.outbox
+    assert client.hget(shared.key("robots"), "s.test") == b"Aok"

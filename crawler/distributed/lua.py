@@ -130,7 +130,11 @@ PUSH = _PRELUDE + """
 local id = ARGV[1]
 if id ~= '' then
   local site = redis.call('HGET', P .. 'lsite', id)
-  if site then redis.call('ZREM', P .. 'busy:' .. site, id) end
+  if site and redis.call('ZREM', P .. 'busy:' .. site, id) == 1 then
+    -- still in flight: it ended with no fetch (refused before its download), so no release
+    -- came; a grant that found the site full looks again only when this lease would expire
+    redis.call('ZADD', P .. 'ready', 'XX', next_allowed(site), site)
+  end
   if redis.call('ZREM', P .. 'leases', id) == 1 then
     redis.call('HINCRBY', P .. 'stats', 'done', 1)
   end
