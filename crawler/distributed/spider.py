@@ -158,8 +158,10 @@ class SharedRobots(RobotsPolicy):
         # wait on this robots.txt while the page waits on its slot
         worker.send(lambda: worker.shared.pace(site))
         while True:
+            worker.flush()  # the pace first, if it waits in the outbox: the delay runs from it
             try:
-                wait = worker.shared.acquire(site, lease, worker.lease_seconds)
+                wait = 0.5 if worker.outbox else worker.shared.acquire(site, lease,
+                                                                      worker.lease_seconds)
             except Unreachable:
                 wait = 0.5
             if wait <= 0:

@@ -181,6 +181,7 @@ class SharedScheduler(BaseScheduler):
             self._loop.stop()
         if self._poll is not None and self._poll.active():
             self._poll.cancel()
+        self.worker.flush()  # what waited for Redis (a sitemap's push) before the rest
         self._send_pending()
 
     def has_pending_requests(self) -> bool:
