@@ -86,7 +86,7 @@ _SCROLL = """async ([bottom, max]) => {
   let n = 0;
   bottom = Math.max(bottom, window.scrollY + window.innerHeight);
   while (n < max && bottom < document.documentElement.scrollHeight) {
-    window.scrollTo(0, bottom);
+    window.scrollTo({top: bottom, behavior: 'instant'});  // not animated by CSS
     const reached = window.scrollY + window.innerHeight;
     if (reached <= bottom) break;  // the page does not scroll (overflow hidden)
     bottom = reached;
@@ -94,7 +94,7 @@ _SCROLL = """async ([bottom, max]) => {
     // two frames: lazy loading's intersection checks run, and their requests begin
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   }
-  if (n) window.scrollTo(0, 0);
+  if (n) window.scrollTo({top: 0, behavior: 'instant'});
   return [bottom, n];
 }"""
 
@@ -106,7 +106,11 @@ _SETTLE = """() => new Promise(r =>
 
 
 class BrowserCrashed(Exception):
-    """The browser or the page's renderer died under the page."""
+    """The browser or the page's renderer died under the page (in `browser`)."""
+
+    def __init__(self, message: str, browser: Browser | None = None) -> None:
+        super().__init__(message)
+        self.browser = browser
 
 
 @dataclass(frozen=True)
@@ -164,8 +168,13 @@ class Chromium:
                     executable_path=self.executable, args=self.args)
             return self._browser
 
-    async def relaunch(self) -> None:
-        """Drop the current browser (crashed or stuck); the next page launches another."""
+    async def relaunch(self, failed: Browser | None = None) -> None:
+        """Drop the browser `failed` under a page (crashed or stuck), if it is still the
+        current one, or else the current one whatever it is (None); the next page launches
+        another. A tab that finds its browser failed after another tab has relaunched it
+        leaves the new one alone: the other tabs' pages, and their one retry, run in it."""
+        if failed is not None and failed is not self._browser:
+            return
         browser, self._browser = self._browser, None
         if browser is not None:
             with contextlib.suppress(PlaywrightError):
@@ -199,13 +208,13 @@ class Chromium:
                                        10)
             except (PlaywrightError, TimeoutError):
                 await tab.close()
-                await self.relaunch()
+                await self.relaunch(browser)
 
 
 def _crash_or(exc: PlaywrightError, browser: Browser, page: Page | None) -> Exception:
     crashed = not browser.is_connected() or (page is not None and page.is_closed()) \
         or "crash" in str(exc).lower()
-    return BrowserCrashed(str(exc).splitlines()[0]) if crashed else exc
+    return BrowserCrashed(str(exc).splitlines()[0], browser) if crashed else exc
 
 
 class Tab:
@@ -244,12 +253,17 @@ class Tab:
         assert page is not None
         watch.reset(document.url)
         await page.goto(document.url, wait_until="domcontentloaded")
-        settle = functools.partial(page.evaluate, _SETTLE)
+        settle = functools.partial(_settle, page)
         scroller = _Scroller(page, bounds.max_scrolls)
 
         async def snapshot() -> tuple[str, bytes]:
-            # the DOM from the renderer and the screenshot from the compositor, at once
-            dom, shot = await asyncio.gather(page.content(), self._full_page())
+            # the DOM from the renderer and the screenshot from the compositor, at once; if
+            # one fails, once the other is done too (no capture left running under the next)
+            dom, shot = await asyncio.gather(page.content(), self._full_page(),
+                                             return_exceptions=True)
+            for part in (dom, shot):
+                if isinstance(part, BaseException):
+                    raise part
             return dom, shot
         quiet, taken = await watch.quiet(bounds.quiet_seconds, bounds.quiet_cap_seconds,
                                          settle, scroller.scroll, snapshot)
@@ -273,6 +287,10 @@ class Tab:
         cookie or stored data of any origin it touched."""
         assert self.page is not None and self._session is not None
         assert self._context is not None
+        # windows the page opened (window.open: Playwright's Chromium blocks no popup) would
+        # run on, their requests counted and recorded as the next page's
+        await asyncio.gather(*(other.close() for other in self._context.pages
+                               if other is not self.page), return_exceptions=True)
         # sessionStorage lives as long as the tab: each frame's, from inside
         await asyncio.gather(*(
             frame.evaluate("() => { try { sessionStorage.clear() } catch (e) {} }")
@@ -290,6 +308,16 @@ class Tab:
         if context is not None:
             with contextlib.suppress(PlaywrightError):
                 await asyncio.wait_for(context.close(), 10)
+
+
+async def _settle(page: Page) -> None:
+    """The page runs what was due (_SETTLE); a page that went on to another document
+    meanwhile (a script's or a refresh's navigation) has settled as far as this one goes."""
+    try:
+        await page.evaluate(_SETTLE)
+    except PlaywrightError as exc:
+        if "context was destroyed" not in str(exc):
+            raise
 
 
 class _Scroller:

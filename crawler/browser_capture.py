@@ -198,7 +198,7 @@ class BrowserCapture:
                 break
             except BrowserCrashed as exc:
                 why = f"browser crashed: {exc}"
-                await self.chromium.relaunch()  # and once more, in a new browser
+                await self.chromium.relaunch(exc.browser)  # and once more, in a new browser
             except PlaywrightError as exc:
                 why = f"browser: {str(exc).splitlines()[0]}"
                 break

@@ -419,3 +419,56 @@ def test_a_page_that_grows_as_it_is_scrolled_is_scrolled_to_its_new_end(tmp_path
         assert picture.height > 8000
         below = picture.crop((0, 7900, 100, picture.height)).convert("RGB")
         assert (128, 32, 32) in {color for _, color in below.getcolors(1 << 20)}
+
+
+SMOOTH = """<!doctype html><html style="scroll-behavior: smooth"><head><title>smooth</title>
+</head><body><div style="height: 6000px">a tall page that scrolls smoothly</div>
+<img id="far" data-src="/far.png" width="10" height="10" alt="far below">
+<script>
+new IntersectionObserver((entries, watcher) => {
+  for (const entry of entries) if (entry.isIntersecting) {
+    entry.target.src = entry.target.dataset.src;
+    watcher.disconnect();
+  }
+}).observe(document.getElementById('far'));
+</script></body></html>"""
+
+
+def test_a_page_that_scrolls_smoothly_is_scrolled_through_all_the_same(tmp_path: Path):
+    """`scroll-behavior: smooth` makes a scripted scroll an animation: the page had not moved
+    when the scroller looked, which took it for a page that does not scroll, and lazy loading
+    below the fold was left to the full-page screenshot. Scrolled at once now."""
+    with HostileServer() as server:
+        server.route("/", page(SMOOTH))
+        server.route("/far.png", lambda ex: ex.send(200, LAZY_PNG, "image/png"))
+        crawled, _ = crawl_sites(tmp_path, {"app": server.url("/")}, "--browser", timeout=5)
+    (entry,) = [e for e in crawled.log() if e["outcome"] == "rendered"]
+    assert entry["browser"]["quiet"] and entry["browser"]["scrolls"] >= 5
+    (image,) = _of(crawled.records(), server.url("/far.png"), "response")
+    assert image.body == LAZY_PNG
+
+
+OPENS = """<html><body><p>a page that opens a window</p>
+<script>window.open('/popup.html');</script>
+<a href="/next.html">next</a></body></html>"""
+POPUP = """<html><body><p>a window that goes on asking</p>
+<script>let n = 0; setInterval(() => fetch('/beacon?n=' + (n++)), 50);</script></body></html>"""
+
+
+def test_a_window_the_page_opened_is_closed_before_the_next_page(tmp_path: Path):
+    """A page's window.open() (Playwright's Chromium blocks no popup) opens a window in the
+    tab's context, which ran on after the tab went to about:blank: its requests kept the next
+    page's wait for quiet from ending and were recorded as the next page's."""
+    with HostileServer() as server:
+        server.route("/", page(OPENS))
+        server.route("/popup.html", page(POPUP))
+        server.route("/next.html", page("<html><body><p>the next page</p></body></html>"))
+        server.route("/beacon", page("{}", content_type="application/json"))
+        crawled, _ = crawl_sites(tmp_path, {"app": server.url("/")}, "--browser",
+                                 "--concurrency-per-site", "1", timeout=8)
+    log = crawled.log()
+    (after,) = [e for e in log if e["outcome"] == "rendered"
+                and e["url"] == server.url("/next.html")]
+    assert after["browser"]["quiet"]
+    assert not [e for e in log if e.get("via") == server.url("/next.html")
+                and "/beacon" in e["url"]]
