@@ -177,7 +177,7 @@ class Chromium:
             return
         browser, self._browser = self._browser, None
         if browser is not None:
-            with contextlib.suppress(PlaywrightError):
+            with contextlib.suppress(PlaywrightError, TimeoutError):  # gone, or stuck
                 await asyncio.wait_for(browser.close(), 10)
 
     async def close(self) -> None:
@@ -306,7 +306,7 @@ class Tab:
         context, self._context, self.page, self._session = self._context, None, None, None
         self._opened = False
         if context is not None:
-            with contextlib.suppress(PlaywrightError):
+            with contextlib.suppress(PlaywrightError, TimeoutError):  # gone, or stuck
                 await asyncio.wait_for(context.close(), 10)
 
 
