@@ -316,8 +316,14 @@ async def _settle(page: Page) -> None:
     try:
         await page.evaluate(_SETTLE)
     except PlaywrightError as exc:
-        if "context was destroyed" not in str(exc):
+        if not _navigated_away(exc):
             raise
+
+
+def _navigated_away(exc: PlaywrightError) -> bool:
+    """Whether a script run in the page failed because the page went on to another
+    document while it ran."""
+    return "context was destroyed" in str(exc)
 
 
 class _Scroller:
@@ -338,7 +344,7 @@ class _Scroller:
         try:
             self.bottom, n = await self.page.evaluate(_SCROLL, [self.bottom, self.left])
         except PlaywrightError as exc:
-            if "context was destroyed" not in str(exc):
+            if not _navigated_away(exc):
                 raise
             self.bottom = 0  # the page went on to another document, its top in view
             return False

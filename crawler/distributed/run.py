@@ -57,15 +57,16 @@ def start_shared_crawl(collection: Collection, options: CrawlOptions) -> CrawlRe
     client = connect(options.frontier or "")
     if options.resume:
         shared = current_crawl(client, options.frontier or "")
-        if shared.config().get("state") == "finished":
+        described = shared.config()
+        if described.get("state") == "finished":
             raise UsageError(f"the crawl in Redis at {shared.url} ({shared.crawl_id}) "
                              "finished: nothing to resume")
         collection.crawl_dir(shared.crawl_id).mkdir(parents=True, exist_ok=True)
+        # seeded again if its first process stopped before its seeds were all in (the seen
+        # set in Redis drops those that were)
+        seeds = described.get("seeded") != "1"
     else:
-        shared = _new_shared_crawl(client, collection, options)
-    # a resumed crawl seeds again if its first process stopped before its seeds were all in
-    # (the seen set in Redis drops those that were)
-    seeds = not options.resume or shared.config().get("seeded") != "1"
+        shared, seeds = _new_shared_crawl(client, collection, options), True
     result = _crawl(collection, shared, seeds=seeds, progress=options.progress,
                     resumed=options.resume)
     return _finish(shared, result)

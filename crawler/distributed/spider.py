@@ -158,10 +158,9 @@ class SharedRobots(RobotsPolicy):
         # wait on this robots.txt while the page waits on its slot
         worker.send(lambda: worker.shared.pace(site))
         while True:
-            worker.flush()  # the pace first, if it waits in the outbox: the delay runs from it
-            try:
-                wait = 0.5 if worker.outbox else worker.shared.acquire(site, lease,
-                                                                      worker.lease_seconds)
+            try:  # the pace first, if it waits in the outbox: the delay runs from it
+                wait = (worker.shared.acquire(site, lease, worker.lease_seconds)
+                        if worker.caught_up() else 0.5)
             except Unreachable:
                 wait = 0.5
             if wait <= 0:

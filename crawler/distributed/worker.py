@@ -94,9 +94,7 @@ class Worker:
     def send(self, action: Callable[[], Any]) -> Any:
         """Run `action` against Redis now, in order after what waits in the outbox; if Redis
         is unreachable, keep it for later (None)."""
-        if self.outbox:
-            self.flush()
-        if self.outbox:
+        if not self.caught_up():
             self.outbox.append(action)
             return None
         try:
@@ -104,6 +102,12 @@ class Worker:
         except Unreachable:
             self.outbox.append(action)
             return None
+
+    def caught_up(self) -> bool:
+        """Whether Redis has everything that waited in the outbox (it is sent now if not)."""
+        if self.outbox:
+            self.flush()
+        return not self.outbox
 
     def flush(self) -> None:
         """Tell Redis what waited while it was unreachable, oldest first."""
@@ -134,8 +138,7 @@ class Worker:
     def tick(self) -> None:
         """Renew this worker's leases, return dead workers' to the frontier, see whether the
         crawl is over."""
-        self.flush()
-        if self.outbox:
+        if not self.caught_up():
             return
         try:
             now = time.monotonic()
