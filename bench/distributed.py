@@ -12,13 +12,13 @@ above what two cores crawl). A redis-server of the bench's own on a free loopbac
 
 For each run: wall time, pages/s, CPU per page of the crawling processes (user + system, the
 children's rusage) and of redis-server (/proc); the crawling processes' CPU per page and the
-machine's idle share over the middle half of the pages (a quarter to three quarters of them,
-by the sites' clock: the steady cost, without start-up or close); same-site gaps shorter
-than the delay, pages fetched twice, pages never captured, and the share of the machine's
-CPU time the hypervisor gave to other guests meanwhile (steal, /proc/stat: on this VM it
-comes and goes, and a run it hits is slower for it); then one run of 2 workers + the first
-process with a worker killed -9 midway (pages lost: goal 0). Prints figures and ratios;
-never asserts.
+machine's idle share and the pages/s over the middle half of the pages (a quarter to three
+quarters of them, by the sites' clock: the steady state, without start-up or close);
+same-site gaps shorter than the delay, pages fetched twice, pages never captured, and the
+share of the machine's CPU time the hypervisor gave to other guests meanwhile (steal,
+/proc/stat: on this VM it comes and goes, and a run it hits is slower for it); then one run
+of 2 workers + the first process with a worker killed -9 midway (pages lost: goal 0). Prints
+figures and ratios; never asserts.
 
 With --repeat N the shared runs are made N times, 1, 2, 4 workers in turn, and the ratios are
 given two ways: between the best run of each (least disturbed), and as the median (and
@@ -202,13 +202,15 @@ class Run:
     steal_s: float = 0.0  # CPU time the hypervisor gave other guests meanwhile (all CPUs)
     mid_ms: float = 0.0  # CPU a page of the crawling processes over the middle half (Midway)
     mid_idle: float = 0.0  # the machine's idle share then
+    mid_rate: float = 0.0  # pages/s then
 
     def line(self) -> str:
         per = 1000 / max(self.pages, 1)
         steal = steal_percent(self.steal_s, self.wall_s)
         return (f"{self.name:<38}{self.wall_s:>7.1f}{self.pages / self.wall_s:>9.0f}"
                 f"{self.span_s:>7.1f}{self.rate:>9.0f}"
-                f"{self.cpu_s * per:>10.2f}{self.mid_ms:>9.2f}{100 * self.mid_idle:>7.0f}"
+                f"{self.cpu_s * per:>10.2f}{self.mid_rate:>9.0f}{self.mid_ms:>9.2f}"
+                f"{100 * self.mid_idle:>7.0f}"
                 f"{self.redis_cpu_s * per:>10.3f}"
                 f"{self.server_cpu_s * per:>10.3f}"
                 f"{self.short_gaps:>8}{self.twice:>7}{self.lost:>6}{steal:>8.1f}")
@@ -220,7 +222,8 @@ class Run:
 
 
 HEADER = (f"{'run':<38}{'wall s':>7}{'pages/s':>9}{'span s':>7}{'pages/s':>9}"
-          f"{'cpu ms/p':>10}{'mid ms/p':>9}{'idle %':>7}{'redis ms':>10}{'sites ms':>10}"
+          f"{'cpu ms/p':>10}{'mid p/s':>9}{'mid ms/p':>9}{'idle %':>7}{'redis ms':>10}"
+          f"{'sites ms':>10}"
           f"{'short':>8}{'twice':>7}{'lost':>6}{'steal %':>8}")
 
 
@@ -255,6 +258,7 @@ class Midway:
     def __init__(self, sites: Sites, pids: list[int], crawls: int = 1) -> None:
         self.sites, self.pids, self.crawls = sites, pids, crawls
         self.crawl_ms = 0.0
+        self.rate = 0.0  # pages/s meanwhile
         self.idle = 0.0  # the machine's idle share meanwhile (/proc/stat, every CPU)
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -267,9 +271,11 @@ class Midway:
                 if not any(Path(f"/proc/{pid}").exists() for pid in self.pids):
                     return
                 time.sleep(0.005)
-            marks.append((n, sum(_proc_cpu(p) for p in self.pids), _cpu_times()))
-        (n0, c0, t0), (n1, c1, t1) = marks
+            marks.append((n, sum(_proc_cpu(p) for p in self.pids), _cpu_times(),
+                          time.monotonic()))
+        (n0, c0, t0, w0), (n1, c1, t1, w1) = marks
         self.crawl_ms = 1000 * (c1 - c0) / max(n1 - n0, 1)
+        self.rate = (n1 - n0) / max(w1 - w0, 1e-6)
         spent = [b - a for a, b in zip(t0, t1, strict=True)]
         self.idle = (spent[3] + spent[4]) / max(sum(spent), 1)
 
@@ -373,7 +379,7 @@ def run_shared(work: Path, sites: Sites, server: RedisServer, workers: int, dela
                _children_cpu() - cpu0,
                server.cpu_s() - redis0, len(captured), sites.short_gaps(delay),
                sites.fetched_twice(), len(sites.all_pages() - captured), own,
-               mid_ms=midway.crawl_ms, mid_idle=midway.idle)
+               mid_ms=midway.crawl_ms, mid_idle=midway.idle, mid_rate=midway.rate)
 
 
 def _left(server: RedisServer) -> dict[str, object]:
@@ -416,7 +422,7 @@ def run_plain(work: Path, sites: Sites, delay: float, at_once: int = 1) -> Run:
                sum(len(c) for c in captured), sites.short_gaps(delay),
                sites.fetched_twice() if at_once == 1 else 0,
                sum(len(sites.all_pages() - c) for c in captured), own,
-               mid_ms=midway.crawl_ms, mid_idle=midway.idle)
+               mid_ms=midway.crawl_ms, mid_idle=midway.idle, mid_rate=midway.rate)
 
 
 def run_wget(work: Path, sites: Sites, delay: float) -> Run:
@@ -507,8 +513,11 @@ def _ratios(by_workers: dict[int, list[Run]], peers: list[Run]) -> None:
         spread = (f"; run by run: median {statistics.median(paired):.2f}x "
                   f"({paired[0]:.2f}-{paired[-1]:.2f}x, {len(paired)} pairs)"
                   if len(paired) > 1 else "")
+        mid = sorted(r.mid_rate / max(o.mid_rate, 1e-6) for r, o in zip(runs, ones, strict=False))
         print(f"{n} workers: {run.rate / one.rate:.2f}x one worker's pages/s while crawling, "
-              f"best runs (goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU{spread}")
+              f"best runs (goal for 2: 1.7x), {run.cpu_s / one.cpu_s:.2f}x its CPU{spread}; "
+              f"over the middle half of the pages: median {statistics.median(mid):.2f}x "
+              f"({mid[0]:.2f}-{mid[-1]:.2f}x)")
     if not peers:
         return
     plain, pair = peers[1], peers[2]

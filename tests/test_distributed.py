@@ -491,3 +491,27 @@ def test_a_worker_closing_sends_what_waited_in_its_outbox(redis_server):
     SharedScheduler(None, worker).close("shutdown")
     assert not worker.outbox
     assert client.hget(shared.key("robots"), "s.test") == b"Aok"
+
+
+def test_a_worker_hears_with_its_grants_of_the_urls_any_worker_queued(redis_server):
+    """A worker's own seen set learns what the others queued (the found stream, read with
+    each grant), so that it does not push Redis links only to have them refused: each URL
+    told once, a URL Redis had seen already not told again."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    first = SharedCrawl(client, redis_server.url, "found-test")
+    other = SharedCrawl(client, redis_server.url, "found-test")
+    first.describe({"state": "running", "seeded": "1"}, {"s": "0 1"})
+    worker = Worker(first, "w1", 30.0, {"s": 100}, 1)
+    heard: list[str] = []
+    other.on_found = heard.extend
+    urls = [f"http://s.test/p{n}" for n in range(3)]
+    assert first.push("", [worker.entry(_queued(u)) for u in urls]) == ["new"] * 3
+    assert first.push("", [worker.entry(_queued(urls[0]))]) == ["seen"]
+    [granted] = other.grant(30.0, 1)
+    assert heard == urls
+    first.push(granted.lease, [worker.entry(_queued("http://s.test/p3"))])
+    other.grant(30.0, 1)
+    assert heard == [*urls, "http://s.test/p3"]  # only what is new since the last grant

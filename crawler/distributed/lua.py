@@ -12,12 +12,15 @@ Keys (KEYS[1] is the crawl's prefix, `palimpsest:<crawl id>:`; the rest are buil
   leases       zset lease id -> expiry; lease: hash id -> request; lsite: hash id -> site
   queued       count of requests in every q:<site>
   seen         set of 8-byte URL fingerprints; pages: hash site -> pages admitted
+  found        stream of the URLs new to the seen set, the newest FOUND_KEPT of them: each
+               worker reads it with its grants, so as not to push what another queued
   stats        hash of the crawl's counters
 """
 
 # shared by the scripts below: the clock and a site's politeness
 _PRELUDE = """
 local P = KEYS[1]
+local FOUND_KEPT = 100000  -- the newest URLs the found stream keeps (about 10 MB)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function policy(site)
@@ -122,7 +125,8 @@ return 1
 """
 
 # ARGV: lease id ('' for none), then per request: fingerprint, site, counts (1 if a page
-# that counts against its site's limit, 2 if only to be marked seen), page limit, request.
+# that counts against its site's limit, 2 if only to be marked seen), page limit, URL,
+# request. A URL new to the seen set goes on the `found` stream, for the other workers.
 # Completes the lease and queues what it found, in one step: a worker killed before this
 # loses nothing (the lease expires, the page is fetched again), after it nothing is left.
 # Returns per request: 'new', 'seen' or 'limit'.
@@ -142,12 +146,19 @@ if id ~= '' then
   redis.call('HDEL', P .. 'lsite', id)
 end
 local out = {}
-for i = 2, #ARGV, 5 do
-  local fp, site, counts, limit, request = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+for i = 2, #ARGV, 6 do
+  local fp, site, counts, limit = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  local url, request = ARGV[i+4], ARGV[i+5]
   local verdict = 'new'
-  if fp ~= '' and redis.call('SADD', P .. 'seen', fp) == 0 then
-    verdict = 'seen'
-  elseif counts == '1' and redis.call('HINCRBY', P .. 'pages', site, 1) > tonumber(limit) then
+  if fp ~= '' then
+    if redis.call('SADD', P .. 'seen', fp) == 0 then
+      verdict = 'seen'
+    else
+      redis.call('XADD', P .. 'found', 'MAXLEN', '~', FOUND_KEPT, '*', 'u', url)
+    end
+  end
+  if verdict == 'new' and counts == '1'
+      and redis.call('HINCRBY', P .. 'pages', site, 1) > tonumber(limit) then
     redis.call('HINCRBY', P .. 'pages', site, -1)
     verdict = 'limit'
   end

@@ -46,6 +46,10 @@ def fingerprint(url: str) -> bytes:
 
 # a command (or a few) to put on a pipeline, and what to do with their answers
 Write = tuple[Callable[[Pipeline], Any], Callable[[list[Any]], Any] | None]
+# a request as PUSH queues it: fingerprint (b"" if it may be fetched again), site, whether it
+# counts against the site's page limit (2: only marked seen), the limit, URL, request
+Entry = tuple[bytes, str, int, int, str, str]
+FOUND_BATCH = 1000  # the most URLs of the found stream one grant reads
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class SharedCrawl:
         # lease renewal, the reaping): while Redis is unreachable they would pile up, two a
         # worker's tick, each renewal naming every lease held
         self._replaced: dict[str, int] = {}
+        # the URLs queued in the crawl (by any worker) go here as the grants read them, the
+        # last one read from the found stream in `_found_after`
+        self.on_found: Callable[[list[str]], Any] = lambda urls: None
+        self._found_after = "0-0"
 
     # reaching Redis
 
@@ -205,8 +213,19 @@ class SharedCrawl:
     # the frontier
 
     def grant(self, lease_seconds: float, most: int = 1) -> list[Grant] | float:
-        """Up to `most` requests this worker may fetch now, or how long until one may be."""
-        out = self.script("GRANT", lease_seconds, most)
+        """Up to `most` requests this worker may fetch now, or how long until one may be.
+        The URLs queued since the last grant (by any worker) come in the same round trip, to
+        `on_found`."""
+        found_key, after = self.key("found"), self._found_after
+        grant = self._queue_script("GRANT", lease_seconds, most)
+
+        def queue(pipe: Pipeline) -> None:
+            grant(pipe)
+            pipe.xrange(found_key, min=f"({after}", count=FOUND_BATCH)
+        out, found = self.ask(queue, answers=2)
+        if found:
+            self._found_after = found[-1][0].decode()
+            self.on_found([fields[b"u"].decode() for _, fields in found])
         if len(out) == 1:
             return float(out[0])
         values = [v.decode() for v in out]
@@ -224,12 +243,12 @@ class SharedCrawl:
     def pace(self, site: str) -> None:
         self.script("PACE", site)
 
-    def push(self, lease: str, entries: list[tuple[bytes, str, int, int, str]]) -> list[str]:
+    def push(self, lease: str, entries: list[Entry]) -> list[str]:
         """Complete `lease` (if any) and queue `entries` (fingerprint, site, counts, page
         limit, request): the verdict of each ('new', 'seen', 'limit')."""
         return [v.decode() for v in self.script("PUSH", *_push_args(lease, entries))]
 
-    def push_later(self, lease: str, entries: list[tuple[bytes, str, int, int, str]],
+    def push_later(self, lease: str, entries: list[Entry],
                    then: Callable[[list[str]], Any] | None = None) -> None:
         """`push`, pending: sent with the next call, `then` given the verdicts."""
         self.later_script("PUSH", *_push_args(lease, entries), then=then and (
@@ -300,8 +319,8 @@ class SharedCrawl:
         self.client.expire(keep, FINISHED_KEPT_SECONDS)
 
 
-def _push_args(lease: str, entries: list[tuple[bytes, str, int, int, str]]) -> list[Any]:
-    """PUSH's ARGV: the lease, then each entry's five fields."""
+def _push_args(lease: str, entries: list[Entry]) -> list[Any]:
+    """PUSH's ARGV: the lease, then each entry's six fields."""
     return [lease, *(field for entry in entries for field in entry)]
 
 

@@ -21,7 +21,7 @@ from scrapy.core.scheduler import BaseScheduler
 from scrapy.crawler import Crawler
 from twisted.internet.task import LoopingCall
 
-from crawler.distributed.state import Grant, SharedCrawl, Unreachable, fingerprint
+from crawler.distributed.state import Entry, Grant, SharedCrawl, Unreachable, fingerprint
 
 LEASE = "palimpsest_lease"  # request meta: the lease a request is fetched under
 TICK = 0.2  # seconds between two looks at the shared state (leases, finish)
@@ -79,17 +79,15 @@ class Worker:
         """One worker per process: Scrapy's settings copy their values, not this."""
         return self
 
-    def entry(self, request: Request, counts: int | None = None
-              ) -> tuple[bytes, str, int, int, str]:
-        """How PUSH queues `request`: fingerprint (none if it may be fetched again), site,
-        whether it counts against the site's page limit, the limit, the request."""
+    def entry(self, request: Request, counts: int | None = None) -> Entry:
+        """How PUSH queues `request` (see Entry)."""
         site = request.meta["site"]
         hops = request.meta.get("hops", "")
         if counts is None:
             counts = int(request.meta.get("reason") != "robots"
                          and not hops.endswith(("E", "P")))
         return (b"" if request.dont_filter else fingerprint(request.url), site, counts,
-                self.page_limits.get(site, 1 << 30), serialize(request))
+                self.page_limits.get(site, 1 << 30), request.url, serialize(request))
 
     def send(self, action: Callable[[], Any]) -> Any:
         """Run `action` against Redis now, in order after what waits in the outbox; if Redis
@@ -175,6 +173,9 @@ class SharedScheduler(BaseScheduler):
 
     def open(self, spider: Any) -> None:
         self.spider = spider
+        # what the other workers queued is seen here too: a link to it is not pushed to Redis
+        # only to be refused (each of two workers pushed 1.1 such links a page)
+        self.worker.shared.on_found = spider.seen.update
         self.worker.wake = self._wake
         self.worker.send_soon = self._send_pending_soon
         self._loop.start(TICK, now=True)  # the workers alive known before the first grant
@@ -248,9 +249,7 @@ class SharedScheduler(BaseScheduler):
     def _request(self, grant: Grant) -> Request:
         data = grant.request
         spider = self.spider
-        # queued by some worker, so seen by all: a link to it found here from now on is not
-        # pushed to Redis only to be refused (one worker alone pushes 1.0 link a page; each
-        # of two pushed 3.15, the links the other found first, and now 2.8)
+        # queued, so seen (the found stream may not have told this worker of it yet)
         spider.seen.add(data["u"])
         callback = getattr(spider, data["c"]) if data["c"] else spider.parse
         meta = dict(data["m"])
