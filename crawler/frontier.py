@@ -84,6 +84,12 @@ class Frontier:
         site = self.site_of(url)
         if site is not None:
             self.pages[site.name] += 1
+            self.count_variant(url)
+
+    def count_variant(self, url: str) -> None:
+        """`url`'s query counts against its path's variants (a URL fetched before, or
+        admitted by another worker of a shared crawl), as if admitted here."""
+        if "?" in url:
             parts = urlsplit(url)
             if parts.query:
                 self._queries[parts.hostname or "", parts.path].add(parts.query)

@@ -515,3 +515,35 @@ def test_a_worker_hears_with_its_grants_of_the_urls_any_worker_queued(redis_serv
     first.push(granted.lease, [worker.entry(_queued("http://s.test/p3"))])
     other.grant(30.0, 1)
     assert heard == [*urls, "http://s.test/p3"]  # only what is new since the last grant
+
+
+def test_a_trap_s_query_variants_queued_by_another_worker_count_here_too(redis_server):
+    """The query-variant trap guard holds across workers: the variants of a path that one
+    worker queued, heard of by another with its grant, count against that path's variants
+    there too, so that each worker does not admit its own allowance of the same trap."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import SharedScheduler, Worker
+    from crawler.frontier import Frontier
+    from index.config import parse_config
+
+    config = parse_config({"sites": [{"name": "s", "seeds": ["http://s.test/"]}],
+                           "limits": {"max_query_variants": 3}})
+    client = redis.Redis.from_url(redis_server.url)
+    first = SharedCrawl(client, redis_server.url, "trap-test")
+    other = SharedCrawl(client, redis_server.url, "trap-test")
+    first.describe({"state": "running", "seeded": "1"}, {"s": "0 1"})
+    pusher = Worker(first, "w1", 30.0, {"s": 100}, 1)
+    calendar = [f"http://s.test/cal?d={n}" for n in range(3)]
+    first.push("", [pusher.entry(_queued(u)) for u in calendar])
+
+    class Spider:  # what the scheduler hands the found URLs to
+        seen: set[str] = set()
+        frontier = Frontier(config, config.sites)
+
+    scheduler = SharedScheduler(None, Worker(other, "w2", 30.0, {"s": 100}, 1))
+    scheduler.spider = Spider()
+    other.on_found = scheduler._found
+    other.grant(30.0, 1)
+    assert scheduler.spider.seen == set(calendar)
+    assert Spider.frontier.admit("http://s.test/cal?d=3", "L", "L") == "trap:query-variants"
+    assert Spider.frontier.admit("http://s.test/other?d=3", "L", "L") is None

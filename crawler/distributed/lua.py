@@ -20,7 +20,7 @@ Keys (KEYS[1] is the crawl's prefix, `palimpsest:<crawl id>:`; the rest are buil
 # shared by the scripts below: the clock and a site's politeness
 _PRELUDE = """
 local P = KEYS[1]
-local FOUND_KEPT = 100000  -- the newest URLs the found stream keeps (about 10 MB)
+local FOUND_KEPT = 100000  -- the newest URLs the found stream keeps (10 MB of 100-byte URLs)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local function policy(site)

@@ -221,8 +221,12 @@ class SharedCrawl:
 
         def queue(pipe: Pipeline) -> None:
             grant(pipe)
-            pipe.xrange(found_key, min=f"({after}", count=FOUND_BATCH)
+            # from the last one read on, that one included: an exclusive start, "(id",
+            # needs Redis 6.2
+            pipe.xrange(found_key, min=after, count=FOUND_BATCH + 1)
         out, found = self.ask(queue, answers=2)
+        if found and found[0][0].decode() == after:
+            found = found[1:]
         if found:
             self._found_after = found[-1][0].decode()
             self.on_found([fields[b"u"].decode() for _, fields in found])

@@ -175,10 +175,17 @@ class SharedScheduler(BaseScheduler):
         self.spider = spider
         # what the other workers queued is seen here too: a link to it is not pushed to Redis
         # only to be refused (each of two workers pushed 1.1 such links a page)
-        self.worker.shared.on_found = spider.seen.update
+        self.worker.shared.on_found = self._found
         self.worker.wake = self._wake
         self.worker.send_soon = self._send_pending_soon
         self._loop.start(TICK, now=True)  # the workers alive known before the first grant
+
+    def _found(self, urls: list[str]) -> None:
+        """URLs queued by some worker: seen here, and their queries count against their
+        paths' variants (a trap's variants would otherwise be admitted once by each worker)."""
+        self.spider.seen.update(urls)
+        for url in urls:
+            self.spider.frontier.count_variant(url)
 
     def close(self, reason: str) -> None:
         if self._loop.running:
