@@ -547,3 +547,30 @@ def test_a_trap_s_query_variants_queued_by_another_worker_count_here_too(redis_s
     assert scheduler.spider.seen == set(calendar)
     assert Spider.frontier.admit("http://s.test/cal?d=3", "L", "L") == "trap:query-variants"
     assert Spider.frontier.admit("http://s.test/other?d=3", "L", "L") is None
+
+
+def test_a_new_shared_crawl_has_its_folder_before_redis_names_it(tmp_path, sites, redis_server,
+                                                                monkeypatch):
+    """A worker waiting on this machine joins as soon as Redis names the crawl and makes its
+    own folder in the crawl's: the first process made the crawl's folder before, not after
+    (a fresh-clone `make test` failed once on FileExistsError there)."""
+    from crawler.distributed import run
+    from crawler.distributed.state import SharedCrawl
+    from crawler.settings import CrawlOptions
+    from index.collection import Collection
+
+    root = tmp_path / "collection"
+    _init(root, sites)
+    collection = Collection(root)
+    described = SharedCrawl.describe
+
+    def joined_at_once(shared, fields, policy):
+        described(shared, fields, policy)
+        # what a worker joining at this instant does (hold_lock)
+        (collection.crawl_dir(shared.crawl_id) / "workers" / "w").mkdir(parents=True,
+                                                                        exist_ok=True)
+    monkeypatch.setattr(SharedCrawl, "describe", joined_at_once)
+    client = redis.Redis.from_url(redis_server.url)
+    shared = run._new_shared_crawl(client, collection,
+                                   CrawlOptions(frontier=redis_server.url))
+    assert collection.crawl_dir(shared.crawl_id).is_dir()

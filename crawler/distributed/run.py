@@ -129,8 +129,15 @@ def _new_shared_crawl(client: Any, collection: Collection, options: CrawlOptions
               "config": collection.config_path.read_text(encoding="utf-8"),
               "options": json.dumps({k: v for k, v in asdict(options).items()
                                      if k in _SHARED_OPTIONS})}
-    shared.describe(fields, _site_policy(config, sites, options))
-    collection.crawl_dir(crawl_id).mkdir(parents=True)
+    # the crawl's folder first: a worker on this machine, waiting, joins as soon as Redis
+    # names the crawl, and writes its WARC files there
+    folder = collection.crawl_dir(crawl_id)
+    folder.mkdir(parents=True)
+    try:
+        shared.describe(fields, _site_policy(config, sites, options))
+    except BaseException:
+        folder.rmdir()
+        raise
     return shared
 
 
