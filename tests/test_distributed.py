@@ -574,3 +574,34 @@ def test_a_new_shared_crawl_has_its_folder_before_redis_names_it(tmp_path, sites
     shared = run._new_shared_crawl(client, collection,
                                    CrawlOptions(frontier=redis_server.url))
     assert collection.crawl_dir(shared.crawl_id).is_dir()
+
+
+def test_a_new_shared_crawl_takes_the_next_id_when_its_folder_is_taken(tmp_path, sites,
+                                                                      redis_server,
+                                                                      monkeypatch):
+    """Two crawls started in the same second on one collection: the second's folder is
+    taken, so it takes the next id; and when Redis cannot be told of the crawl, its error is
+    the one said, even if a worker had joined and written in the folder meanwhile."""
+    from crawler.distributed import run
+    from crawler.distributed.state import SharedCrawl
+    from crawler.settings import CrawlOptions
+    from index.collection import Collection
+
+    root = tmp_path / "collection"
+    _init(root, sites)
+    collection = Collection(root)
+    ids = iter(["20260101000000", "20260101000000-1", "20260101000001"])
+    monkeypatch.setattr(Collection, "new_crawl_id", lambda self: next(ids))
+    collection.crawl_dir("20260101000000").mkdir(parents=True)  # the other crawl's
+    client = redis.Redis.from_url(redis_server.url)
+    options = CrawlOptions(frontier=redis_server.url)
+    assert run._new_shared_crawl(client, collection, options).crawl_id == "20260101000000-1"
+
+    client.hset("palimpsest:20260101000000-1:config", "state", "finished")
+
+    def told_but_unanswered(shared, fields, policy):
+        (collection.crawl_dir(shared.crawl_id) / "workers" / "w").mkdir(parents=True)
+        raise ConnectionError("Redis went away")
+    monkeypatch.setattr(SharedCrawl, "describe", told_but_unanswered)
+    with pytest.raises(ConnectionError, match="went away"):
+        run._new_shared_crawl(client, collection, options)

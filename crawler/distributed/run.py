@@ -11,6 +11,7 @@ and deletes the crawl's keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -120,25 +121,38 @@ def _new_shared_crawl(client: Any, collection: Collection, options: CrawlOptions
                              "finishes it (or use another database)")
     config = collection.load_config()
     sites = _selected_sites(config, options.sites)
-    crawl_id = collection.new_crawl_id()
+    crawl_id, folder = _claim_crawl_folder(collection)
     shared = SharedCrawl(client, options.frontier or "", crawl_id)
-    # revisits refer to the catalog's records: bring it up to date, then share its history
-    indexer.update(collection, config=config, fulltext=False)
-    _share_history(shared, collection)
-    fields = {"crawl_id": crawl_id, "state": "running", "seeded": "0",
-              "config": collection.config_path.read_text(encoding="utf-8"),
-              "options": json.dumps({k: v for k, v in asdict(options).items()
-                                     if k in _SHARED_OPTIONS})}
-    # the crawl's folder first: a worker on this machine, waiting, joins as soon as Redis
-    # names the crawl, and writes its WARC files there
-    folder = collection.crawl_dir(crawl_id)
-    folder.mkdir(parents=True)
     try:
+        # revisits refer to the catalog's records: bring it up to date, then share its history
+        indexer.update(collection, config=config, fulltext=False)
+        _share_history(shared, collection)
+        fields = {"crawl_id": crawl_id, "state": "running", "seeded": "0",
+                  "config": collection.config_path.read_text(encoding="utf-8"),
+                  "options": json.dumps({k: v for k, v in asdict(options).items()
+                                         if k in _SHARED_OPTIONS})}
         shared.describe(fields, _site_policy(config, sites, options))
     except BaseException:
-        folder.rmdir()
+        # (not empty: Redis named the crawl after all, and a worker joined it)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
         raise
     return shared
+
+
+def _claim_crawl_folder(collection: Collection) -> tuple[str, Path]:
+    """A new crawl id and its folder, made before Redis names the crawl (a worker waiting on
+    this machine joins at once, and writes its files there); a crawl started in the same
+    second on the same collection takes the next id."""
+    for _ in range(100):
+        crawl_id = collection.new_crawl_id()
+        folder = collection.crawl_dir(crawl_id)
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return crawl_id, folder
+    raise UsageError(f"{collection.crawls_dir}: no free crawl id for a new crawl")
 
 
 def _site_policy(config: NetworkConfig, sites: tuple[Site, ...], options: CrawlOptions
