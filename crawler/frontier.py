@@ -92,7 +92,11 @@ class Frontier:
         if "?" in url:
             parts = urlsplit(url)
             if parts.query:
-                self._queries[parts.hostname or "", parts.path].add(parts.query)
+                self._variants(parts).add(parts.query)
+
+    def _variants(self, parts) -> set[str]:
+        """The queries admitted so far for the path of `parts` (a urlsplit result)."""
+        return self._queries[parts.hostname or "", parts.path]
 
     def _trap(self, parts) -> str | None:
         segments = [s for s in parts.path.split("/") if s]
@@ -101,7 +105,7 @@ class Frontier:
         if segments and max(Counter(segments).values()) > self.limits.max_repeated_segments:
             return "trap:repeated-segment"
         if parts.query:
-            variants = self._queries[parts.hostname or "", parts.path]
+            variants = self._variants(parts)
             if parts.query not in variants:
                 if len(variants) >= self.limits.max_query_variants:
                     return "trap:query-variants"

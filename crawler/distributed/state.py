@@ -248,8 +248,8 @@ class SharedCrawl:
         self.script("PACE", site)
 
     def push(self, lease: str, entries: list[Entry]) -> list[str]:
-        """Complete `lease` (if any) and queue `entries` (fingerprint, site, counts, page
-        limit, request): the verdict of each ('new', 'seen', 'limit')."""
+        """Complete `lease` (if any) and queue `entries` (see Entry): the verdict of each
+        ('new', 'seen', 'limit')."""
         return [v.decode() for v in self.script("PUSH", *_push_args(lease, entries))]
 
     def push_later(self, lease: str, entries: list[Entry],
