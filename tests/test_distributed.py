@@ -426,8 +426,9 @@ def test_payload_look_ups_of_one_loop_turn_share_a_round_trip_and_see_each_other
     client.hset(shared.key("hurl"), "http://a.test/two", "sha1:OLD")
     history = SharedHistory(Worker(shared, "w", 5.0, {}, 1))
     sent = []
-    original_histories = shared.histories
-    shared.histories = lambda asked: sent.append(list(asked)) or original_histories(asked)
+    original_histories = shared.histories_later
+    shared.histories_later = lambda asked, *then: (sent.append(list(asked))
+                                                   or original_histories(asked, *then))
 
     async def record(url: str, digest: str) -> tuple[str | None, PayloadRef | None]:
         await history.fetch(url, digest)  # as SharedRecorder does, then dedup and remember
@@ -605,3 +606,27 @@ def test_a_new_shared_crawl_takes_the_next_id_when_its_folder_is_taken(tmp_path,
     monkeypatch.setattr(SharedCrawl, "describe", told_but_unanswered)
     with pytest.raises(ConnectionError, match="went away"):
         run._new_shared_crawl(client, collection, options)
+
+
+def test_writes_whose_replies_are_lost_are_pending_again(redis_server):
+    """Writes and look-ups go to Redis at once, their replies read at a later turn of the
+    event loop. A connection lost in between loses nothing: the writes are pending again
+    (and reach Redis with the next call), and whoever waited for an answer is told."""
+    from crawler.distributed.state import SharedCrawl, Unreachable
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "owed-test")
+    turns: list = []
+    shared.soon = turns.append  # the event loop's later turns, run by hand below
+    shared.later(lambda pipe: pipe.hset(shared.key("stats"), "kept", 1))
+    answers, failed = [], []
+    shared.histories_later([("http://a.test/", "sha1:X")], answers.append, failed.append)
+    assert not shared.pending and turns  # sent, the replies owed
+    shared._conn.disconnect()  # lost before they are read
+    while turns:
+        turns.pop(0)()
+    assert not answers and [type(exc) for exc in failed] == [Unreachable]
+    assert len(shared.pending) == 1  # the write, again
+    shared.send_pending()
+    assert client.hget(shared.key("stats"), "kept") == b"1"
+    assert not shared.down  # Redis answered again, said so

@@ -181,7 +181,8 @@ class SharedHistory(PayloadHistory):
 
     The look-ups of every response that reaches the recorder in one turn of the event loop
     (a CPU-bound worker finds a dozen or more downloads done at each turn) go to Redis in one
-    round trip, at the start of the next turn, with the writes pending before them."""
+    round trip, at the start of the next turn, with the writes pending before them; the
+    answers are read at a later turn, the worker busy with other responses meanwhile."""
 
     def __init__(self, worker: Worker) -> None:
         super().__init__()
@@ -210,14 +211,16 @@ class SharedHistory(PayloadHistory):
         self._asked, self._answers = [], None
         assert answers is not None
         self._mine.clear()  # sent before these look-ups, with the pending writes
-        try:
-            found = self.worker.shared.histories(asked)
-        except Unreachable:
-            found = [(None, None)] * len(asked)
-        except Exception as exc:  # every response waiting on it fails, none hangs
-            answers.set_exception(exc)
-            return
-        answers.set_result(found)
+
+        def failed(exc: Exception) -> None:
+            if isinstance(exc, Unreachable):  # written in full
+                answers.set_result([(None, None)] * len(asked))
+            else:  # every response waiting on it fails, none hangs
+                answers.set_exception(exc)
+        try:  # the answers read at a later turn: the worker parses meanwhile
+            self.worker.shared.histories_later(asked, answers.set_result, failed)
+        except Exception as exc:  # Unreachable: nothing sent
+            failed(exc)
 
     def forget(self) -> None:
         self._fetched = None

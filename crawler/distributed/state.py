@@ -20,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -50,6 +51,22 @@ Write = tuple[Callable[[Pipeline], Any], Callable[[list[Any]], Any] | None]
 # counts against the site's page limit (2: only marked seen), the limit, URL, request
 Entry = tuple[bytes, str, int, int, str, str]
 FOUND_BATCH = 1000  # the most URLs of the found stream one grant reads
+
+
+@dataclass
+class _Batch:
+    """What went to Redis in one go: the writes (pending again if the replies are lost),
+    the commands whose answers someone waits for, and who."""
+
+    writes: list[Write]
+    asks: list[Write]
+    done: Callable[[list[Any]], Any] | None = None
+    failed: Callable[[Exception], Any] | None = None
+    retry: bool = True  # sent again once if Redis had lost the scripts
+    thens: list[tuple[int, int, Callable[[list[Any]], Any]]] = field(default_factory=list)
+    stack: list[tuple[Any, dict]] = field(default_factory=list)
+    pipe: Any = None
+    got: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,14 +115,32 @@ class SharedCrawl:
         # last one read from the found stream in `_found_after`
         self.on_found: Callable[[list[str]], Any] = lambda urls: None
         self._found_after = "0-0"
+        # calls and writes go on one connection of our own, pipelined by hand: a batch is
+        # sent, and its replies read when they are needed or at a later turn of the event
+        # loop (`soon`), the worker busy with something else meanwhile
+        self._conn: Any = None
+        self._owed: deque[_Batch] = deque()  # sent, their replies not yet read
+        self._collecting = False
+        # runs a call at the event loop's next turn (the worker's scheduler sets it); at
+        # once by default, in a process with no event loop
+        self.soon: Callable[[Callable[[], None]], Any] = lambda call: call()
 
     # reaching Redis
 
     def call(self, fn: Any, *args: Any) -> Any:
-        """`fn(*args)` against Redis; Unreachable (said once) if Redis does not answer."""
+        """`fn(*args)` against Redis, once the replies still owed are read (what this
+        process sent is in before it); Unreachable (said once) if Redis does not answer."""
+        return self._reach(self._in_order, fn, *args)
+
+    def _in_order(self, fn: Any, *args: Any) -> Any:
+        self._collect_owed()
+        return fn(*args)
+
+    def _reach(self, fn: Any, *args: Any) -> Any:
         try:
             result = fn(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._lost()
             if not self.down:
                 self.down = True
                 sys.stderr.write(f"palimpsest: Redis at {self.url} unreachable ({exc}): "
@@ -123,40 +158,142 @@ class SharedCrawl:
 
     def _queue_script(self, name: str, *args: Any) -> Callable[[Pipeline], Any]:
         # EVALSHA by hand: a redis-py Script on a pipeline asks SCRIPT EXISTS first, one more
-        # round trip each time (the scripts are loaded by `_execute` when Redis lacks them)
+        # round trip each time (the scripts are loaded by `_finish` when Redis lacks them)
         script = self._scripts[name]
         return lambda pipe: pipe.evalsha(script.sha, 1, self.prefix, *args)
 
     def ask(self, queue: Callable[[Pipeline], Any], answers: int = 1) -> Any:
         """The answer to the command `queue` puts on a pipeline (the last `answers` of them,
         if more than one), sent in the same round trip as the pending writes (before it)."""
-        got = self._execute([*self.pending, (queue, None)])
-        self._sent()
-        return got[-1] if answers == 1 else got[-answers:]
+        batch = self._send_batch([(queue, None)])
+        self._reach(self._collect_owed)
+        return batch.got[-1] if answers == 1 else batch.got[-answers:]
 
-    def _execute(self, queued: list[Write]) -> list[Any]:
-        for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            spans = []
-            for queue, then in queued:
-                start = len(pipe)
-                queue(pipe)
-                spans.append((start, len(pipe), then))
+    def ask_later(self, queue: Callable[[Pipeline], Any], answers: int,
+                  done: Callable[[list[Any]], Any], failed: Callable[[Exception], Any]
+                  ) -> None:
+        """`ask`, its answers (the last `answers` replies) to `done` once Redis has them,
+        read at a later turn of the event loop (`soon`): the worker goes on meanwhile. Redis
+        unreachable, or an error reply: `failed` (Unreachable, or the error)."""
+        self._send_batch([(queue, None)], lambda got: done(got[-answers:]), failed)
+
+    def send_pending_later(self) -> None:
+        """The pending writes, sent now, their replies read at a later turn (Unreachable:
+        kept for the next try)."""
+        if self.pending:
+            self._send_batch([])
+
+    def _send_batch(self, asks: list[Write], done: Callable[[list[Any]], Any] | None = None,
+                    failed: Callable[[Exception], Any] | None = None) -> _Batch:
+        """The pending writes, then `asks`, sent in one go; their replies are owed (read in
+        order by `_collect_owed`). Unreachable: nothing sent, the writes still pending."""
+        batch = _Batch(list(self.pending), asks, done, failed)
+        self._reach(self._send, batch)
+        self._sent()
+        self._collect_soon()
+        return batch
+
+    def _send(self, batch: _Batch) -> None:
+        if self._conn is None:
+            self._conn = self.client.connection_pool.get_connection()
+        pipe = self.client.pipeline(transaction=False)
+        for queue, then in [*batch.writes, *batch.asks]:
+            start = len(pipe)
+            queue(pipe)
+            if then is not None:
+                batch.thens.append((start, len(pipe), then))
+        batch.stack = [(args, dict(options)) for args, options in pipe.command_stack]
+        batch.pipe = pipe
+        self._conn.send_packed_command(
+            self._conn.pack_commands([args for args, _ in batch.stack]))
+        self._owed.append(batch)
+
+    def _collect_soon(self) -> None:
+        """Read the owed replies at a later turn of the event loop: those there by the next
+        turn then, the rest (Redis was slow to answer) at the one after, waiting for them."""
+        if self._collecting:
+            return
+        self._collecting = True
+
+        def collect(wait: bool) -> None:
+            self._collecting = False
+            if not self._owed:
+                return
+            if not wait and not self._readable():
+                self._collecting = True
+                self.soon(lambda: collect(True))
+                return
             try:
-                got = self.call(pipe.execute)
-            except redis.exceptions.NoScriptError:
-                # a Redis restarted (or flushed) forgets scripts; the commands that ran
-                # (plain writes) do the same a second time
-                if attempt == 2:
-                    raise
-                for script in self._scripts.values():
-                    script.sha = self.call(self.client.script_load, script.script)
-                continue
-            for start, end, then in spans:
-                if then is not None:
-                    then(got[start:end])
-            return got
-        raise AssertionError("unreachable")
+                self._reach(self._collect_owed)
+            except Unreachable:
+                pass  # said; the writes are pending again, the askers told
+        self.soon(lambda: collect(False))
+
+    def _readable(self) -> bool:
+        try:
+            return self._conn is not None and self._conn.can_read(timeout=0)
+        except (redis.ConnectionError, redis.TimeoutError):
+            return True  # the read says so
+
+    def _collect_owed(self) -> None:
+        """Read every reply owed, oldest batch first, and hand them out."""
+        while self._owed:
+            got = self._read(self._owed[0])  # still owed if the connection fails here
+            self._finish(self._owed.popleft(), got)
+
+    def _read(self, batch: _Batch) -> list[Any]:
+        got = []
+        for args, options in batch.stack:
+            try:
+                got.append(batch.pipe.parse_response(self._conn, args[0], **options))
+            except redis.ResponseError as exc:
+                got.append(exc)
+        return got
+
+    def _finish(self, batch: _Batch, got: list[Any]) -> None:
+        if batch.retry and any(isinstance(g, redis.exceptions.NoScriptError) for g in got):
+            # a Redis restarted (or flushed) forgets scripts: loaded again, and this batch
+            # and those sent after it sent again, in order (the plain writes that ran do the
+            # same a second time); a second NOSCRIPT is an error
+            self._owed.appendleft(batch)
+            for other in list(self._owed)[1:]:
+                self._read(other)
+            later = list(self._owed)[1:]
+            self._owed.clear()
+            for script in self._scripts.values():
+                script.sha = self.client.script_load(script.script)
+            for again in (batch, *later):
+                again.retry, again.thens = False, []
+                self._send(again)
+            self._collect_owed()
+            return
+        batch.got = got
+        errors = [g for g in got if isinstance(g, redis.ResponseError)]
+        if errors:
+            if batch.failed is None:
+                raise errors[0]
+            batch.failed(errors[0])
+            return
+        for start, end, then in batch.thens:
+            then(got[start:end])
+        if batch.done is not None:
+            batch.done(got)
+
+    def _lost(self) -> None:
+        """The connection failed: the replies owed will not come. The writes sent with them
+        are pending again, first (Redis may or may not have taken them: each is safe to do
+        twice), and whoever waited for an answer is told."""
+        if self._conn is not None:
+            self._conn.disconnect()
+        owed, self._owed = list(self._owed), deque()
+        writes = [w for batch in owed for w in batch.writes]
+        if writes:
+            self._replaced = {name: place + len(writes)
+                              for name, place in self._replaced.items()}
+            self.pending[:0] = writes
+        for batch in owed:
+            if batch.failed is not None:
+                batch.failed(Unreachable("Redis did not answer"))
 
     def later(self, queue: Callable[[Pipeline], Any],
               then: Callable[[list[Any]], Any] | None = None) -> None:
@@ -182,8 +319,8 @@ class SharedCrawl:
     def send_pending(self) -> None:
         """The pending writes, now (Unreachable: kept for the next try)."""
         if self.pending:
-            self._execute(self.pending)
-            self._sent()
+            self._send_batch([])
+        self._reach(self._collect_owed)
 
     def _sent(self) -> None:
         """Redis has taken the pending writes."""
@@ -216,6 +353,16 @@ class SharedCrawl:
         """Up to `most` requests this worker may fetch now, or how long until one may be.
         The URLs queued since the last grant (by any worker) come in the same round trip, to
         `on_found`."""
+        return self._granted(self.ask(self._queue_grant(lease_seconds, most), answers=2))
+
+    def grant_later(self, lease_seconds: float, most: int,
+                    done: Callable[[list[Grant] | float], Any],
+                    failed: Callable[[Exception], Any]) -> None:
+        """`grant`, its answer to `done` at a later turn (see `ask_later`)."""
+        self.ask_later(self._queue_grant(lease_seconds, most), 2,
+                       lambda got: done(self._granted(got)), failed)
+
+    def _queue_grant(self, lease_seconds: float, most: int) -> Callable[[Pipeline], Any]:
         found_key, after = self.key("found"), self._found_after
         grant = self._queue_script("GRANT", lease_seconds, most)
 
@@ -224,8 +371,11 @@ class SharedCrawl:
             # from the last one read on, that one included: an exclusive start, "(id",
             # needs Redis 6.2
             pipe.xrange(found_key, min=after, count=FOUND_BATCH + 1)
-        out, found = self.ask(queue, answers=2)
-        if found and found[0][0].decode() == after:
+        return queue
+
+    def _granted(self, got: list[Any]) -> list[Grant] | float:
+        out, found = got
+        if found and found[0][0].decode() == self._found_after:
             found = found[1:]
         if found:
             self._found_after = found[-1][0].decode()
@@ -262,14 +412,24 @@ class SharedCrawl:
                   ) -> list[tuple[bytes | None, bytes | None]]:
         """The payload history of responses (url, payload digest) in one round trip: for
         each, the URL's latest digest and the first record of the payload."""
+        got = self.ask(self._queue_histories(asked), answers=2 * len(asked))
+        return list(zip(got[::2], got[1::2], strict=True))
+
+    def histories_later(self, asked: list[tuple[str, str]],
+                        done: Callable[[list[tuple[bytes | None, bytes | None]]], Any],
+                        failed: Callable[[Exception], Any]) -> None:
+        """`histories`, the answers to `done` at a later turn (see `ask_later`)."""
+        self.ask_later(self._queue_histories(asked), 2 * len(asked),
+                       lambda got: done(list(zip(got[::2], got[1::2], strict=True))), failed)
+
+    def _queue_histories(self, asked: list[tuple[str, str]]) -> Callable[[Pipeline], Any]:
         url_key, digest_key = self.key("hurl"), self.key("hdig")
 
         def queue(pipe: Pipeline) -> None:
             for url, digest in asked:
                 pipe.hget(url_key, url)
                 pipe.hget(digest_key, digest)
-        got = self.ask(queue, answers=2 * len(asked))
-        return list(zip(got[::2], got[1::2], strict=True))
+        return queue
 
     def renew(self, lease_seconds: float, leases: list[str]) -> None:
         """Pending: sent with the next call (the heartbeat's, at the latest)."""

@@ -164,6 +164,7 @@ class SharedScheduler(BaseScheduler):
         self._loop = LoopingCall(self._tick)
         self._poll: Any = None
         self._sending: Any = None
+        self._granting = False  # a grant asked, its answer not yet read
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
@@ -178,6 +179,9 @@ class SharedScheduler(BaseScheduler):
         self.worker.shared.on_found = self._found
         self.worker.wake = self._wake
         self.worker.send_soon = self._send_pending_soon
+        from twisted.internet import reactor  # the one Scrapy installed
+
+        self.worker.shared.soon = lambda call: reactor.callLater(0, call)
         self._loop.start(TICK, now=True)  # the workers alive known before the first grant
 
     def _found(self, urls: list[str]) -> None:
@@ -193,7 +197,10 @@ class SharedScheduler(BaseScheduler):
         if self._poll is not None and self._poll.active():
             self._poll.cancel()
         self.worker.flush()  # what waited for Redis (a sitemap's push) before the rest
-        self._send_pending()
+        try:
+            self.worker.shared.send_pending()  # and every reply read
+        except Unreachable:
+            pass  # said
 
     def has_pending_requests(self) -> bool:
         return not self.worker.finished
@@ -219,25 +226,41 @@ class SharedScheduler(BaseScheduler):
             return None
         try:
             request = self._followup()
-            if request is not None:
-                return request
-            if worker.granted:  # leased already: its site waits for it
-                return self._request(worker.granted.popleft())
-            share = worker.share_left()
-            if len(worker.parsing) >= BACKLOG or share <= 0:
-                return None  # asked again when it completes one (Worker.complete wakes it)
-            # a batch in one round trip, handed to Scrapy one by one as it asks
-            grants = worker.shared.grant(worker.lease_seconds, min(share, GRANT_BATCH))
         except Unreachable:
             self._wake_in(0.5)
             return None
+        if request is not None:
+            return request
+        if worker.granted:  # leased already: its site waits for it
+            return self._request(worker.granted.popleft())
+        share = worker.share_left()
+        if self._granting or len(worker.parsing) >= BACKLOG or share <= 0:
+            return None  # asked again when it completes one (Worker.complete wakes it)
+        # a batch in one round trip, its answer read at a later turn (the worker parses
+        # meanwhile) and handed to Scrapy one by one as it asks
+        self._granting = True
+        try:
+            worker.shared.grant_later(worker.lease_seconds, min(share, GRANT_BATCH),
+                                      self._granted, self._grant_failed)
+        except Unreachable as exc:
+            self._grant_failed(exc)
+        return None
+
+    def _granted(self, grants: list[Grant] | float) -> None:
+        self._granting = False
         if isinstance(grants, float):
             self._wake_in(min(grants, POLL))
-            return None
+            return
         for grant in grants:
-            worker.held[grant.lease] = grant.site  # renewed from now on
-        worker.granted.extend(grants[1:])
-        return self._request(grants[0])
+            self.worker.held[grant.lease] = grant.site  # renewed from now on
+        self.worker.granted.extend(grants)
+        self._wake()
+
+    def _grant_failed(self, exc: Exception) -> None:
+        self._granting = False
+        if not isinstance(exc, Unreachable):
+            raise exc
+        self._wake_in(0.5)
 
     def _followup(self) -> Request | None:
         """A redirect or retry of a leased request whose site may be fetched now."""
@@ -280,8 +303,8 @@ class SharedScheduler(BaseScheduler):
         self._sending = _call_within(self._sending, seconds, self._send_pending)
 
     def _send_pending(self) -> None:
-        try:
-            self.worker.shared.send_pending()
+        try:  # the replies read at a later turn
+            self.worker.shared.send_pending_later()
         except Unreachable:
             self._wake_in(0.5)  # kept: sent once Redis answers
 
