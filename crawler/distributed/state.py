@@ -64,8 +64,7 @@ class _Batch:
     failed: Callable[[Exception], Any] | None = None
     retry: bool = True  # sent again once if Redis had lost the scripts
     thens: list[tuple[int, int, Callable[[list[Any]], Any]]] = field(default_factory=list)
-    stack: list[tuple[Any, dict]] = field(default_factory=list)
-    pipe: Any = None
+    pipe: Any = None  # the commands sent, and how their replies are parsed
     got: list[Any] = field(default_factory=list)
 
 
@@ -202,10 +201,9 @@ class SharedCrawl:
             queue(pipe)
             if then is not None:
                 batch.thens.append((start, len(pipe), then))
-        batch.stack = [(args, dict(options)) for args, options in pipe.command_stack]
         batch.pipe = pipe
         self._conn.send_packed_command(
-            self._conn.pack_commands([args for args, _ in batch.stack]))
+            self._conn.pack_commands([args for args, _ in pipe.command_stack]))
         self._owed.append(batch)
 
     def _collect_soon(self) -> None:
@@ -243,9 +241,9 @@ class SharedCrawl:
 
     def _read(self, batch: _Batch) -> list[Any]:
         got = []
-        for args, options in batch.stack:
-            try:
-                got.append(batch.pipe.parse_response(self._conn, args[0], **options))
+        for args, options in batch.pipe.command_stack:
+            try:  # a copy: the parsing takes options out, and a batch may be read twice
+                got.append(batch.pipe.parse_response(self._conn, args[0], **dict(options)))
             except redis.ResponseError as exc:
                 got.append(exc)
         return got
@@ -353,16 +351,19 @@ class SharedCrawl:
         """Up to `most` requests this worker may fetch now, or how long until one may be.
         The URLs queued since the last grant (by any worker) come in the same round trip, to
         `on_found`."""
-        return self._granted(self.ask(self._queue_grant(lease_seconds, most), answers=2))
+        queue, after = self._queue_grant(lease_seconds, most)
+        return self._granted(self.ask(queue, answers=2), after)
 
     def grant_later(self, lease_seconds: float, most: int,
                     done: Callable[[list[Grant] | float], Any],
                     failed: Callable[[Exception], Any]) -> None:
         """`grant`, its answer to `done` at a later turn (see `ask_later`)."""
-        self.ask_later(self._queue_grant(lease_seconds, most), 2,
-                       lambda got: done(self._granted(got)), failed)
+        queue, after = self._queue_grant(lease_seconds, most)
+        self.ask_later(queue, 2, lambda got: done(self._granted(got, after)), failed)
 
-    def _queue_grant(self, lease_seconds: float, most: int) -> Callable[[Pipeline], Any]:
+    def _queue_grant(self, lease_seconds: float, most: int
+                     ) -> tuple[Callable[[Pipeline], Any], str]:
+        """The grant's commands, and the found stream's entry they read from."""
         found_key, after = self.key("found"), self._found_after
         grant = self._queue_script("GRANT", lease_seconds, most)
 
@@ -371,11 +372,11 @@ class SharedCrawl:
             # from the last one read on, that one included: an exclusive start, "(id",
             # needs Redis 6.2
             pipe.xrange(found_key, min=after, count=FOUND_BATCH + 1)
-        return queue
+        return queue, after
 
-    def _granted(self, got: list[Any]) -> list[Grant] | float:
+    def _granted(self, got: list[Any], after: str) -> list[Grant] | float:
         out, found = got
-        if found and found[0][0].decode() == self._found_after:
+        if found and found[0][0].decode() == after:
             found = found[1:]
         if found:
             self._found_after = found[-1][0].decode()
