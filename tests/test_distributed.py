@@ -630,3 +630,52 @@ def test_writes_whose_replies_are_lost_are_pending_again(redis_server):
     shared.send_pending()
     assert client.hget(shared.key("stats"), "kept") == b"1"
     assert not shared.down  # Redis answered again, said so
+
+
+def test_pending_releases_go_in_one_script_and_each_frees_its_site(redis_server):
+    """The fetches that ended within one turn are released by one script call (its site
+    policy and next fetch times read once for all): every site's slot is free after it,
+    and each site waits its own delay from that moment."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "release-test")
+    shared.describe({"state": "running", "seeded": "1"}, {"a": "0 1", "b": "60 1"})
+    worker = Worker(shared, "w", 30.0, {"a": 100, "b": 100}, 2)
+    for site in ("a", "b"):
+        request = _queued(f"http://{site}.test/p0")
+        request.meta["site"] = site
+        assert shared.push("", [worker.entry(request)]) == ["new"]
+    grants = shared.grant(30.0, 2)
+    assert sorted(g.site for g in grants) == ["a", "b"]
+    for grant in grants:
+        shared.release(grant.site, grant.lease)
+    assert len(shared.pending) == 1  # one write, both releases in it
+    shared.send_pending()
+    assert client.hget(shared.key("stats"), "fetched") == b"2"
+    for site in ("a", "b"):
+        assert client.zcard(shared.key(f"busy:{site}")) == 0
+    nexts = {s: float(client.hget(shared.key("next"), s)) for s in ("a", "b")}
+    assert 55 < nexts["b"] - nexts["a"] < 65  # b's 60 s delay, a's none
+
+
+def test_a_push_of_more_requests_than_lua_unpacks_at_once_queues_them_all(redis_server):
+    """A sitemap of 9,000 pages of one site pushed in one call: Lua unpacks 8,000 values at
+    most, so the scripts pass long lists to Redis in parts; every page is queued, those over
+    the site's page limit refused."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    shared = SharedCrawl(client, redis_server.url, "many-test")
+    shared.describe({"state": "running", "seeded": "1"}, {"s": "0 9000"})
+    worker = Worker(shared, "w", 30.0, {"s": 8500}, 9000)
+    entries = [worker.entry(_queued(f"http://s.test/p{n}")) for n in range(9000)]
+    verdicts = shared.push("", entries)
+    assert verdicts == ["new"] * 8500 + ["limit"] * 500
+    assert client.llen(shared.key("q:s")) == 8500
+    assert client.get(shared.key("queued")) == b"8500"
+    granted = shared.grant(30.0, 9000)  # 9,000 leases asked, 8,500 there: in parts too
+    assert len(granted) == 8500 and len({g.lease for g in granted}) == 8500
+    assert client.zcard(shared.key("busy:s")) == 8500

@@ -108,8 +108,11 @@ class SharedCrawl:
         self.pending: list[Write] = []
         # the place in `pending` of the writes that a later one of their kind replaces (a
         # lease renewal, the reaping): while Redis is unreachable they would pile up, two a
-        # worker's tick, each renewal naming every lease held
+        # worker's tick, each renewal naming every lease held; and of the pending RELEASE,
+        # which the releases that follow join (`_releases`, its arguments): one script call
+        # for the fetches that ended in one turn
         self._replaced: dict[str, int] = {}
+        self._releases: list[str] = []
         # the URLs queued in the crawl (by any worker) go here as the grants read them, the
         # last one read from the found stream in `_found_after`
         self.on_found: Callable[[list[str]], Any] = lambda urls: None
@@ -392,8 +395,16 @@ class SharedCrawl:
         return float(self.script("ACQUIRE", site, lease, lease_seconds))
 
     def release(self, site: str, lease: str) -> None:
-        """A fetch ended (pending: sent with the next call)."""
-        self.later_script("RELEASE", site, lease)
+        """A fetch ended (pending: sent with the next call, in one script with the other
+        releases pending)."""
+        if "RELEASE" in self._replaced:
+            self._releases.extend((site, lease))
+            return
+        releases = self._releases = [site, lease]
+        script = self._scripts["RELEASE"]
+        self._replaced["RELEASE"] = len(self.pending)
+        self.pending.append(
+            (lambda pipe: pipe.evalsha(script.sha, 1, self.prefix, *releases), None))
 
     def pace(self, site: str) -> None:
         self.script("PACE", site)
