@@ -679,3 +679,22 @@ def test_a_push_of_more_requests_than_lua_unpacks_at_once_queues_them_all(redis_
     granted = shared.grant(30.0, 9000)  # 9,000 leases asked, 8,500 there: in parts too
     assert len(granted) == 8500 and len({g.lease for g in granted}) == 8500
     assert client.zcard(shared.key("busy:s")) == 8500
+
+
+def test_a_worker_that_joins_gets_its_share_at_the_others_next_grant(redis_server):
+    """Workers count each other with every grant, not only every heartbeat: a worker that
+    joins a running crawl finds the first one's share halved by its next grant, so that the
+    first does not hold every site's slot until its next heartbeat."""
+    from crawler.distributed.state import SharedCrawl
+    from crawler.distributed.worker import Worker
+
+    client = redis.Redis.from_url(redis_server.url)
+    first = SharedCrawl(client, redis_server.url, "share-test")
+    first.describe({"state": "running", "seeded": "0"}, {"s": "0 16"})  # seeds to come
+    worker = Worker(first, "w1", 30.0, {"s": 100}, 16)
+    assert first.heartbeat("w1", 30.0) is False
+    assert worker.share_left() == 16
+    SharedCrawl(client, redis_server.url, "share-test").heartbeat("w2", 30.0)  # joins
+    assert worker.share_left() == 16  # not heard of yet
+    assert isinstance(first.grant(30.0, 1), float)  # nothing queued; counted all the same
+    assert worker.share_left() == 8

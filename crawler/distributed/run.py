@@ -44,7 +44,9 @@ from index.collection import Collection
 from index.config import NetworkConfig, Site, parse_config
 from index.errors import UsageError
 
-JOIN_POLL = 0.1  # seconds between two looks for a crawl to join (`worker --wait`)
+# seconds between two looks for a crawl to join (`worker --wait`): two small reads each, and
+# a worker standing by starts on a new crawl this much late at most
+JOIN_POLL = 0.02
 # the options that travel in Redis to every worker
 _SHARED_OPTIONS = ("sites", "concurrency_per_site", "delay", "no_robots", "max_pages",
                    "lease_seconds")

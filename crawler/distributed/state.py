@@ -116,6 +116,7 @@ class SharedCrawl:
         # the URLs queued in the crawl (by any worker) go here as the grants read them, the
         # last one read from the found stream in `_found_after`
         self.on_found: Callable[[list[str]], Any] = lambda urls: None
+        self.alive = 1  # workers of the crawl alive, as the last heartbeat or grant said
         self._found_after = "0-0"
         # calls and writes go on one connection of our own, pipelined by hand: a batch is
         # sent, and its replies read when they are needed or at a later turn of the event
@@ -355,19 +356,21 @@ class SharedCrawl:
         The URLs queued since the last grant (by any worker) come in the same round trip, to
         `on_found`."""
         queue, after = self._queue_grant(lease_seconds, most)
-        return self._granted(self.ask(queue, answers=2), after)
+        return self._granted(self.ask(queue, answers=3), after)
 
     def grant_later(self, lease_seconds: float, most: int,
                     done: Callable[[list[Grant] | float], Any],
                     failed: Callable[[Exception], Any]) -> None:
         """`grant`, its answer to `done` at a later turn (see `ask_later`)."""
         queue, after = self._queue_grant(lease_seconds, most)
-        self.ask_later(queue, 2, lambda got: done(self._granted(got, after)), failed)
+        self.ask_later(queue, 3, lambda got: done(self._granted(got, after)), failed)
 
     def _queue_grant(self, lease_seconds: float, most: int
                      ) -> tuple[Callable[[Pipeline], Any], str]:
-        """The grant's commands, and the found stream's entry they read from."""
-        found_key, after = self.key("found"), self._found_after
+        """The grant's commands, and the found stream's entry they read from. The workers
+        alive are counted with it: a worker that joins gets its share of the sites at the
+        others' next grant, not their next heartbeat."""
+        found_key, workers_key, after = self.key("found"), self.key("workers"), self._found_after
         grant = self._queue_script("GRANT", lease_seconds, most)
 
         def queue(pipe: Pipeline) -> None:
@@ -375,10 +378,12 @@ class SharedCrawl:
             # from the last one read on, that one included: an exclusive start, "(id",
             # needs Redis 6.2
             pipe.xrange(found_key, min=after, count=FOUND_BATCH + 1)
+            pipe.zcard(workers_key)  # the dead are taken out by every heartbeat
         return queue, after
 
     def _granted(self, got: list[Any], after: str) -> list[Grant] | float:
-        out, found = got
+        out, found, alive = got
+        self.alive = max(int(alive), 1)
         if found and found[0][0].decode() == after:
             found = found[1:]
         if found:
@@ -452,9 +457,11 @@ class SharedCrawl:
         """Pending: sent with the next call (the heartbeat's, at the latest)."""
         self.later_replacing("REAP")
 
-    def heartbeat(self, worker: str, seconds: float) -> tuple[bool, int]:
+    def heartbeat(self, worker: str, seconds: float) -> bool:
+        """Whether the crawl is over (and `alive` updated)."""
         finished, alive = self.script("HEARTBEAT", worker, seconds)
-        return bool(finished), int(alive)
+        self.alive = max(int(alive), 1)
+        return bool(finished)
 
     def leave(self, worker: str) -> int:
         return int(self.script("LEAVE", worker))

@@ -61,7 +61,6 @@ class Worker:
                  page_limits: dict[str, int], slots: int) -> None:
         self.shared = shared
         self.slots = slots  # every site's concurrency, summed
-        self.alive = 1  # workers of the crawl alive, as the last heartbeat said
         self.name = name
         self.lease_seconds = lease_seconds
         self.page_limits = page_limits
@@ -131,7 +130,7 @@ class Worker:
         """How many more leases this worker may hold: its share of the crawl's slots (every
         site's concurrency, shared among the workers alive) less those it holds, so that one
         worker does not hold every site while the others find them all busy."""
-        return max(1, -(-self.slots // max(self.alive, 1))) - len(self.held)
+        return max(1, -(-self.slots // self.shared.alive)) - len(self.held)
 
     def tick(self) -> None:
         """Renew this worker's leases, return dead workers' to the frontier, see whether the
@@ -145,7 +144,7 @@ class Worker:
                 self.shared.renew(self.lease_seconds, list(self.held))
             self.shared.reap()
             # one round trip: the renewal and the reaping go with the heartbeat
-            self.finished, self.alive = self.shared.heartbeat(self.name, self.lease_seconds)
+            self.finished = self.shared.heartbeat(self.name, self.lease_seconds)
             if renew:
                 self._renewed = now
         except Unreachable:
