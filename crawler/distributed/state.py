@@ -406,10 +406,9 @@ class SharedCrawl:
             self._releases.extend((site, lease))
             return
         releases = self._releases = [site, lease]
-        script = self._scripts["RELEASE"]
         self._replaced["RELEASE"] = len(self.pending)
-        self.pending.append(
-            (lambda pipe: pipe.evalsha(script.sha, 1, self.prefix, *releases), None))
+        # the arguments read when sent: the releases that join it are in
+        self.pending.append((lambda pipe: self._queue_script("RELEASE", *releases)(pipe), None))
 
     def pace(self, site: str) -> None:
         self.script("PACE", site)
